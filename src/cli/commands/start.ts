@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { start } from '../../runtime.js';
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('start the gateway')
+    .option('-c, --config <file>', 'config file', 'rampart.yaml')
+    .option('-w, --workers <n>', 'worker processes (default: config, else one per core)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
+      return n;
+    })
+    .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
+    .action(async (o: { config: string; workers?: number; watch: boolean }) => {
+      await start({ config: o.config, workers: o.workers, watch: o.watch });
+    });
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { register as policies } from './commands/policies.js';
+import { register as schema } from './commands/schema.js';
+import { register as start } from './commands/start.js';
+import { register as validate } from './commands/validate.js';
+
+/** The CLI is a map of one-file commands; each registers itself. */
+const program = new Command('rampart').description('Rampart, a security-first API gateway').version(VERSION);
+for (const register of [start, validate, schema, policies]) register(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`rampart: ${(e as Error).message}\n`);
+  process.exit(1);
+});

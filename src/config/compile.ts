@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import { compileCidrs } from '../core/client-ip.js';
+import type { RequestContext, RouteInfo } from '../core/context.js';
+import { buildPipeline, type Pipeline } from '../core/pipeline.js';
+import type { PolicyInstance } from '../core/policy.js';
+import { Router } from '../core/router.js';
+import type { PoolRegistry } from '../proxy/pools.js';
+import type { SendOptions } from '../proxy/send.js';
+import { Upstream } from '../proxy/upstream.js';
+import type { Config, RouteConfig } from './schema.js';
+
+export interface CompiledRoute extends RouteInfo {
+  readonly cfg: RouteConfig;
+  readonly hosts: readonly string[] | undefined;
+  readonly paths: readonly string[];
+  readonly methods: readonly string[] | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly pipeline: Pipeline;
+  readonly target: Upstream | null;
+  readonly send: Omit<SendOptions, 'beforeAttempt'> | null;
+  /** Path and query sent upstream. */
+  readonly upstreamPath: (ctx: RequestContext, pattern: string) => string;
+}
+
+/**
+ * One compiled config: router, pipelines, upstreams. Requests hold the generation they started on, so a
+ * reload swaps in a new one while in-flight requests finish on the old; the old is closed when it drains.
+ */
+export class Generation {
+  readonly router: Router<CompiledRoute>;
+  /** Global policies only: runs for requests that match no route (so a denied client gets 403, not 404). */
+  readonly fallback: Pipeline;
+  readonly upstreams = new Map<string, Upstream>();
+  readonly trusted: (ip: string) => boolean;
+  readonly routes: CompiledRoute[];
+  private readonly instances = new Map<string, PolicyInstance>();
+  private inflight = 0;
+  private retired = false;
+  private closed = false;
+
+  constructor(
+    readonly config: Config,
+    readonly id: number,
+    pools: PoolRegistry,
+    logger: Logger,
+  ) {
+    this.trusted = compileCidrs(config.trusted_proxies);
+    const global = { scope: 'global', policies: config.policies };
+    try {
+      for (const [name, u] of Object.entries(config.upstreams)) this.upstreams.set(name, new Upstream(name, u, pools));
+      this.routes = config.routes.map((r) => {
+        const up = r.upstream ? (this.upstreams.get(r.upstream) ?? null) : null;
+        const upCfg = r.upstream ? config.upstreams[r.upstream] : undefined;
+        const layers = [global];
+        if (upCfg) layers.push({ scope: `upstream:${r.upstream}`, policies: upCfg.policies });
+        layers.push({ scope: `route:${r.name}`, policies: r.policies });
+        const t = { ...upCfg?.timeouts, ...r.timeouts };
+        return {
+          name: r.name,
+          upstream: r.upstream ?? null,
+          cfg: r,
+          hosts: r.hosts,
+          paths: r.paths,
+          methods: r.methods,
+          headers: r.headers,
+          pipeline: buildPipeline(layers, this.instances, logger),
+          target: up,
+          send: upCfg
+            ? {
+                attempts: r.retries?.attempts ?? upCfg.retries.attempts,
+                headerMs: t.header_ms ?? upCfg.timeouts.header_ms,
+                bodyMs: t.body_ms ?? upCfg.timeouts.body_ms,
+                totalMs: t.total_ms ?? upCfg.timeouts.total_ms,
+              }
+            : null,
+          upstreamPath: compileRewrite(r),
+        };
+      });
+      this.fallback = buildPipeline([global], this.instances, logger);
+      this.router = new Router(this.routes);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  start(): void {
+    for (const u of this.upstreams.values()) u.start();
+  }
+
+  enter(): void {
+    this.inflight++;
+  }
+
+  leave(): void {
+    if (--this.inflight === 0 && this.retired) this.close();
+  }
+
+  /** No new requests will start here; closes as soon as the in-flight ones finish. */
+  retire(): void {
+    this.retired = true;
+    if (this.inflight === 0) this.close();
+  }
+
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.upstreams.values()) u.close();
+    for (const p of this.instances.values()) void Promise.resolve(p.close?.()).catch(() => {});
+  }
+}
+
+/** strip_prefix / rewrite compiled to one function. Params are re-encoded; the query is kept as sent. */
+function compileRewrite(r: RouteConfig): CompiledRoute['upstreamPath'] {
+  if (r.strip_prefix) {
+    const prefix = r.strip_prefix.replace(/\/$/, '');
+    return (ctx) => {
+      const p = ctx.path.startsWith(prefix) ? ctx.path.slice(prefix.length) : ctx.path;
+      return (p.startsWith('/') ? p : `/${p}`) + ctx.query;
+    };
+  }
+  if (r.rewrite) {
+    const parts = r.rewrite.split(/(\{[A-Za-z_][A-Za-z0-9_]*\}|\{\*\})/);
+    return (ctx, pattern) => {
+      let out = '';
+      for (const part of parts) {
+        if (part === '{*}') out += wildcardRaw(ctx.path, pattern);
+        else if (part.startsWith('{') && part.endsWith('}'))
+          out += encodeURIComponent(ctx.params[part.slice(1, -1)] ?? '');
+        else out += part;
+      }
+      return out.replace(/\/{2,}/g, '/') + ctx.query;
+    };
+  }
+  return (ctx) => ctx.path + ctx.query;
+}
+
+/** The still-encoded part of the path that a trailing "*" matched. */
+function wildcardRaw(path: string, pattern: string): string {
+  const star = pattern.indexOf('*');
+  if (star === -1) return '';
+  const fixedSegments = pattern.slice(0, star).split('/').length - 1;
+  return path.split('/').slice(fixedSegments).join('/');
+}

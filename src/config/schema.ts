@@ -1,0 +1,260 @@
+import { z } from 'zod';
+import { POLICIES } from '../policies/index.js';
+import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
+
+/**
+ * The one schema of rampart.yaml. It gives the TypeScript type (`Config`) and the JSON Schema
+ * (`rampart schema`). Durations are milliseconds (`*_ms`), sizes bytes.
+ */
+
+/** `policies:` block: one optional key per registered policy, each with `enabled`. */
+function policiesSchema() {
+  const shape: Record<string, z.ZodType> = {};
+  for (const p of POLICIES) {
+    // `{ enabled: false }` alone switches an inherited policy off without repeating its required fields.
+    shape[p.name] = z
+      .union([
+        p.config.safeExtend({ enabled: bool().default(true).describe('false turns an inherited policy off here.') }),
+        z.object({ enabled: z.union([z.literal(false), z.literal('false').transform(() => false as const)]) }).strict(),
+      ])
+      .optional()
+      .describe(p.description);
+  }
+  // Typed as a map: each policy validates its own block; the pipeline looks blocks up by name.
+  return z.object(shape).strict().default({}) as unknown as z.ZodDefault<z.ZodType<PoliciesConfig>>;
+}
+export type PoliciesConfig = Record<string, (Record<string, unknown> & { enabled: boolean }) | undefined>;
+export const policies = policiesSchema();
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'names are letters, digits, ".", "_" and "-"');
+
+const host = z.string().min(1).describe('Address to bind, e.g. 127.0.0.1, 0.0.0.0 or ::');
+
+const listener = z
+  .object({
+    name: name.default('public'),
+    host: host.default('127.0.0.1'),
+    port: int(0, 65535),
+    headers_timeout_ms: int(1).default(10_000).describe('Time to receive the request head (408 after).'),
+    request_timeout_ms: int(1).default(30_000).describe('Time to receive the whole request (408 after).'),
+    keep_alive_timeout_ms: int(1).default(5_000),
+    max_header_bytes: int(1024, 1_048_576).default(16_384).describe('Largest request head (431 above it).'),
+  })
+  .strict();
+
+const targetUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'only http:// and https:// targets')
+  .refine((u) => {
+    const p = new URL(u);
+    return (p.pathname === '/' || p.pathname === '') && !p.search && !p.hash;
+  }, 'a target is an origin (scheme://host:port); put paths on the route (rewrite)');
+
+const target = z.union([
+  targetUrl.transform((url) => ({ url, weight: 1 })),
+  z.object({ url: targetUrl, weight: int(1, 1000).default(1) }).strict(),
+]);
+
+const timeouts = z
+  .object({
+    connect_ms: int(1).default(5_000).describe('TCP (and TLS) connect.'),
+    header_ms: int(1).default(30_000).describe('From request sent to response headers received.'),
+    body_ms: int(1).default(30_000).describe('Longest silence while streaming either body.'),
+    total_ms: int(1).default(60_000).describe('Whole upstream exchange up to response headers, retries included.'),
+  })
+  .strict();
+
+export const upstream = z
+  .object({
+    targets: z.array(target).min(1),
+    balancer: z.enum(['round-robin', 'weighted', 'least-connections', 'consistent-hash']).default('round-robin'),
+    hash_on: z
+      .string()
+      .regex(/^(ip|path|header:[A-Za-z0-9-]+|cookie:[A-Za-z0-9_.-]+)$/, 'one of ip, path, header:NAME, cookie:NAME')
+      .default('ip')
+      .describe('Key for consistent-hash.'),
+    tls: z
+      .object({
+        ca: z.string().optional().describe('PEM CA bundle (use ${file:...}).'),
+        cert: z.string().optional().describe('PEM client certificate for mTLS.'),
+        key: secret().optional().describe('PEM client key for mTLS (a secret).'),
+        servername: z.string().optional(),
+        verify: bool()
+          .default(true)
+          .describe('Verify the upstream certificate. Turning it off is refused in production.'),
+        min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      })
+      .strict()
+      .default({ verify: true, min_version: 'TLSv1.2' }),
+    pool: z
+      .object({
+        connections: int(1, 10_000).default(128).describe('Most connections per target.'),
+        keep_alive_ms: int(1).default(4_000),
+        pipelining: int(1, 64).default(1),
+      })
+      .strict()
+      .default({ connections: 128, keep_alive_ms: 4_000, pipelining: 1 }),
+    timeouts: timeouts.default({ connect_ms: 5_000, header_ms: 30_000, body_ms: 30_000, total_ms: 60_000 }),
+    retries: z
+      .object({
+        attempts: int(0, 10).default(2).describe('Extra tries on connection failures, idempotent methods only.'),
+        budget_ratio: ratio().default(0.2).describe('Retries may add at most this fraction to the traffic.'),
+        min_per_second: int(0).default(10),
+      })
+      .strict()
+      .default({ attempts: 2, budget_ratio: 0.2, min_per_second: 10 }),
+    health: z
+      .object({
+        passive: z
+          .object({
+            enabled: bool().default(true),
+            max_failures: int(1).default(5).describe('Failures in a row before a target is ejected.'),
+            eject_ms: int(1).default(10_000),
+            max_eject_ms: int(1).default(300_000),
+            failure_statuses: z.array(int(500, 599)).default([502, 503, 504]),
+          })
+          .strict()
+          .default({
+            enabled: true,
+            max_failures: 5,
+            eject_ms: 10_000,
+            max_eject_ms: 300_000,
+            failure_statuses: [502, 503, 504],
+          }),
+        active: z
+          .object({
+            path: z.string().startsWith('/').default('/health'),
+            interval_ms: int(100).default(5_000),
+            timeout_ms: int(1).default(2_000),
+            healthy_threshold: int(1).default(2),
+            unhealthy_threshold: int(1).default(3),
+            expected_statuses: z.tuple([int(100, 599), int(100, 599)]).default([200, 399]),
+          })
+          .strict()
+          .optional()
+          .describe('Periodic probes; off unless set.'),
+      })
+      .strict()
+      .default({
+        passive: {
+          enabled: true,
+          max_failures: 5,
+          eject_ms: 10_000,
+          max_eject_ms: 300_000,
+          failure_statuses: [502, 503, 504],
+        },
+      }),
+    circuit_breaker: z
+      .object({
+        window_ms: int(100).default(10_000),
+        min_requests: int(1).default(20),
+        failure_ratio: ratio().default(0.5),
+        open_ms: int(1).default(30_000),
+        half_open_requests: int(1).default(3),
+      })
+      .strict()
+      .optional()
+      .describe('Fails fast with 503 while the upstream keeps failing; off unless set.'),
+    policies,
+  })
+  .strict();
+
+const pathPattern = z
+  .string()
+  .startsWith('/', 'paths start with "/"')
+  .refine(
+    (p) => !p.includes('*') || (p.endsWith('*') && p.indexOf('*') === p.length - 1),
+    'a wildcard "*" must be last',
+  )
+  .refine((p) => !/[?#]/.test(p), 'no query or fragment in a route path');
+
+export const route = z
+  .object({
+    name,
+    hosts: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d+)?$/i, 'a host or *.domain')).optional(),
+    paths: z.array(pathPattern).min(1).describe('"/users/{id}" params, "/static/*" wildcard (last).'),
+    methods: z.array(httpMethod).optional().describe('Any method when absent.'),
+    headers: z
+      .record(headerName, z.string())
+      .optional()
+      .describe('Required request headers: exact value, or "~regex".'),
+    upstream: name.optional().describe('Name of an upstream; a route without one answers from its policies only.'),
+    strip_prefix: z.string().startsWith('/').optional(),
+    rewrite: z.string().startsWith('/').optional().describe('Upstream path template with {param} and {*}.'),
+    preserve_host: bool().default(false).describe('Send the client Host header upstream instead of the target host.'),
+    websocket: bool().default(false).describe('Allow WebSocket upgrades on this route.'),
+    timeouts: timeouts.partial().optional(),
+    retries: z
+      .object({ attempts: int(0, 10) })
+      .strict()
+      .optional(),
+    policies,
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    environment: z
+      .enum(['production', 'development'])
+      .default('production')
+      .describe('production refuses unsafe settings (inline secrets, unverified TLS); development warns.'),
+    listeners: z.array(listener).min(1),
+    trusted_proxies: z
+      .array(z.string())
+      .default([])
+      .describe('CIDRs of proxies whose X-Forwarded-For / Forwarded headers are believed.'),
+    workers: int(0, 256).optional().describe('Worker processes; 0 or absent = one per core (--workers overrides).'),
+    shutdown_timeout_ms: int(0).default(30_000).describe('How long SIGTERM waits for in-flight requests.'),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        access_log: bool().default(true),
+      })
+      .strict()
+      .default({ level: 'info', access_log: true }),
+    metrics: z
+      .object({
+        enabled: bool().default(true),
+        host: host.default('127.0.0.1'),
+        port: int(0, 65535).default(9090),
+        allow_remote: bool().default(false).describe('Required to bind the metrics listener beyond loopback.'),
+      })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', port: 9090, allow_remote: false }),
+    upstreams: z.record(name, upstream).default({}),
+    routes: z.array(route).default([]),
+    policies,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.routes.forEach((r, i) => {
+      if (seen.has(r.name))
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
+      seen.add(r.name);
+      if (r.upstream !== undefined && !(r.upstream in cfg.upstreams)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'upstream'], message: `no upstream named "${r.upstream}"` });
+      }
+      if (r.strip_prefix && r.rewrite) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'rewrite'],
+          message: 'use strip_prefix or rewrite, not both',
+        });
+      }
+    });
+    const ports = new Map<number, number>();
+    cfg.listeners.forEach((l, i) => {
+      if (l.port !== 0 && ports.has(l.port)) {
+        ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
+      }
+      ports.set(l.port, i);
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = z.output<typeof upstream>;
+export type RouteConfig = z.output<typeof route>;
+export type ListenerConfig = z.output<typeof listener>;

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * Schema helpers shared by the config schema and policy schemas.
+ * Numbers also accept digit strings because `${env:PORT}` resolves to text.
+ */
+export function int(min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .union([z.number().int(), z.string().regex(/^\d+$/, 'expected an integer').transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
+}
+
+export function ratio() {
+  return z
+    .union([
+      z.number(),
+      z
+        .string()
+        .regex(/^\d*\.?\d+$/, 'expected a number')
+        .transform(Number),
+    ])
+    .pipe(z.number().min(0).max(1));
+}
+
+export function bool() {
+  return z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+}
+
+/** Marks a string as a secret: redacted in logs, and refused (production) or warned about (development) inline. */
+export function secret() {
+  return z.string().min(1).meta({ secret: true, description: 'A secret: give it as ${env:NAME} or ${file:PATH}.' });
+}
+
+/** A record whose values are secrets when their key matches (e.g. header maps that may carry credentials). */
+export const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i;
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+export const httpMethod = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(HTTP_METHODS));
+
+export const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
+  .transform((h) => h.toLowerCase());

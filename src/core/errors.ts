@@ -1,0 +1,139 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * The one error-code table. Every error a client can see has a stable code here, a status and a title;
+ * docs/errors.md is generated from it (`npm run docs`). Add rows, never rename a code: clients match on it.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, title: 'Bad request', doc: 'The request could not be parsed.' },
+  BAD_PATH: {
+    status: 400,
+    title: 'Bad request path',
+    doc: 'The path holds encoded slashes, backslashes, NUL bytes or dot segments that escape the root.',
+  },
+  ROUTE_NOT_FOUND: { status: 404, title: 'Not found', doc: 'No route matches the host, path, method and headers.' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    title: 'Method not allowed',
+    doc: 'A route matches the path but not the method; `Allow` lists the methods that do.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request timeout',
+    doc: 'The client was too slow to send the request head or body.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    title: 'Payload too large',
+    doc: 'The request body is larger than the route allows (`request-limits.max_body_bytes`).',
+  },
+  URI_TOO_LONG: {
+    status: 414,
+    title: 'URI too long',
+    doc: 'The request target is longer than `request-limits.max_url_length`.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request header fields too large',
+    doc: 'Too many headers, or a header or the whole head is larger than `request-limits` allows.',
+  },
+  CORS_ORIGIN_DENIED: {
+    status: 403,
+    title: 'Origin not allowed',
+    doc: 'A CORS preflight came from an origin the `cors` policy does not list.',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    title: 'Bad gateway',
+    doc: 'The upstream refused or dropped the connection, or sent an invalid response.',
+  },
+  NO_HEALTHY_UPSTREAM: {
+    status: 503,
+    title: 'Service unavailable',
+    doc: 'Every target of the upstream is ejected or failing its health checks.',
+  },
+  CIRCUIT_OPEN: {
+    status: 503,
+    title: 'Service unavailable',
+    doc: "The upstream's circuit breaker is open after too many failures; it retries by itself.",
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    title: 'Gateway timeout',
+    doc: 'The upstream did not connect or answer within the configured timeouts.',
+  },
+  SHUTTING_DOWN: { status: 503, title: 'Service unavailable', doc: 'The gateway is draining before it stops.' },
+  INTERNAL: {
+    status: 500,
+    title: 'Internal server error',
+    doc: 'An unexpected error; details are logged, never sent.',
+  },
+} as const satisfies Record<string, { status: number; title: string; doc: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra response headers (Allow, Retry-After, WWW-Authenticate ...). */
+  readonly headers: Record<string, string> | undefined;
+  /** Shown to the client only when status < 500. */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, opts: { headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(detail ?? ERRORS[code].title, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+    this.headers = opts.headers;
+  }
+}
+
+/** Anything thrown that is not a GatewayError becomes INTERNAL: its message is logged, never sent. */
+export function toGatewayError(err: unknown): GatewayError {
+  return err instanceof GatewayError ? err : new GatewayError('INTERNAL', undefined, { cause: err });
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+  instance?: string;
+  request_id?: string;
+}
+
+/** RFC 9457 body. `detail` only below 500 so that 5xx never leak internals. */
+export function problemOf(err: GatewayError, requestId?: string, instance?: string): Problem {
+  const def = ERRORS[err.code];
+  const p: Problem = {
+    type: `https://rampart.dev/errors/${err.code.toLowerCase().replaceAll('_', '-')}`,
+    title: def.title,
+    status: def.status,
+    code: err.code,
+  };
+  if (err.detail && def.status < 500) p.detail = err.detail;
+  if (instance) p.instance = instance;
+  if (requestId) p.request_id = requestId;
+  return p;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Writes a problem+json answer on a plain response, for paths outside the pipeline (server-level errors). */
+export function writeProblem(res: ServerResponse, err: GatewayError, requestId?: string): void {
+  const body = JSON.stringify(problemOf(err, requestId));
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(err.status, {
+    ...err.headers,
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}

@@ -1,0 +1,170 @@
+import type { Logger } from 'pino';
+import type { PoliciesConfig } from '../config/schema.js';
+import { POLICIES } from '../policies/index.js';
+import type { HeaderMap, RequestContext } from './context.js';
+import { type GatewayError, PROBLEM_CONTENT_TYPE, problemOf, toGatewayError } from './errors.js';
+import type { Phase, PolicyInstance } from './policy.js';
+
+export interface PipelineStep {
+  readonly name: string;
+  /** Which layer's config this instance came from ("global", "upstream:x", "route:y"). */
+  readonly scope: string;
+  readonly instance: PolicyInstance;
+}
+
+/**
+ * The compiled, ordered list of policy instances for one route. Built once per config load.
+ * Phase arrays hold only the policies that implement that phase, so an unused phase costs nothing per request.
+ */
+export class Pipeline {
+  readonly connect: [number, Phase][];
+  readonly request: [number, Phase][];
+  readonly upstream: Phase[];
+  readonly response: [number, Phase][];
+  readonly log: ((ctx: RequestContext) => void)[];
+
+  constructor(readonly steps: readonly PipelineStep[]) {
+    const pick = (k: 'connect' | 'request' | 'response') =>
+      steps.flatMap((s, i) => (s.instance[k] ? [[i, s.instance[k] as Phase] as [number, Phase]] : []));
+    this.connect = pick('connect');
+    this.request = pick('request');
+    this.response = pick('response').reverse();
+    this.upstream = steps.flatMap((s) => (s.instance.upstream ? [s.instance.upstream] : []));
+    this.log = steps.flatMap((s) => (s.instance.log ? [s.instance.log] : []));
+  }
+
+  /**
+   * connect → request → terminal (upstream) → response (reverse). A phase stops the chain by throwing a
+   * GatewayError or by replying (ctx.reply); the response phase then runs only for the policies before it,
+   * as Envoy's encoder chain does for a local reply. Never throws.
+   */
+  async run(ctx: RequestContext, terminal: (ctx: RequestContext) => Promise<void>): Promise<void> {
+    let stopAt = this.steps.length;
+    let i = -1;
+    try {
+      for (const [idx, fn] of this.connect) {
+        i = idx;
+        const r = fn(ctx);
+        if (r) await r;
+      }
+      for (const [idx, fn] of this.request) {
+        i = idx;
+        const r = fn(ctx);
+        if (r) await r;
+        if (ctx.response) {
+          stopAt = idx + 1;
+          break;
+        }
+      }
+      if (!ctx.response) {
+        i = this.steps.length;
+        await terminal(ctx);
+      }
+    } catch (e) {
+      stopAt = Math.min(i, this.steps.length);
+      this.fail(ctx, e);
+    }
+    await this.runResponse(ctx, stopAt);
+  }
+
+  /** Runs the connect and request phases only (the WebSocket handshake); throws the stopping error. */
+  async runHandshake(ctx: RequestContext): Promise<void> {
+    for (const [, fn] of this.connect) await fn(ctx);
+    for (const [, fn] of this.request) {
+      await fn(ctx);
+      if (ctx.response) return;
+    }
+  }
+
+  async runUpstream(ctx: RequestContext): Promise<void> {
+    for (const fn of this.upstream) {
+      const r = fn(ctx);
+      if (r) await r;
+    }
+  }
+
+  async runResponse(ctx: RequestContext, stopAt: number): Promise<void> {
+    let failed = false;
+    for (const [idx, fn] of this.response) {
+      if (idx >= stopAt) continue;
+      try {
+        const r = fn(ctx);
+        if (r) await r;
+      } catch (e) {
+        // A failing response phase replaces the answer with its error once; later (earlier-ordered) policies
+        // still decorate it, so security headers are never lost.
+        if (failed) continue;
+        failed = true;
+        discardBody(ctx);
+        this.fail(ctx, e);
+      }
+    }
+  }
+
+  runLog(ctx: RequestContext, logger: Logger): void {
+    for (const fn of this.log) {
+      try {
+        fn(ctx);
+      } catch (e) {
+        logger.error({ err: e, request_id: ctx.id }, 'log phase failed');
+      }
+    }
+  }
+
+  private fail(ctx: RequestContext, e: unknown): void {
+    const err = toGatewayError(e);
+    ctx.error = err;
+    discardBody(ctx);
+    ctx.response = problemResponse(ctx, err);
+  }
+}
+
+function discardBody(ctx: RequestContext): void {
+  const b = ctx.response?.body;
+  if (b && !Buffer.isBuffer(b)) b.destroy();
+}
+
+export function problemResponse(
+  ctx: RequestContext,
+  err: GatewayError,
+): { status: number; headers: HeaderMap; body: Buffer } {
+  const body = Buffer.from(JSON.stringify(problemOf(err, ctx.id || undefined, ctx.path)));
+  return {
+    status: err.status,
+    headers: { ...err.headers, 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store' },
+    body,
+  };
+}
+
+/**
+ * Builds the pipeline for one route from the three layers. Most specific wins (route over upstream over
+ * global), whole policy config at a time; `enabled: false` turns an inherited policy off. Instances are
+ * shared per layer, so a global policy is one instance for every route (one shared state, e.g. counters).
+ */
+export function buildPipeline(
+  layers: readonly { scope: string; policies: PoliciesConfig }[],
+  cache: Map<string, PolicyInstance>,
+  logger: Logger,
+): Pipeline {
+  const steps: PipelineStep[] = [];
+  for (const def of POLICIES) {
+    let chosen: { scope: string; cfg: Record<string, unknown> & { enabled: boolean } } | null = null;
+    for (const layer of layers) {
+      const cfg = layer.policies[def.name];
+      if (cfg) chosen = { scope: layer.scope, cfg };
+    }
+    if (!chosen || chosen.cfg.enabled === false) continue;
+    const key = `${chosen.scope}/${def.name}`;
+    let instance = cache.get(key);
+    if (!instance) {
+      const { enabled: _enabled, ...cfg } = chosen.cfg;
+      instance = def.create(cfg, {
+        logger: logger.child({ policy: def.name, scope: chosen.scope }),
+        scope: chosen.scope,
+      });
+      cache.set(key, instance);
+    }
+    steps.push({ name: def.name, scope: chosen.scope, instance });
+  }
+  return new Pipeline(steps);
+}

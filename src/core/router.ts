@@ -1,0 +1,159 @@
+import FindMyWay from 'find-my-way';
+import { HTTP_METHODS } from '../config/types.js';
+
+/** What the router needs of a route; config/compile.ts passes its compiled routes. */
+export interface RoutableRoute {
+  readonly name: string;
+  readonly hosts?: readonly string[] | undefined;
+  readonly paths: readonly string[];
+  readonly methods?: readonly string[] | undefined;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface RouteMatch<R> {
+  route: R;
+  params: Record<string, string | undefined>;
+  /** The pattern that matched, e.g. "/users/{id}". */
+  pattern: string;
+}
+
+export type RouteLookup<R> = RouteMatch<R> | { route: null; allow: string[] };
+
+interface Candidate<R> {
+  route: R;
+  pattern: string;
+  host: (host: string) => boolean;
+  headers: (h: Record<string, string | string[] | undefined>) => boolean;
+  /** Higher wins among routes on the same path: exact host > wildcard host > any, then more header rules. */
+  rank: number;
+  /** Slow-path matcher used when the tree's best path has no candidate for this host and headers. */
+  regex: RegExp;
+  methods: ReadonlySet<string> | null;
+  index: number;
+}
+
+/** `{id}` → `:id` for find-my-way; `*` stays a trailing wildcard. */
+function toFmw(pattern: string): string {
+  return pattern.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ':$1');
+}
+
+function toRegex(pattern: string): RegExp {
+  let re = '';
+  for (const part of pattern.split(/(\{[A-Za-z_][A-Za-z0-9_]*\}|\*)/)) {
+    if (part === '*') re += '(?<wildcard>.*)';
+    else if (part.startsWith('{')) re += `(?<${part.slice(1, -1)}>[^/]+)`;
+    else re += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}/?$`);
+}
+
+function hostMatcher(hosts: readonly string[] | undefined): { match: (h: string) => boolean; rank: number } {
+  if (!hosts?.length) return { match: () => true, rank: 0 };
+  const exact = new Set(hosts.filter((h) => !h.startsWith('*.')).map((h) => h.toLowerCase()));
+  const suffixes = hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1).toLowerCase());
+  const match = (raw: string) => {
+    const h = raw.replace(/:\d+$/, '');
+    return exact.has(raw) || exact.has(h) || suffixes.some((s) => h.endsWith(s) && h.length > s.length);
+  };
+  return { match, rank: exact.size ? 2000 : 1000 };
+}
+
+function headerMatcher(rules: Readonly<Record<string, string>> | undefined): {
+  match: Candidate<unknown>['headers'];
+  count: number;
+} {
+  const entries = Object.entries(rules ?? {}).map(([name, v]) => {
+    const test = v.startsWith('~') ? new RegExp(v.slice(1)).test.bind(new RegExp(v.slice(1))) : (s: string) => s === v;
+    return [name.toLowerCase(), test] as const;
+  });
+  if (!entries.length) return { match: () => true, count: 0 };
+  return {
+    match: (h) =>
+      entries.every(([name, test]) => {
+        const v = h[name];
+        return v !== undefined && (Array.isArray(v) ? v.some(test) : test(v));
+      }),
+    count: entries.length,
+  };
+}
+
+/**
+ * Host, path (params, trailing wildcard), method and header routing on find-my-way's radix tree.
+ * The tree answers the path; candidates on that path are then tried by host and headers in rank order.
+ */
+export class Router<R extends RoutableRoute> {
+  private readonly fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 1000 });
+  private readonly all: Candidate<R>[] = [];
+
+  constructor(routes: readonly R[]) {
+    const byKey = new Map<string, Candidate<R>[]>();
+    routes.forEach((route, index) => {
+      const host = hostMatcher(route.hosts);
+      const headers = headerMatcher(route.headers);
+      const methods = route.methods?.length ? route.methods : HTTP_METHODS;
+      for (const pattern of route.paths) {
+        const c: Candidate<R> = {
+          route,
+          pattern,
+          host: host.match,
+          headers: headers.match,
+          rank: host.rank + headers.count,
+          regex: toRegex(pattern),
+          methods: route.methods?.length ? new Set(route.methods) : null,
+          index,
+        };
+        this.all.push(c);
+        for (const m of methods) {
+          const key = `${m} ${toFmw(pattern)}`;
+          let list = byKey.get(key);
+          if (!list) {
+            list = [];
+            byKey.set(key, list);
+            this.fmw.on(m as FindMyWay.HTTPMethod, toFmw(pattern), () => {}, list);
+          }
+          list.push(c);
+        }
+      }
+    });
+    const order = (a: Candidate<R>, b: Candidate<R>) => b.rank - a.rank || a.index - b.index;
+    for (const list of byKey.values()) list.sort(order);
+    this.all.sort(order);
+  }
+
+  find(
+    method: string,
+    path: string,
+    host: string,
+    headers: Record<string, string | string[] | undefined>,
+  ): RouteLookup<R> {
+    const hit = this.fmw.find(method as FindMyWay.HTTPMethod, path);
+    if (hit) {
+      for (const c of hit.store as Candidate<R>[]) {
+        if (c.host(host) && c.headers(headers))
+          return { route: c.route, params: { ...hit.params }, pattern: c.pattern };
+      }
+    }
+    // Slow path, only when the most specific path belongs to routes of another host or header set.
+    for (const c of this.all) {
+      if (c.methods && !c.methods.has(method)) continue;
+      const m = c.regex.exec(path);
+      if (m && c.host(host) && c.headers(headers)) {
+        const params: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(m.groups ?? {})) params[k === 'wildcard' ? '*' : k] = safeDecode(v ?? '');
+        return { route: c.route, params, pattern: c.pattern };
+      }
+    }
+    const allow = this.all
+      .filter((c) => c.methods && c.regex.test(path) && c.host(host) && c.headers(headers))
+      .flatMap((c) => [...(c.methods ?? [])]);
+    return { route: null, allow: [...new Set(allow)] };
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

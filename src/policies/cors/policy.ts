@@ -1,0 +1,50 @@
+import { GatewayError } from '../../core/errors.js';
+import { definePolicy } from '../../core/policy.js';
+import { schema } from './schema.js';
+
+export default definePolicy({
+  name: 'cors',
+  order: 300,
+  description: 'CORS with an origin allowlist; answers preflights; never reflects an unlisted origin.',
+  config: schema,
+  create(cfg) {
+    const exact = new Set(cfg.origins.filter((o) => !o.startsWith('~') && o !== '*'));
+    const anyOrigin = cfg.origins.includes('*');
+    // Anchored so that "~https://.*\.example\.com" cannot match "https://x.example.com.evil.net".
+    const patterns = cfg.origins.filter((o) => o.startsWith('~')).map((o) => new RegExp(`^(?:${o.slice(1)})$`));
+    const allowed = (origin: string) => exact.has(origin) || patterns.some((re) => re.test(origin));
+    const allowMethods = cfg.methods.join(', ');
+    const allowHeaders = cfg.headers.join(', ');
+    const expose = cfg.expose_headers.join(', ');
+
+    return {
+      request(ctx) {
+        const origin = ctx.req.headers.origin;
+        if (ctx.method !== 'OPTIONS' || !origin || !ctx.req.headers['access-control-request-method']) return;
+        if (!anyOrigin && !allowed(origin)) throw new GatewayError('CORS_ORIGIN_DENIED');
+        ctx.reply(204, {
+          'access-control-allow-methods': allowMethods,
+          'access-control-allow-headers': allowHeaders,
+          'access-control-max-age': String(cfg.max_age),
+        });
+      },
+      response(ctx) {
+        const origin = ctx.req.headers.origin;
+        const res = ctx.response;
+        if (!res) return;
+        const vary = res.headers.vary;
+        res.headers.vary = vary ? `${vary}, Origin` : 'Origin';
+        if (!origin) return;
+        if (allowed(origin)) {
+          res.headers['access-control-allow-origin'] = origin;
+          if (cfg.credentials) res.headers['access-control-allow-credentials'] = 'true';
+        } else if (anyOrigin) {
+          res.headers['access-control-allow-origin'] = '*';
+        } else {
+          return;
+        }
+        if (expose) res.headers['access-control-expose-headers'] = expose;
+      },
+    };
+  },
+});

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { bool, headerName, httpMethod, int } from '../../config/types.js';
+
+export const schema = z
+  .object({
+    origins: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('Allowed origins: exact ("https://app.example.com"), "*" (only without credentials), or "~regex".'),
+    methods: z.array(httpMethod).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    headers: z.array(headerName).default(['content-type', 'authorization']).describe('Request headers allowed.'),
+    expose_headers: z.array(headerName).default([]),
+    credentials: bool().default(false),
+    max_age: int(0, 86400).default(600).describe('Seconds a preflight answer may be cached.'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    // Reflecting any origin together with credentials lets every site read authenticated answers.
+    if (cfg.credentials && cfg.origins.includes('*')) {
+      ctx.addIssue({ code: 'custom', path: ['origins'], message: '"*" cannot be combined with credentials: true' });
+    }
+    cfg.origins.forEach((o, i) => {
+      if (o.startsWith('~')) {
+        try {
+          new RegExp(o.slice(1));
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', path: ['origins', i], message: `invalid regex: ${(e as Error).message}` });
+        }
+      } else if (o !== '*' && !/^https?:\/\/[^/?#\s]+$/.test(o)) {
+        ctx.addIssue({ code: 'custom', path: ['origins', i], message: 'an origin is scheme://host[:port], no path' });
+      }
+    });
+  });

@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { bool, headerName } from '../../config/types.js';
+
+export const schema = z
+  .object({
+    header: headerName.default('x-request-id').describe('Header that carries the id upstream and back.'),
+    trust_incoming: bool()
+      .default(false)
+      .describe('Keep a well-formed id sent by the client (only behind a proxy you trust to set it).'),
+    echo: bool().default(true).describe('Send the id back in the response.'),
+  })
+  .strict();

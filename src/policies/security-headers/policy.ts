@@ -1,0 +1,39 @@
+import type { HeaderMap } from '../../core/context.js';
+import { definePolicy } from '../../core/policy.js';
+import { schema } from './schema.js';
+
+export default definePolicy({
+  name: 'security-headers',
+  order: 400,
+  description:
+    'Safe response headers for APIs (nosniff, CSP, frame and referrer policy, HSTS on TLS) and strips stack banners.',
+  config: schema,
+  create(cfg) {
+    const fixed: HeaderMap = {};
+    if (cfg.content_type_options) fixed['x-content-type-options'] = 'nosniff';
+    if (cfg.frame_options !== 'off') fixed['x-frame-options'] = cfg.frame_options;
+    if (cfg.content_security_policy) fixed['content-security-policy'] = cfg.content_security_policy;
+    if (cfg.referrer_policy) fixed['referrer-policy'] = cfg.referrer_policy;
+    const h = cfg.hsts;
+    const hsts = h.enabled
+      ? `max-age=${h.max_age}${h.include_subdomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`
+      : '';
+    const fixedEntries = Object.entries(fixed);
+    return {
+      response(ctx) {
+        const res = ctx.response;
+        if (!res) return;
+        for (const name of cfg.remove) delete res.headers[name];
+        for (const [k, v] of fixedEntries) if (res.headers[k] === undefined) res.headers[k] = v;
+        if (hsts && ctx.secure) res.headers['strict-transport-security'] = hsts;
+        if (
+          cfg.no_store_when_authenticated &&
+          res.headers['cache-control'] === undefined &&
+          (ctx.req.headers.authorization !== undefined || ctx.req.headers.cookie !== undefined)
+        ) {
+          res.headers['cache-control'] = 'no-store';
+        }
+      },
+    };
+  },
+});

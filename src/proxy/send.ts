@@ -1,0 +1,146 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { errors as undiciErrors } from 'undici';
+import type { RequestContext } from '../core/context.js';
+import { GatewayError } from '../core/errors.js';
+import { clientResponseHeaders } from './forward.js';
+import { beginRequest, recordFailure, recordSuccess } from './health.js';
+import type { Target } from './target.js';
+import type { Upstream } from './upstream.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Connection failures: safe to retry for idempotent methods (a reset may follow a processed GET, which is fine). */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+export interface SendOptions {
+  /** Extra tries after the first, only for idempotent methods without a streamed body. */
+  attempts: number;
+  headerMs: number;
+  bodyMs: number;
+  totalMs: number;
+  /** Runs the policies' upstream phase before each attempt. */
+  beforeAttempt: (ctx: RequestContext) => void | Promise<void>;
+}
+
+/** Counts streamed request bytes and stops at the route's cap. */
+class BodyLimit extends Transform {
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly max: number,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.ctx.bytesIn += chunk.length;
+    if (this.ctx.bytesIn > this.max) cb(new GatewayError('PAYLOAD_TOO_LARGE'));
+    else cb(null, chunk);
+  }
+}
+
+function hasBody(ctx: RequestContext): boolean {
+  const h = ctx.req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+function classify(err: unknown, signal: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (signal.aborted) return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
+  const code = (err as { code?: string }).code ?? '';
+  if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
+  }
+  return new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: err });
+}
+
+/**
+ * The upstream phase's terminal step: balance, send, retry where safe, record health, and leave the
+ * upstream response (headers plus a body stream) on ctx.response. The body is streamed both ways.
+ */
+export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: SendOptions): Promise<void> {
+  if (up.breaker && !up.breaker.allow())
+    throw new GatewayError('CIRCUIT_OPEN', undefined, { headers: { 'retry-after': '5' } });
+  up.budget.onRequest();
+  const withBody = hasBody(ctx);
+  const canRetry = IDEMPOTENT.has(ctx.method) && !withBody;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), opts.totalMs);
+  // A client that goes away cancels the upstream exchange, so no pool slot is held for nobody.
+  const onClose = () => {
+    if (!ctx.res?.writableFinished) ac.abort();
+  };
+  ctx.res?.once('close', onClose);
+  let tried: Set<Target> | null = null;
+  try {
+    for (;;) {
+      const target = up.pick(ctx, tried);
+      if (!target) throw new GatewayError('NO_HEALTHY_UPSTREAM', undefined, { headers: { 'retry-after': '5' } });
+      ctx.target = target;
+      ctx.attempts++;
+      await opts.beforeAttempt(ctx);
+      const now = Date.now();
+      beginRequest(target, now);
+      target.inflight++;
+      const sentAt = performance.now();
+      try {
+        const body = withBody
+          ? Number.isFinite(ctx.maxBodyBytes)
+            ? ctx.req.pipe(new BodyLimit(ctx, ctx.maxBodyBytes))
+            : ctx.req
+          : null;
+        const r = await target.pool.request({
+          method: ctx.method as 'GET',
+          path: ctx.upstreamPath,
+          headers: ctx.upstreamHeaders,
+          body,
+          signal: ac.signal,
+          headersTimeout: opts.headerMs,
+          bodyTimeout: opts.bodyMs,
+        });
+        ctx.upstreamMs = performance.now() - sentAt;
+        const failed = up.passive?.statuses.has(r.statusCode) ?? false;
+        if (up.passive) {
+          if (failed) recordFailure(target, up.passive, Date.now());
+          else recordSuccess(target);
+        }
+        up.breaker?.record(r.statusCode < 500);
+        const bodyless = ctx.method === 'HEAD' || r.statusCode === 204 || r.statusCode === 304;
+        if (bodyless) await r.body.dump();
+        // inflight counts the exchange until the response body is done or dropped.
+        if (bodyless) target.inflight--;
+        else r.body.once('close', () => target.inflight--);
+        ctx.response = {
+          status: r.statusCode,
+          headers: clientResponseHeaders(r.headers),
+          body: bodyless ? null : r.body,
+        };
+        return;
+      } catch (err) {
+        target.inflight--;
+        const ge = classify(err, ac.signal);
+        if (ge.code === 'PAYLOAD_TOO_LARGE') throw ge;
+        const code = (err as { code?: string }).code ?? '';
+        if (up.passive) recordFailure(target, up.passive, Date.now());
+        up.breaker?.record(false);
+        const retryable = canRetry && CONNECT_FAILURES.has(code) && !ac.signal.aborted;
+        if (retryable && ctx.attempts <= opts.attempts && up.budget.tryRetry()) {
+          tried ??= new Set();
+          tried.add(target);
+          continue;
+        }
+        throw ge;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    ctx.res?.off('close', onClose);
+  }
+}

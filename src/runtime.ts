@@ -1,0 +1,210 @@
+import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, register } from 'prom-client';
+import { ConfigError, formatIssue, type LoadedConfig, loadConfigFile } from './config/load.js';
+import { referencedFiles } from './config/refs.js';
+import { watchFiles } from './config/watch.js';
+import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { startMetricsServer } from './observability/metrics-server.js';
+import { type BoundListener, Gateway } from './server.js';
+
+export interface StartOptions {
+  config: string;
+  /** Worker processes; 1 runs everything in this process. Default: config `workers`, else one per core. */
+  workers?: number | undefined;
+  /** Reload when the config file (or a ${file:} it names) changes. Default true. */
+  watch?: boolean;
+}
+
+type Msg =
+  | { type: 'reload' }
+  | { type: 'shutdown' }
+  | { type: 'ready'; listeners: BoundListener[] }
+  | { type: 'reloaded'; ok: boolean };
+
+function logIssues(logger: Logger, e: unknown, msg: string): void {
+  if (e instanceof ConfigError) logger.error({ issues: e.issues.map(formatIssue) }, msg);
+  else logger.error({ err: e }, msg);
+}
+
+function watchedFiles(file: string): string[] {
+  const abs = resolve(file);
+  try {
+    return [abs, ...referencedFiles(readFileSync(abs, 'utf8'), dirname(abs))];
+  } catch {
+    return [abs];
+  }
+}
+
+/** Loads the config or exits with every problem printed (file:line:col field: message). */
+function loadOrExit(file: string): LoadedConfig {
+  try {
+    return loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const i of e.issues) process.stderr.write(`${formatIssue(i)}\n`);
+      process.stderr.write(`rampart: ${file} is invalid; not starting\n`);
+    } else process.stderr.write(`rampart: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+export async function start(opts: StartOptions): Promise<void> {
+  if (cluster.isWorker) return runWorker(opts.config);
+  const loaded = loadOrExit(opts.config);
+  const workers = opts.workers ?? (loaded.config.workers || availableParallelism());
+  if (workers <= 1) return runSingle(opts, loaded);
+  return runPrimary(opts, loaded, workers);
+}
+
+/** One process serving everything: listeners, metrics, reload and signals. */
+async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void> {
+  const logger = createLogger(loaded.config.logging.level);
+  for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+  const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
+  gw.apply(loaded);
+  await gw.listen(loaded.config.listeners);
+  if (loaded.config.metrics.enabled) {
+    const m = await startMetricsServer(loaded.config.metrics.host, loaded.config.metrics.port, async () => ({
+      contentType: register.contentType,
+      body: await register.metrics(),
+    }));
+    logger.info({ address: `http://${loaded.config.metrics.host}:${m.port}/metrics` }, 'metrics listening');
+  }
+  const reload = (why: string) => {
+    try {
+      const next = loadConfigFile(opts.config);
+      for (const w of next.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+      const g = gw.apply(next);
+      logger.info({ generation: g.id, trigger: why }, 'config reloaded');
+    } catch (e) {
+      logIssues(logger, e, 'config rejected; the running config keeps serving');
+    }
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  const stopWatch =
+    opts.watch === false ? () => {} : watchFiles(watchedFiles(opts.config), () => reload('file change'));
+  onStop(async () => {
+    stopWatch();
+    logger.info('draining');
+    await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    logger.info('stopped');
+    logger.flush();
+  });
+}
+
+function onStop(fn: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    fn().then(
+      () => setTimeout(() => process.exit(0), 50),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('message', (m: Msg) => {
+    if (m?.type === 'shutdown') handler();
+  });
+}
+
+/**
+ * The primary validates config, forks workers (they share the listening sockets through node:cluster),
+ * aggregates their metrics, and fans out reload and shutdown. It serves no requests itself.
+ */
+async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): Promise<void> {
+  const logger = createLogger(loaded.config.logging.level);
+  for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+  let stopping = false;
+  const workers = new Set<Worker>();
+  let ready = 0;
+  const fork = () => {
+    const w = cluster.fork({ RAMPART_CONFIG: resolve(opts.config) });
+    workers.add(w);
+    w.on('message', (m: Msg) => {
+      if (m.type === 'ready' && ++ready === n)
+        logger.info({ workers: n, listeners: m.listeners }, 'all workers listening');
+    });
+    w.on('exit', (code, signal) => {
+      workers.delete(w);
+      if (stopping) return;
+      logger.error({ worker: w.process.pid, code, signal }, 'worker died; starting a new one');
+      setTimeout(fork, 500).unref();
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+
+  if (loaded.config.metrics.enabled) {
+    const agg = new AggregatorRegistry();
+    const m = await startMetricsServer(loaded.config.metrics.host, loaded.config.metrics.port, async () => ({
+      contentType: agg.contentType,
+      body: await (await agg.clusterMetrics()).toString(),
+    }));
+    logger.info({ address: `http://${loaded.config.metrics.host}:${m.port}/metrics` }, 'metrics listening');
+  }
+
+  const reload = (why: string) => {
+    // Validate once here so a bad file is reported once and no worker even tries it.
+    try {
+      loadConfigFile(opts.config);
+    } catch (e) {
+      logIssues(logger, e, 'config rejected; the running config keeps serving');
+      return;
+    }
+    for (const w of workers) w.send({ type: 'reload' } satisfies Msg);
+    logger.info({ trigger: why }, 'config reload sent to workers');
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  const stopWatch =
+    opts.watch === false ? () => {} : watchFiles(watchedFiles(opts.config), () => reload('file change'));
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    stopWatch();
+    logger.info('draining workers');
+    const exits = [...workers].map((w) => new Promise<void>((r) => w.once('exit', () => r())));
+    for (const w of workers) w.send({ type: 'shutdown' } satisfies Msg);
+    const grace = (loaded.config.shutdown_timeout_ms ?? 30_000) + 5_000;
+    const t = setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, grace);
+    await Promise.all(exits);
+    clearTimeout(t);
+    logger.info('stopped');
+    logger.flush();
+    setTimeout(() => process.exit(0), 50);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
+async function runWorker(file: string): Promise<void> {
+  const path = process.env.RAMPART_CONFIG ?? file;
+  const loaded = loadOrExit(path);
+  const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
+  const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
+  gw.apply(loaded);
+  const listeners = await gw.listen(loaded.config.listeners);
+  process.send?.({ type: 'ready', listeners } satisfies Msg);
+  process.on('message', (m: Msg) => {
+    if (m?.type !== 'reload') return;
+    try {
+      const g = gw.apply(loadConfigFile(path));
+      logger.info({ generation: g.id }, 'config reloaded');
+    } catch (e) {
+      logIssues(logger, e, 'config rejected; the running config keeps serving');
+    }
+  });
+  // Draining starts on the primary's "shutdown" or on a signal (Ctrl-C reaches the whole process group).
+  onStop(async () => {
+    await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    logger.flush();
+  });
+}

@@ -1,0 +1,408 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import type { Logger } from 'pino';
+import { type CompiledRoute, Generation } from './config/compile.js';
+import type { LoadedConfig } from './config/load.js';
+import type { ListenerConfig } from './config/schema.js';
+import { clientIpOf, normalizeIp } from './core/client-ip.js';
+import { RequestContext } from './core/context.js';
+import { ERRORS, GatewayError, PROBLEM_CONTENT_TYPE, problemOf, toGatewayError } from './core/errors.js';
+import { normalizeTarget } from './core/path.js';
+import type { Pipeline } from './core/pipeline.js';
+import type { RouteLookup } from './core/router.js';
+import type { Metrics } from './observability/metrics.js';
+import { upstreamRequestHeaders } from './proxy/forward.js';
+import { beginRequest, recordFailure, recordSuccess } from './proxy/health.js';
+import { PoolRegistry } from './proxy/pools.js';
+import { sendUpstream } from './proxy/send.js';
+
+export interface GatewayOptions {
+  logger: Logger;
+  metrics?: Metrics | null;
+}
+
+export interface BoundListener {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/**
+ * Wires node:http to the compiled config: one handler per request, generations swapped on reload,
+ * WebSocket upgrades, client errors as problem+json, graceful drain.
+ */
+export class Gateway {
+  private gen: Generation | null = null;
+  private generations = 0;
+  private readonly pools = new PoolRegistry();
+  private readonly servers: Server[] = [];
+  private draining = false;
+  private readonly sockets = new Set<Socket | Duplex>();
+  readonly logger: Logger;
+  private readonly metrics: Metrics | null;
+
+  constructor(opts: GatewayOptions) {
+    this.logger = opts.logger;
+    this.metrics = opts.metrics ?? null;
+  }
+
+  get current(): Generation | null {
+    return this.gen;
+  }
+
+  /** Compiles fully, then swaps; the old generation finishes its in-flight requests and closes. */
+  apply(loaded: LoadedConfig): Generation {
+    const next = new Generation(loaded.config, ++this.generations, this.pools, this.logger);
+    next.start();
+    const prev = this.gen;
+    if (prev && JSON.stringify(prev.config.listeners) !== JSON.stringify(next.config.listeners)) {
+      this.logger.warn('listener changes take effect on restart; the listeners keep their current settings');
+    }
+    this.gen = next;
+    prev?.retire();
+    return next;
+  }
+
+  async listen(listeners: readonly ListenerConfig[]): Promise<BoundListener[]> {
+    const bound: BoundListener[] = [];
+    for (const l of listeners) {
+      const server = createServer(
+        {
+          maxHeaderSize: l.max_header_bytes,
+          headersTimeout: l.headers_timeout_ms,
+          requestTimeout: l.request_timeout_ms,
+          keepAliveTimeout: l.keep_alive_timeout_ms,
+          requireHostHeader: true,
+        },
+        (req, res) => this.handle(req, res),
+      );
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        void this.handleUpgrade(req, socket, head);
+      });
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
+      server.on('connection', (s: Socket) => {
+        this.sockets.add(s);
+        s.once('close', () => this.sockets.delete(s));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(l.port, l.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : l.port;
+      this.servers.push(server);
+      bound.push({ name: l.name, host: l.host, port });
+      this.logger.info({ listener: l.name, address: `http://${l.host}:${port}` }, 'listening');
+    }
+    return bound;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const gen = this.gen;
+    if (!gen) {
+      res.destroy();
+      return;
+    }
+    gen.enter();
+    const { ctx, lookup, badPath } = this.prepare(gen, req, res);
+    const route = lookup?.route ?? null;
+    const pl = route ? route.pipeline : gen.fallback;
+    res.once('close', () => this.finish(ctx, gen, pl));
+    if (this.draining) res.setHeader('connection', 'close');
+    pl.run(ctx, (c) => this.terminal(c, route, lookup, badPath)).then(
+      () => this.write(ctx),
+      (e: unknown) => {
+        this.logger.error({ err: e }, 'pipeline failed');
+        res.destroy();
+      },
+    );
+  }
+
+  private prepare(
+    gen: Generation,
+    req: IncomingMessage,
+    res: ServerResponse | null,
+  ): { ctx: RequestContext; lookup: RouteLookup<CompiledRoute> | null; badPath: GatewayError | null } {
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    const clientIp = clientIpOf(peer, req.headers['x-forwarded-for'], gen.trusted);
+    let target = { path: '/', query: '' };
+    let badPath: GatewayError | null = null;
+    try {
+      target = normalizeTarget(req.url ?? '/');
+    } catch (e) {
+      badPath = toGatewayError(e);
+    }
+    const secure = Boolean((req.socket as Socket & { encrypted?: boolean }).encrypted);
+    const ctx = new RequestContext(req, res, { ...target, clientIp, peerIp: peer, secure, websocket: res === null });
+    const lookup = badPath ? null : gen.router.find(ctx.method, ctx.path, ctx.host, req.headers);
+    if (lookup?.route) {
+      ctx.route = lookup.route;
+      ctx.params = lookup.params;
+      ctx.upstreamPath = lookup.route.upstreamPath(ctx, lookup.pattern);
+      ctx.upstreamHeaders = upstreamRequestHeaders(req.headers, {
+        peerIp: peer,
+        peerTrusted: gen.trusted(peer),
+        secure,
+        host: ctx.host,
+        upstreamHost: ctx.host,
+        upgrade: res === null,
+      });
+    }
+    return { ctx, lookup, badPath };
+  }
+
+  private async terminal(
+    ctx: RequestContext,
+    route: CompiledRoute | null,
+    lookup: RouteLookup<CompiledRoute> | null,
+    badPath: GatewayError | null,
+  ): Promise<void> {
+    if (badPath) throw badPath;
+    if (!route) {
+      const allow = lookup && 'allow' in lookup ? lookup.allow : [];
+      if (allow.length)
+        throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { headers: { allow: allow.join(', ') } });
+      throw new GatewayError('ROUTE_NOT_FOUND');
+    }
+    if (!route.target || !route.send) throw new GatewayError('ROUTE_NOT_FOUND');
+    const preserveHost = route.cfg.preserve_host;
+    await sendUpstream(ctx, route.target, {
+      ...route.send,
+      beforeAttempt: (c) => {
+        if (!preserveHost && c.target)
+          c.upstreamHeaders.host = c.target.origin.slice(c.target.origin.indexOf('//') + 2);
+        return route.pipeline.upstream.length ? route.pipeline.runUpstream(c) : undefined;
+      },
+    });
+    if (this.metrics && ctx.upstreamMs >= 0)
+      this.metrics.upstreamDuration.observe({ upstream: route.target.name }, ctx.upstreamMs / 1000);
+  }
+
+  private write(ctx: RequestContext): void {
+    const res = ctx.res as ServerResponse;
+    const r = ctx.response;
+    if (res.destroyed) {
+      if (r?.body && !Buffer.isBuffer(r.body)) r.body.destroy();
+      return;
+    }
+    if (!r) {
+      res.destroy();
+      return;
+    }
+    if (Buffer.isBuffer(r.body)) {
+      r.headers['content-length'] = String(r.body.length);
+      res.writeHead(r.status, r.headers);
+      res.end(r.body);
+      ctx.bytesOut = r.body.length;
+      return;
+    }
+    res.writeHead(r.status, r.headers);
+    if (!r.body) {
+      res.end();
+      return;
+    }
+    const body = r.body;
+    body.on('data', (c: Buffer) => {
+      ctx.bytesOut += c.length;
+    });
+    pipeline(body, res, (err) => {
+      if (err && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+        this.logger.warn(
+          { request_id: ctx.id, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+          'response stream aborted',
+        );
+      }
+    });
+  }
+
+  private finish(ctx: RequestContext, gen: Generation, pl: Pipeline): void {
+    gen.leave();
+    const res = ctx.res;
+    const status = res?.headersSent ? res.statusCode : 0;
+    const seconds = ctx.elapsed() / 1000;
+    const routeName = ctx.route?.name ?? '(none)';
+    if (this.metrics) {
+      this.metrics.requests.inc({ route: routeName, method: ctx.method, status });
+      this.metrics.duration.observe({ route: routeName }, seconds);
+      if (ctx.error) this.metrics.decisions.inc({ code: ctx.error.code });
+    }
+    if (ctx.error && ctx.error.status >= 500) {
+      // Full detail for operators; the client saw only the code.
+      this.logger.error(
+        { request_id: ctx.id, code: ctx.error.code, err: ctx.error.cause ?? ctx.error },
+        'request failed',
+      );
+    }
+    if (gen.config.logging.access_log) this.accessLog(ctx, status, seconds);
+    pl.runLog(ctx, this.logger);
+  }
+
+  private accessLog(ctx: RequestContext, status: number, seconds: number): void {
+    // Only derived, non-secret fields: no headers, no query string (it may carry tokens).
+    this.logger.info(
+      {
+        type: 'access',
+        request_id: ctx.id,
+        client_ip: ctx.clientIp,
+        method: ctx.method,
+        host: ctx.host,
+        path: ctx.path,
+        route: ctx.route?.name,
+        status,
+        code: ctx.error?.code,
+        upstream: ctx.target?.origin,
+        attempts: ctx.attempts || undefined,
+        bytes_in: ctx.bytesIn,
+        bytes_out: ctx.bytesOut,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        upstream_ms: ctx.upstreamMs >= 0 ? Math.round(ctx.upstreamMs * 1e3) / 1e3 : undefined,
+        websocket: ctx.websocket || undefined,
+      },
+      'request',
+    );
+  }
+
+  /** WebSocket: policies run on the handshake; then bytes are piped both ways untouched. */
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const gen = this.gen;
+    if (!gen || this.draining) {
+      socket.destroy();
+      return;
+    }
+    gen.enter();
+    this.sockets.add(socket);
+    const { ctx, lookup, badPath } = this.prepare(gen, req, null);
+    const route = lookup?.route ?? null;
+    const pl = route ? route.pipeline : gen.fallback;
+    let status = 0;
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      gen.leave();
+      if (gen.config.logging.access_log) this.accessLog(ctx, status, ctx.elapsed() / 1000);
+      pl.runLog(ctx, this.logger);
+    });
+    socket.on('error', () => socket.destroy());
+    try {
+      await pl.runHandshake(ctx);
+      if (ctx.response) {
+        status = ctx.response.status;
+        writeRaw(
+          socket,
+          ctx.response.status,
+          ctx.response.headers,
+          Buffer.isBuffer(ctx.response.body) ? ctx.response.body : Buffer.alloc(0),
+        );
+        return;
+      }
+      if (badPath) throw badPath;
+      if (!route?.target || !route.cfg.websocket) throw new GatewayError('ROUTE_NOT_FOUND');
+      const target = route.target.pick(ctx, null);
+      if (!target) throw new GatewayError('NO_HEALTHY_UPSTREAM');
+      ctx.target = target;
+      ctx.attempts = 1;
+      if (!route.cfg.preserve_host) ctx.upstreamHeaders.host = target.origin.slice(target.origin.indexOf('//') + 2);
+      await route.pipeline.runUpstream(ctx);
+      const url = new URL(target.origin);
+      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      beginRequest(target, Date.now());
+      const upstream =
+        url.protocol === 'https:'
+          ? tlsConnect({ host: url.hostname, port, servername: url.hostname, ALPNProtocols: ['http/1.1'] })
+          : netConnect({ host: url.hostname, port });
+      await new Promise<void>((resolve, reject) => {
+        upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', resolve);
+        upstream.once('error', reject);
+      }).catch((e: unknown) => {
+        if (route.target?.passive) recordFailure(target, route.target.passive, Date.now());
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e });
+      });
+      recordSuccess(target);
+      status = 101;
+      let headText = `${ctx.method} ${ctx.upstreamPath} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(ctx.upstreamHeaders)) {
+        for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
+      }
+      upstream.write(`${headText}\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.on('error', () => socket.destroy());
+      socket.on('data', (c: Buffer) => {
+        ctx.bytesIn += c.length;
+      });
+      upstream.on('data', (c: Buffer) => {
+        ctx.bytesOut += c.length;
+      });
+      socket.pipe(upstream).pipe(socket);
+      socket.once('close', () => upstream.destroy());
+      upstream.once('close', () => socket.destroy());
+    } catch (e) {
+      const err = toGatewayError(e);
+      ctx.error = err;
+      status = err.status;
+      writeRaw(
+        socket,
+        err.status,
+        { ...err.headers, 'content-type': PROBLEM_CONTENT_TYPE },
+        Buffer.from(JSON.stringify(problemOf(err, ctx.id || undefined, ctx.path))),
+      );
+    }
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (keep-alive connections are told to close),
+   * and after timeoutMs cuts whatever is left.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const s of this.servers) s.closeIdleConnections();
+    const deadline = Date.now() + timeoutMs;
+    while ((this.gen?.inFlight ?? 0) > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      for (const s of this.servers) s.closeIdleConnections();
+    }
+    for (const s of this.servers) s.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+    this.gen?.retire();
+    await this.pools.closeAll();
+  }
+}
+
+function writeRaw(socket: Duplex, status: number, headers: Record<string, string | string[]>, body: Buffer): void {
+  if (!socket.writable) return;
+  let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+  for (const [k, v] of Object.entries({ ...headers, 'content-length': String(body.length), connection: 'close' })) {
+    for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one}\r\n`;
+  }
+  socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), body]));
+}
+
+function statusText(status: number): string {
+  return (
+    Object.values(ERRORS).find((e) => e.status === status)?.title ?? (status === 101 ? 'Switching Protocols' : 'Error')
+  );
+}
+
+/** Errors node's parser raises before a request exists: answered as problem+json, then the socket closes. */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
+    socket.destroy();
+    return;
+  }
+  const code =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : err.code === 'HPE_URI_TOO_LONG'
+          ? 'URI_TOO_LONG'
+          : 'BAD_REQUEST';
+  const ge = new GatewayError(code);
+  writeRaw(socket, ge.status, { 'content-type': PROBLEM_CONTENT_TYPE }, Buffer.from(JSON.stringify(problemOf(ge))));
+}
