@@ -190,6 +190,8 @@ async function runWorker(file: string): Promise<void> {
   const loaded = loadOrExit(path);
   const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
   const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
+  // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
+  if (loaded.config.metrics.enabled) new AggregatorRegistry();
   gw.apply(loaded);
   const listeners = await gw.listen(loaded.config.listeners);
   process.send?.({ type: 'ready', listeners } satisfies Msg);

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
 import { type CompiledRoute, Generation } from './config/compile.js';
@@ -40,12 +39,17 @@ export class Gateway {
   private readonly pools = new PoolRegistry();
   private readonly servers: Server[] = [];
   private draining = false;
+  /** Requests (and WebSockets) in flight on every generation, not just the current one: drain waits for all. */
+  private inflight = 0;
   private readonly sockets = new Set<Socket | Duplex>();
   readonly logger: Logger;
+  /** Access lines hold only derived, non-secret fields, so they skip the redaction pass (~9 µs a line). */
+  private readonly access: Logger;
   private readonly metrics: Metrics | null;
 
   constructor(opts: GatewayOptions) {
     this.logger = opts.logger;
+    this.access = opts.logger.child({}, { redact: { paths: [], censor: '[Redacted]' } });
     this.metrics = opts.metrics ?? null;
   }
 
@@ -110,6 +114,7 @@ export class Gateway {
       return;
     }
     gen.enter();
+    this.inflight++;
     const { ctx, lookup, badPath } = this.prepare(gen, req, res);
     const route = lookup?.route ?? null;
     const pl = route ? route.pipeline : gen.fallback;
@@ -196,6 +201,7 @@ export class Gateway {
       return;
     }
     if (Buffer.isBuffer(r.body)) {
+      if (!ctx.req.complete) drainRest(ctx.req, ctx.elapsed());
       r.headers['content-length'] = String(r.body.length);
       res.writeHead(r.status, r.headers);
       res.end(r.body);
@@ -211,18 +217,24 @@ export class Gateway {
     body.on('data', (c: Buffer) => {
       ctx.bytesOut += c.length;
     });
-    pipeline(body, res, (err) => {
-      if (err && (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-        this.logger.warn(
-          { request_id: ctx.id, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
-          'response stream aborted',
-        );
-      }
+    // pipe() plus explicit teardown rather than stream.pipeline(): pipeline allocates an AbortController and a
+    // DOMException per call, a measurable share of a small proxied request.
+    body.once('error', (err: NodeJS.ErrnoException) => {
+      this.logger.warn(
+        { request_id: ctx.id, err: { message: err.message, code: err.code } },
+        'response stream aborted',
+      );
+      res.destroy();
     });
+    res.once('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
+    body.pipe(res);
   }
 
   private finish(ctx: RequestContext, gen: Generation, pl: Pipeline): void {
     gen.leave();
+    this.inflight--;
     const res = ctx.res;
     const status = res?.headersSent ? res.statusCode : 0;
     const seconds = ctx.elapsed() / 1000;
@@ -245,7 +257,7 @@ export class Gateway {
 
   private accessLog(ctx: RequestContext, status: number, seconds: number): void {
     // Only derived, non-secret fields: no headers, no query string (it may carry tokens).
-    this.logger.info(
+    this.access.info(
       {
         type: 'access',
         request_id: ctx.id,
@@ -276,6 +288,7 @@ export class Gateway {
       return;
     }
     gen.enter();
+    this.inflight++;
     this.sockets.add(socket);
     const { ctx, lookup, badPath } = this.prepare(gen, req, null);
     const route = lookup?.route ?? null;
@@ -284,6 +297,7 @@ export class Gateway {
     socket.once('close', () => {
       this.sockets.delete(socket);
       gen.leave();
+      this.inflight--;
       if (gen.config.logging.access_log) this.accessLog(ctx, status, ctx.elapsed() / 1000);
       pl.runLog(ctx, this.logger);
     });
@@ -362,7 +376,7 @@ export class Gateway {
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     for (const s of this.servers) s.closeIdleConnections();
     const deadline = Date.now() + timeoutMs;
-    while ((this.gen?.inFlight ?? 0) > 0 && Date.now() < deadline) {
+    while (this.inflight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
       for (const s of this.servers) s.closeIdleConnections();
     }
@@ -372,6 +386,20 @@ export class Gateway {
     this.gen?.retire();
     await this.pools.closeAll();
   }
+}
+
+/**
+ * The rest of a request body cut off part-way (413, upstream failure) is read and dropped, not left paused: else a
+ * client that sends its whole body before reading stalls until the keep-alive timeout resets it, and never sees the
+ * answer. Bounded like the request itself: past the listener's request_timeout_ms the connection is cut.
+ */
+function drainRest(req: IncomingMessage, elapsedMs: number): void {
+  const limit = (req.socket as Socket & { server?: Server }).server?.requestTimeout || 30_000;
+  const timer = setTimeout(() => req.socket.destroy(), Math.max(0, limit - elapsedMs));
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function writeRaw(socket: Duplex, status: number, headers: Record<string, string | string[]>, body: Buffer): void {

@@ -162,3 +162,20 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/** Waits for a log line matching pred that is logged after this call (lines already seen are ignored). */
+export function waitForNew(
+  sp: Spawned,
+  pred: (l: Record<string, unknown>) => boolean,
+  timeoutMs?: number,
+): Promise<Record<string, unknown>> {
+  const before = new Set(sp.logs);
+  return sp.waitFor((l) => !before.has(l) && pred(l), timeoutMs);
+}
+
+/** Cleanup for spawned gateways: SIGKILL if it is still running, then wait for the exit. */
+export async function killRampart(sp: Spawned | undefined): Promise<void> {
+  if (!sp) return;
+  if (sp.proc.exitCode === null && sp.proc.signalCode === null) sp.proc.kill('SIGKILL');
+  await sp.exited;
+}

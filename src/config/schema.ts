@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cidrErrors } from '../core/client-ip.js';
 import { POLICIES } from '../policies/index.js';
 import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
 
@@ -44,26 +45,43 @@ const listener = z
 
 const targetUrl = z
   .string()
-  .url()
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'only http:// and https:// targets')
-  .refine((u) => {
-    const p = new URL(u);
-    return (p.pathname === '/' || p.pathname === '') && !p.search && !p.hash;
-  }, 'a target is an origin (scheme://host:port); put paths on the route (rewrite)');
+  .describe('http(s)://host:port')
+  .superRefine((u, ctx) => {
+    // One check, so a non-URL gets one clear message (and never reaches new URL() unparsed).
+    const p = URL.canParse(u) ? new URL(u) : undefined;
+    if (!p?.host) ctx.addIssue({ code: 'custom', message: 'not a URL: write http://host:port or https://host' });
+    else if (!/^https?:$/.test(p.protocol))
+      ctx.addIssue({ code: 'custom', message: 'only http:// and https:// targets' });
+    else if ((p.pathname !== '/' && p.pathname !== '') || p.search || p.hash)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a target is an origin (scheme://host:port); put paths on the route (rewrite)',
+      });
+  });
 
 const target = z.union([
   targetUrl.transform((url) => ({ url, weight: 1 })),
   z.object({ url: targetUrl, weight: int(1, 1000).default(1) }).strict(),
 ]);
 
+const timeoutFields = {
+  connect_ms: int(1).describe('TCP (and TLS) connect.'),
+  header_ms: int(1).describe('From request sent to response headers received.'),
+  body_ms: int(1).describe('Longest silence while streaming either body.'),
+  total_ms: int(1).describe('Whole upstream exchange up to response headers, retries included.'),
+};
+
 const timeouts = z
   .object({
-    connect_ms: int(1).default(5_000).describe('TCP (and TLS) connect.'),
-    header_ms: int(1).default(30_000).describe('From request sent to response headers received.'),
-    body_ms: int(1).default(30_000).describe('Longest silence while streaming either body.'),
-    total_ms: int(1).default(60_000).describe('Whole upstream exchange up to response headers, retries included.'),
+    connect_ms: timeoutFields.connect_ms.default(5_000),
+    header_ms: timeoutFields.header_ms.default(30_000),
+    body_ms: timeoutFields.body_ms.default(30_000),
+    total_ms: timeoutFields.total_ms.default(60_000),
   })
   .strict();
+
+/** A route overrides the upstream's timeouts one by one: no defaults here, or they would mask the upstream's. */
+const routeTimeouts = z.object(timeoutFields).partial().strict();
 
 export const upstream = z
   .object({
@@ -184,7 +202,9 @@ export const route = z
     rewrite: z.string().startsWith('/').optional().describe('Upstream path template with {param} and {*}.'),
     preserve_host: bool().default(false).describe('Send the client Host header upstream instead of the target host.'),
     websocket: bool().default(false).describe('Allow WebSocket upgrades on this route.'),
-    timeouts: timeouts.partial().optional(),
+    timeouts: routeTimeouts
+      .optional()
+      .describe("Override some of the upstream's timeouts for this route; the others stay the upstream's."),
     retries: z
       .object({ attempts: int(0, 10) })
       .strict()
@@ -202,7 +222,11 @@ export const configSchema = z
       .describe('production refuses unsafe settings (inline secrets, unverified TLS); development warns.'),
     listeners: z.array(listener).min(1),
     trusted_proxies: z
-      .array(z.string())
+      .array(
+        z.string().superRefine((c, ctx) => {
+          for (const e of cidrErrors([c])) ctx.addIssue({ code: 'custom', message: e.message });
+        }),
+      )
       .default([])
       .describe('CIDRs of proxies whose X-Forwarded-For / Forwarded headers are believed.'),
     workers: int(0, 256).optional().describe('Worker processes; 0 or absent = one per core (--workers overrides).'),
@@ -228,31 +252,59 @@ export const configSchema = z
     policies,
   })
   .strict()
-  .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.routes.forEach((r, i) => {
-      if (seen.has(r.name))
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
-      seen.add(r.name);
-      if (r.upstream !== undefined && !(r.upstream in cfg.upstreams)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'upstream'], message: `no upstream named "${r.upstream}"` });
-      }
-      if (r.strip_prefix && r.rewrite) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', i, 'rewrite'],
-          message: 'use strip_prefix or rewrite, not both',
-        });
-      }
-    });
-    const ports = new Map<number, number>();
-    cfg.listeners.forEach((l, i) => {
-      if (l.port !== 0 && ports.has(l.port)) {
-        ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
-      }
-      ports.set(l.port, i);
-    });
-  });
+  .superRefine(
+    (cfg, ctx) => {
+      // Also runs when other fields failed (so one run reports every problem): values may be raw, check shapes.
+      const obj = (v: unknown): Record<string, unknown> =>
+        v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+      const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+      const root = obj(cfg);
+      const upstreams = obj(root.upstreams);
+      const seen = new Map<string, number>();
+      list(root.routes).forEach((item, i) => {
+        const r = obj(item);
+        if (typeof r.name === 'string') {
+          const first = seen.get(r.name);
+          if (first !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', i, 'name'],
+              message: `duplicate route name "${r.name}" (first used by routes[${first}])`,
+            });
+          else seen.set(r.name, i);
+        }
+        if (typeof r.upstream === 'string' && !Object.hasOwn(upstreams, r.upstream)) {
+          const known = Object.keys(upstreams);
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'upstream'],
+            message: `no upstream named "${r.upstream}" (${known.length ? `upstreams: ${known.join(', ')}` : 'no upstreams are defined'})`,
+          });
+        }
+        if (r.strip_prefix && r.rewrite) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'rewrite'],
+            message: 'use strip_prefix or rewrite, not both',
+          });
+        }
+      });
+      const ports = new Map<number, number>();
+      list(root.listeners).forEach((item, i) => {
+        const port = obj(item).port;
+        if (typeof port !== 'number' || port === 0) return;
+        const first = ports.get(port);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['listeners', i, 'port'],
+            message: `port ${port} is used twice (also by listeners[${first}])`,
+          });
+        } else ports.set(port, i);
+      });
+    },
+    { when: () => true },
+  );
 
 export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstream>;

@@ -5,21 +5,26 @@ import { z } from 'zod';
  * Numbers also accept digit strings because `${env:PORT}` resolves to text.
  */
 export function int(min = 0, max = Number.MAX_SAFE_INTEGER) {
-  return z
-    .union([z.number().int(), z.string().regex(/^\d+$/, 'expected an integer').transform(Number)])
-    .pipe(z.number().int().min(min).max(max));
+  // Bounds on the number branch too, so that the JSON Schema (editors) knows them.
+  const bounded = () =>
+    z
+      .number({ error: 'expected an integer' })
+      .int('expected an integer')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`);
+  return z.union([bounded(), z.string().regex(/^\d+$/, 'expected an integer').transform(Number)]).pipe(bounded());
 }
 
 export function ratio() {
   return z
     .union([
-      z.number(),
+      z.number({ error: 'expected a number from 0 to 1' }).min(0, 'must be 0 to 1').max(1, 'must be 0 to 1'),
       z
         .string()
-        .regex(/^\d*\.?\d+$/, 'expected a number')
+        .regex(/^\d*\.?\d+$/, 'expected a number from 0 to 1')
         .transform(Number),
     ])
-    .pipe(z.number().min(0).max(1));
+    .pipe(z.number().min(0, 'must be 0 to 1').max(1, 'must be 0 to 1'));
 }
 
 export function bool() {

@@ -28,6 +28,8 @@ interface Candidate<R> {
   rank: number;
   /** Slow-path matcher used when the tree's best path has no candidate for this host and headers. */
   regex: RegExp;
+  /** Per-segment kind (static 3 > param 2 > wildcard 1), so the slow path prefers paths as the tree does. */
+  specificity: number[];
   methods: ReadonlySet<string> | null;
   index: number;
 }
@@ -45,6 +47,22 @@ function toRegex(pattern: string): RegExp {
     else re += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${re}/?$`);
+}
+
+function specificityOf(pattern: string): number[] {
+  return pattern
+    .split('/')
+    .slice(1)
+    .map((s) => (s.includes('*') ? 1 : s.includes('{') ? 2 : 3));
+}
+
+/** More specific first: the first segment that differs decides (static before param before wildcard). */
+function compareSpecificity(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (b[i] ?? 0) - (a[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 function hostMatcher(hosts: readonly string[] | undefined): { match: (h: string) => boolean; rank: number } {
@@ -99,6 +117,7 @@ export class Router<R extends RoutableRoute> {
           headers: headers.match,
           rank: host.rank + headers.count,
           regex: toRegex(pattern),
+          specificity: specificityOf(pattern),
           methods: route.methods?.length ? new Set(route.methods) : null,
           index,
         };
@@ -117,7 +136,7 @@ export class Router<R extends RoutableRoute> {
     });
     const order = (a: Candidate<R>, b: Candidate<R>) => b.rank - a.rank || a.index - b.index;
     for (const list of byKey.values()) list.sort(order);
-    this.all.sort(order);
+    this.all.sort((a, b) => compareSpecificity(a.specificity, b.specificity) || order(a, b));
   }
 
   find(

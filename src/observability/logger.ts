@@ -29,7 +29,8 @@ export function createLogger(level: string, dest?: pino.DestinationStream): Logg
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    // Asynchronous, buffered writes keep logging off the request's critical path; flushed at shutdown.
-    dest ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    // Asynchronous, buffered writes keep logging off the request's critical path; flushed at shutdown and every
+    // 250 ms, so a quiet gateway's lines ("listening", "config reloaded") are not held back until 4 KiB pile up.
+    dest ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
   );
 }

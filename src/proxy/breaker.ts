@@ -57,6 +57,12 @@ export class CircuitBreaker {
     }
   }
 
+  /** Gives back a half-open trial slot for an admitted request that never reached the upstream (no `record()`). */
+  release(): void {
+    this.advance();
+    if (this.current === 'half-open' && this.trialsInFlight > 0) this.trialsInFlight--;
+  }
+
   /** Reports the outcome of a request that `allow()` admitted. */
   record(success: boolean): void {
     this.advance();

@@ -49,7 +49,8 @@ export function upstreamRequestHeaders(h: IncomingHttpHeaders, f: ForwardInfo): 
   const listed = connectionTokens(h.connection);
   for (const k in h) {
     const v = h[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || FORWARDING.has(k) || listed?.has(k)) continue;
+    // Expect: node has answered "100 Continue" itself; undici refuses the header (502 for every curl upload).
+    if (v === undefined || HOP_BY_HOP.has(k) || FORWARDING.has(k) || listed?.has(k) || k === 'expect') continue;
     out[k] = v;
   }
   out.host = f.upstreamHost;
@@ -60,7 +61,8 @@ export function upstreamRequestHeaders(h: IncomingHttpHeaders, f: ForwardInfo): 
   out['x-forwarded-proto'] = (f.peerTrusted && first(h['x-forwarded-proto'])) || proto;
   out['x-forwarded-host'] = (f.peerTrusted && first(h['x-forwarded-host'])) || f.host;
   const node = f.peerIp.includes(':') ? `"[${f.peerIp}]"` : f.peerIp;
-  const hostPart = /^[A-Za-z0-9.:[\]-]+$/.test(f.host) ? f.host : `"${f.host.replace(/["\\]/g, '')}"`;
+  // ":" and "[]" are not token characters (RFC 7239 4): host:port and IPv6 hosts must be quoted.
+  const hostPart = /^[A-Za-z0-9.-]+$/.test(f.host) ? f.host : `"${f.host.replace(/["\\]/g, '')}"`;
   const element = `for=${node};host=${hostPart};proto=${proto}`;
   const priorFwd = f.peerTrusted ? h.forwarded : undefined;
   out.forwarded = priorFwd ? `${priorFwd}, ${element}` : element;

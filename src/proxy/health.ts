@@ -37,6 +37,12 @@ export function beginRequest(t: Target, now: number): void {
   if (h.ejectedUntil !== 0 && now >= h.ejectedUntil) h.probing = true;
 }
 
+/** Call when a request sent to `t` ended for a reason that says nothing about it (the client's body was refused). */
+export function abandonRequest(t: Target): void {
+  // A half-open probe that proved nothing: the next request probes instead of the target staying out for good.
+  t.health.probing = false;
+}
+
 /** One success is enough to trust the target again, including a successful half-open probe. */
 export function recordSuccess(t: Target): void {
   const h = t.health;

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench`: Rampart (bare, and with the first policies) side by side with a minimal node:http + undici
+ * proxy and the upstream direct, in the same run, one worker each, keep-alive, 64 connections.
+ * Each target runs in its own process; the load generator (autocannon) runs here. Rounds are interleaved
+ * so machine noise hits every target alike; medians are reported. Results: bench/RESULTS.md.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = 64;
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+}
+
+function startProc(args: string[], env: NodeJS.ProcessEnv, readyWhen: (line: string) => number | null): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.add(child);
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 20_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        const port = readyWhen(line);
+        if (port) {
+          clearTimeout(t);
+          child.stdout?.removeAllListeners('data');
+          child.stdout?.resume();
+          resolve({ child, port });
+          return;
+        }
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`${args.join(' ')} exited with ${c}`)));
+  });
+}
+
+const jsonPort = (line: string): number | null => {
+  try {
+    const o = JSON.parse(line) as { ready?: boolean; port?: number; msg?: string; address?: string };
+    if (o.ready && o.port) return o.port;
+    if (o.msg === 'listening' && o.address) return Number(new URL(o.address).port);
+  } catch {}
+  return null;
+};
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(port: number, duration: number): Promise<Sample> {
+  const r = await autocannon({ url: `http://127.0.0.1:${port}/users/u_1001`, connections: CONNECTIONS, duration });
+  if (r.non2xx) process.stdout.write(`  non-2xx answers: ${JSON.stringify(r.statusCodeStats)}\n`);
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const upstream = await startProc(['dist/bench/upstream.js'], { PORT: '0' }, jsonPort);
+  const UPSTREAM_URL = `http://127.0.0.1:${upstream.port}`;
+  const rampart = (cfg: string) =>
+    startProc(
+      ['dist/src/cli/main.js', 'start', '--config', cfg, '--workers', '1', '--no-watch'],
+      { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0' },
+      jsonPort,
+    );
+  const targets: { name: string; proc: Proc | null }[] = [
+    { name: 'upstream direct', proc: upstream },
+    {
+      name: 'minimal node:http + undici proxy',
+      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
+    },
+    { name: 'rampart bare (bench/bare.yaml)', proc: await rampart('bench/bare.yaml') },
+    { name: 'rampart + first policies (bench/policies.yaml)', proc: await rampart('bench/policies.yaml') },
+  ];
+  const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const t of targets) {
+      const port = t.proc?.port as number;
+      await load(port, WARMUP);
+      const s = await load(port, DURATION);
+      samples.get(t.name)?.push(s);
+      process.stdout.write(
+        `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms errors ${s.errors} non2xx ${s.non2xx}\n`,
+      );
+    }
+  }
+  for (const t of targets) t.proc?.child.kill('SIGTERM');
+
+  const rows = targets.map((t) => {
+    const s = samples.get(t.name) ?? [];
+    return {
+      name: t.name,
+      rps: median(s.map((x) => x.rps)),
+      p50: median(s.map((x) => x.p50)),
+      p99: median(s.map((x) => x.p99)),
+      errors: s.reduce((a, x) => a + x.errors + x.non2xx, 0),
+    };
+  });
+  const ref = rows[1] as (typeof rows)[number];
+  const table = [
+    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy | p99 vs minimal proxy | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${(r.rps / ref.rps).toFixed(2)}x | ${(r.p99 / ref.p99).toFixed(2)}x | ${r.errors} |`,
+    ),
+  ].join('\n');
+  const bare = rows[2] as (typeof rows)[number];
+  const verdict = `Target: bare Rampart >= 0.90x the minimal proxy's throughput (measured ${(bare.rps / ref.rps).toFixed(2)}x) and p99 within 1.3x (measured ${(bare.p99 / ref.p99).toFixed(2)}x).`;
+  const md = `# Benchmark results
+
+Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.
+Each target is its own process with one worker; autocannon runs in the harness process with ${CONNECTIONS} keep-alive
+connections, GET of a ~90-byte JSON answer. ${ROUNDS} interleaved rounds of ${DURATION} s (after ${WARMUP} s warm-up);
+medians shown. On a 2-core machine the load generator, the proxy and the upstream share the cores, so absolute
+numbers are low; the ratios are what to compare.
+
+${table}
+
+${verdict}
+`;
+  writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), md);
+  process.stdout.write(`\n${table}\n\n${verdict}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});
