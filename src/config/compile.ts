@@ -61,7 +61,8 @@ export class Generation {
           cfg: r,
           hosts: r.hosts,
           paths: r.paths,
-          methods: r.methods,
+          // GET implies HEAD, as in every HTTP server: a GET-only route answers HEAD too.
+          methods: r.methods?.includes('GET') && !r.methods.includes('HEAD') ? [...r.methods, 'HEAD'] : r.methods,
           headers: r.headers,
           pipeline: buildPipeline(layers, this.instances, logger),
           target: up,
@@ -102,10 +103,6 @@ export class Generation {
     if (this.inflight === 0) this.close();
   }
 
-  get inFlight(): number {
-    return this.inflight;
-  }
-
   private close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -119,7 +116,10 @@ function compileRewrite(r: RouteConfig): CompiledRoute['upstreamPath'] {
   if (r.strip_prefix) {
     const prefix = r.strip_prefix.replace(/\/$/, '');
     return (ctx) => {
-      const p = ctx.path.startsWith(prefix) ? ctx.path.slice(prefix.length) : ctx.path;
+      // Only at a segment boundary: prefix /svc strips /svc and /svc/x, never /svcx.
+      const atBoundary =
+        ctx.path.startsWith(prefix) && (ctx.path.length === prefix.length || ctx.path[prefix.length] === '/');
+      const p = atBoundary ? ctx.path.slice(prefix.length) : ctx.path;
       return (p.startsWith('/') ? p : `/${p}`) + ctx.query;
     };
   }

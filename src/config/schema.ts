@@ -81,7 +81,8 @@ const timeouts = z
   .strict();
 
 /** A route overrides the upstream's timeouts one by one: no defaults here, or they would mask the upstream's. */
-const routeTimeouts = z.object(timeoutFields).partial().strict();
+// connect_ms belongs to the connection pool, which routes share: it is set on the upstream only.
+const routeTimeouts = z.object(timeoutFields).omit({ connect_ms: true }).partial().strict();
 
 export const upstream = z
   .object({

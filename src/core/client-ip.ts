@@ -11,6 +11,13 @@ export function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   }
 }
 
+/** An X-Forwarded-For entry: also "[2001:db8::1]:443" and "203.0.113.7:4711" (proxies that append the port). */
+function parseHop(hop: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  if (hop.startsWith('[')) return parseIp(hop);
+  const colon = hop.indexOf(':');
+  return parseIp(colon !== -1 && hop.indexOf(':', colon + 1) === -1 ? hop.slice(0, colon) : hop);
+}
+
 /** Compiles a CIDR (or single address) list once; the matcher is what runs per request. */
 export function compileCidrs(cidrs: readonly string[]): (ip: string) => boolean {
   const ranges: Range[] = cidrs.map((c) => {
@@ -59,10 +66,11 @@ export function clientIpOf(peer: string, xff: string | string[] | undefined, tru
   const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] as string).trim();
-    if (!parseIp(hop)) break;
-    client = hop;
-    if (!trusted(hop)) break;
+    const ip = parseHop((hops[i] as string).trim());
+    if (!ip) break;
+    // The parsed form: "[2001:db8::1]:443", "2001:DB8::1" and "0177.0.0.1" would each be a different client.
+    client = ip.toString();
+    if (!trusted(client)) break;
   }
   return normalizeIp(client);
 }

@@ -46,14 +46,20 @@ export class Pipeline {
         i = idx;
         const r = fn(ctx);
         if (r) await r;
-      }
-      for (const [idx, fn] of this.request) {
-        i = idx;
-        const r = fn(ctx);
-        if (r) await r;
         if (ctx.response) {
           stopAt = idx + 1;
           break;
+        }
+      }
+      if (!ctx.response) {
+        for (const [idx, fn] of this.request) {
+          i = idx;
+          const r = fn(ctx);
+          if (r) await r;
+          if (ctx.response) {
+            stopAt = idx + 1;
+            break;
+          }
         }
       }
       if (!ctx.response) {
@@ -69,7 +75,10 @@ export class Pipeline {
 
   /** Runs the connect and request phases only (the WebSocket handshake); throws the stopping error. */
   async runHandshake(ctx: RequestContext): Promise<void> {
-    for (const [, fn] of this.connect) await fn(ctx);
+    for (const [, fn] of this.connect) {
+      await fn(ctx);
+      if (ctx.response) return;
+    }
     for (const [, fn] of this.request) {
       await fn(ctx);
       if (ctx.response) return;

@@ -32,6 +32,14 @@ interface Candidate<R> {
   specificity: number[];
   methods: ReadonlySet<string> | null;
   index: number;
+  /** Param names in path order ("id/*"): find-my-way keeps the first registered names for a path shape. */
+  names: string;
+}
+
+/** The routes registered in the tree for one method and path shape (param names and trailing slash aside). */
+interface Slot<R> {
+  names: string;
+  list: Candidate<R>[];
 }
 
 /** `{id}` → `:id` for find-my-way; `*` stays a trailing wildcard. */
@@ -41,6 +49,8 @@ function toFmw(pattern: string): string {
 
 function toRegex(pattern: string): RegExp {
   let re = '';
+  // The tree ignores a trailing slash; so does the slow path.
+  if (pattern.length > 1 && pattern.endsWith('/')) pattern = pattern.slice(0, -1);
   for (const part of pattern.split(/(\{[A-Za-z_][A-Za-z0-9_]*\}|\*)/)) {
     if (part === '*') re += '(?<wildcard>.*)';
     else if (part.startsWith('{')) re += `(?<${part.slice(1, -1)}>[^/]+)`;
@@ -65,15 +75,25 @@ function compareSpecificity(a: readonly number[], b: readonly number[]): number 
   return 0;
 }
 
-function hostMatcher(hosts: readonly string[] | undefined): { match: (h: string) => boolean; rank: number } {
-  if (!hosts?.length) return { match: () => true, rank: 0 };
+/** One matcher per kind of host a route lists, so that each ranks by how it matched (exact 2000, wildcard 1000). */
+function hostMatchers(hosts: readonly string[] | undefined): { match: (h: string) => boolean; rank: number }[] {
+  if (!hosts?.length) return [{ match: () => true, rank: 0 }];
   const exact = new Set(hosts.filter((h) => !h.startsWith('*.')).map((h) => h.toLowerCase()));
   const suffixes = hosts.filter((h) => h.startsWith('*.')).map((h) => h.slice(1).toLowerCase());
-  const match = (raw: string) => {
-    const h = raw.replace(/:\d+$/, '');
-    return exact.has(raw) || exact.has(h) || suffixes.some((s) => h.endsWith(s) && h.length > s.length);
-  };
-  return { match, rank: exact.size ? 2000 : 1000 };
+  const out: { match: (h: string) => boolean; rank: number }[] = [];
+  if (exact.size) out.push({ match: (raw) => exact.has(raw) || exact.has(raw.replace(/:\d+$/, '')), rank: 2000 });
+  if (suffixes.length) {
+    const match = (raw: string) => {
+      const h = raw.replace(/:\d+$/, '');
+      // "*.example.com:8443" compares with the port, "*.example.com" without.
+      return suffixes.some((s) => {
+        const v = /:\d+$/.test(s) ? raw : h;
+        return v.endsWith(s) && v.length > s.length;
+      });
+    };
+    out.push({ match, rank: 1000 });
+  }
+  return out;
 }
 
 function headerMatcher(rules: Readonly<Record<string, string>> | undefined): {
@@ -104,12 +124,13 @@ export class Router<R extends RoutableRoute> {
   private readonly all: Candidate<R>[] = [];
 
   constructor(routes: readonly R[]) {
-    const byKey = new Map<string, Candidate<R>[]>();
+    const byKey = new Map<string, Slot<R>>();
     routes.forEach((route, index) => {
-      const host = hostMatcher(route.hosts);
       const headers = headerMatcher(route.headers);
       const methods = route.methods?.length ? route.methods : HTTP_METHODS;
-      for (const pattern of route.paths) {
+      const pairs = hostMatchers(route.hosts).flatMap((host) => route.paths.map((pattern) => ({ host, pattern })));
+      for (const { host, pattern } of pairs) {
+        const names = [...pattern.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}|\*/g)].map((m) => m[1] ?? '*').join('/');
         const c: Candidate<R> = {
           route,
           pattern,
@@ -120,22 +141,27 @@ export class Router<R extends RoutableRoute> {
           specificity: specificityOf(pattern),
           methods: route.methods?.length ? new Set(route.methods) : null,
           index,
+          names,
         };
         this.all.push(c);
+        // find-my-way refuses a second "/u/:name" after "/u/:id" (or "/u/x/" after "/u/x"): one slot per shape.
+        const shape = toFmw(pattern)
+          .replace(/:[A-Za-z_][A-Za-z0-9_]*/g, ':')
+          .replace(/(.)\/$/, '$1');
         for (const m of methods) {
-          const key = `${m} ${toFmw(pattern)}`;
-          let list = byKey.get(key);
-          if (!list) {
-            list = [];
-            byKey.set(key, list);
-            this.fmw.on(m as FindMyWay.HTTPMethod, toFmw(pattern), () => {}, list);
+          const key = `${m} ${shape}`;
+          let slot = byKey.get(key);
+          if (!slot) {
+            slot = { names, list: [] };
+            byKey.set(key, slot);
+            this.fmw.on(m as FindMyWay.HTTPMethod, toFmw(pattern), () => {}, slot);
           }
-          list.push(c);
+          slot.list.push(c);
         }
       }
     });
     const order = (a: Candidate<R>, b: Candidate<R>) => b.rank - a.rank || a.index - b.index;
-    for (const list of byKey.values()) list.sort(order);
+    for (const slot of byKey.values()) slot.list.sort(order);
     this.all.sort((a, b) => compareSpecificity(a.specificity, b.specificity) || order(a, b));
   }
 
@@ -147,9 +173,10 @@ export class Router<R extends RoutableRoute> {
   ): RouteLookup<R> {
     const hit = this.fmw.find(method as FindMyWay.HTTPMethod, path);
     if (hit) {
-      for (const c of hit.store as Candidate<R>[]) {
+      const slot = hit.store as Slot<R>;
+      for (const c of slot.list) {
         if (c.host(host) && c.headers(headers))
-          return { route: c.route, params: { ...hit.params }, pattern: c.pattern };
+          return { route: c.route, params: paramsFor(c, slot, hit.params), pattern: c.pattern };
       }
     }
     // Slow path, only when the most specific path belongs to routes of another host or header set.
@@ -167,6 +194,21 @@ export class Router<R extends RoutableRoute> {
       .flatMap((c) => [...(c.methods ?? [])]);
     return { route: null, allow: [...new Set(allow)] };
   }
+}
+
+/** The tree's params under this candidate's own names (same shape, so same positions). */
+function paramsFor<R>(
+  c: Candidate<R>,
+  slot: Slot<R>,
+  params: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  if (c.names === slot.names) return { ...params };
+  const from = slot.names.split('/');
+  const out: Record<string, string | undefined> = {};
+  c.names.split('/').forEach((n, i) => {
+    out[n] = params[from[i] ?? ''];
+  });
+  return out;
 }
 
 function safeDecode(s: string): string {

@@ -136,7 +136,7 @@ ${route('b', 'paths: ["/b"]')}
     it('answers a method no route allows with 405 and Allow', async () => {
       const r = await get('/users/42', {}, 'DELETE');
       expect(r.status).toBe(405);
-      expect(r.headers.allow).toBe('GET, PUT');
+      expect(r.headers.allow).toBe('GET, PUT, HEAD'); // GET implies HEAD
       expect(r.headers['content-type']).toBe('application/problem+json');
       expect(JSON.parse(r.body).code).toBe('METHOD_NOT_ALLOWED');
       const put = await get('/users/42', {}, 'PUT');

@@ -37,6 +37,6 @@ describe('demo config end to end', () => {
   it('answers a wrong method with 405 and Allow', async () => {
     const r = await fetch(`${gw.url}/api/accounts/acc_2001`, { method: 'DELETE' });
     expect(r.status).toBe(405);
-    expect(r.headers.get('allow')).toBe('GET');
+    expect(r.headers.get('allow')).toBe('GET, HEAD');
   });
 });

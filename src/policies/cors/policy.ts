@@ -2,6 +2,8 @@ import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
 import { schema } from './schema.js';
 
+const OWNED = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+
 export default definePolicy({
   name: 'cors',
   order: 300,
@@ -32,8 +34,12 @@ export default definePolicy({
         const origin = ctx.req.headers.origin;
         const res = ctx.response;
         if (!res) return;
+        // The gateway owns CORS here: an upstream's own answer (often a reflected origin) never passes through.
+        for (const h of OWNED) delete res.headers[h];
         const vary = res.headers.vary;
-        res.headers.vary = vary ? `${vary}, Origin` : 'Origin';
+        const varies = Array.isArray(vary) ? vary.join(', ') : vary;
+        if (!varies) res.headers.vary = 'Origin';
+        else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(varies)) res.headers.vary = `${varies}, Origin`;
         if (!origin) return;
         if (allowed(origin)) {
           res.headers['access-control-allow-origin'] = origin;
