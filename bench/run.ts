@@ -5,7 +5,7 @@
  * so machine noise hits every target alike; medians are reported. Results: bench/RESULTS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -43,7 +43,9 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, readyWhen: (line: str
         if (port) {
           clearTimeout(t);
           child.stdout?.removeAllListeners('data');
-          child.stdout?.resume();
+          // Keep each target's log (bench/.tmp/) so an error seen under load can be read afterwards.
+          mkdirSync(new URL('../../bench/.tmp/', import.meta.url), { recursive: true });
+          child.stdout?.pipe(createWriteStream(new URL(`../../bench/.tmp/${child.pid}.log`, import.meta.url)));
           resolve({ child, port });
           return;
         }
@@ -63,6 +65,8 @@ const jsonPort = (line: string): number | null => {
 };
 
 interface Sample {
+  /** CPU time (user + system) the target's own process spent per request, in µs: steadier than req/s on a shared machine. */
+  cpuUs: number;
   rps: number;
   p50: number;
   p99: number;
@@ -70,10 +74,20 @@ interface Sample {
   non2xx: number;
 }
 
-async function load(port: number, duration: number): Promise<Sample> {
+/** utime + stime of a process, in clock ticks (USER_HZ = 100 on Linux). */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function load(port: number, duration: number, pid: number): Promise<Sample> {
+  const before = cpuTicks(pid);
   const r = await autocannon({ url: `http://127.0.0.1:${port}/users/u_1001`, connections: CONNECTIONS, duration });
+  const cpuUs = ((cpuTicks(pid) - before) * 10_000) / Math.max(1, r.requests.total);
   if (r.non2xx) process.stdout.write(`  non-2xx answers: ${JSON.stringify(r.statusCodeStats)}\n`);
   return {
+    cpuUs,
     rps: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -110,11 +124,12 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of targets) {
       const port = t.proc?.port as number;
-      await load(port, WARMUP);
-      const s = await load(port, DURATION);
+      const pid = t.proc?.child.pid as number;
+      await load(port, WARMUP, pid);
+      const s = await load(port, DURATION, pid);
       samples.get(t.name)?.push(s);
       process.stdout.write(
-        `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms errors ${s.errors} non2xx ${s.non2xx}\n`,
+        `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
       );
     }
   }
@@ -127,16 +142,17 @@ async function main(): Promise<void> {
       rps: median(s.map((x) => x.rps)),
       p50: median(s.map((x) => x.p50)),
       p99: median(s.map((x) => x.p99)),
+      cpuUs: median(s.map((x) => x.cpuUs)),
       errors: s.reduce((a, x) => a + x.errors + x.non2xx, 0),
     };
   });
   const ref = rows[1] as (typeof rows)[number];
   const table = [
-    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy | p99 vs minimal proxy | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy | p99 vs minimal proxy | CPU µs/request (own process) | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${(r.rps / ref.rps).toFixed(2)}x | ${(r.p99 / ref.p99).toFixed(2)}x | ${r.errors} |`,
+        `| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${(r.rps / ref.rps).toFixed(2)}x | ${(r.p99 / ref.p99).toFixed(2)}x | ${r.cpuUs.toFixed(0)} | ${r.errors} |`,
     ),
   ].join('\n');
   const bare = rows[2] as (typeof rows)[number];

@@ -244,12 +244,10 @@ export class Gateway {
       this.metrics.duration.observe({ route: routeName }, seconds);
       if (ctx.error) this.metrics.decisions.inc({ code: ctx.error.code });
     }
-    if (ctx.error && ctx.error.status >= 500) {
-      // Full detail for operators; the client saw only the code.
-      this.logger.error(
-        { request_id: ctx.id, code: ctx.error.code, err: ctx.error.cause ?? ctx.error },
-        'request failed',
-      );
+    if (ctx.error && ctx.error.status >= 500 && ctx.error.cause !== undefined) {
+      // The underlying failure, for operators; the client saw only the code. Errors without a cause (no healthy
+      // target, open circuit) are fully described by the access line's code.
+      this.logger.error({ request_id: ctx.id, code: ctx.error.code, err: ctx.error.cause }, 'request failed');
     }
     if (gen.config.logging.access_log) this.access.write(ctx, status, seconds);
     pl.runLog(ctx, this.logger);

@@ -42,6 +42,11 @@ export const ERRORS = {
     title: 'Origin not allowed',
     doc: 'A CORS preflight came from an origin the `cors` policy does not list.',
   },
+  CLIENT_CLOSED_REQUEST: {
+    status: 499,
+    title: 'Client closed request',
+    doc: 'The client closed the connection before the answer was ready (as nginx logs it); seen in logs and metrics only.',
+  },
   UPSTREAM_UNAVAILABLE: {
     status: 502,
     title: 'Bad gateway',

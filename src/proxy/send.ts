@@ -38,10 +38,13 @@ export interface SendOptions {
  */
 class Abort extends EventEmitter {
   aborted = false;
+  /** The client went away: says nothing about the upstream's health. */
+  byClient = false;
   reason: Error | undefined;
-  abort(): void {
+  abort(byClient = false): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.byClient = byClient;
     this.reason = new undiciErrors.RequestAbortedError();
     this.emit('abort');
   }
@@ -93,7 +96,7 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
   const timer = setTimeout(() => ac.abort(), opts.totalMs);
   // A client that goes away cancels the upstream exchange, so no pool slot is held for nobody.
   const onClose = () => {
-    if (!ctx.res?.writableFinished) ac.abort();
+    if (!ctx.res?.writableFinished) ac.abort(true);
   };
   ctx.res?.once('close', onClose);
   let tried: Set<Target> | null = null;
@@ -144,8 +147,9 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
         return;
       } catch (err) {
         target.inflight--;
-        const ge = classify(err, ac);
-        if (ge.code === 'PAYLOAD_TOO_LARGE') {
+        const ge = ac.byClient ? new GatewayError('CLIENT_CLOSED_REQUEST') : classify(err, ac);
+        // Neither a refused body nor a client hanging up is the target's fault: no health or breaker record.
+        if (ge.code === 'PAYLOAD_TOO_LARGE' || ge.code === 'CLIENT_CLOSED_REQUEST') {
           abandonRequest(target);
           throw ge;
         }

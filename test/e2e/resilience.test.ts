@@ -445,6 +445,44 @@ circuit_breaker: { window_ms: 5000, min_requests: 2, failure_ratio: 0.5, open_ms
     });
   });
 
+  it('does not count clients that hang up as upstream failures (no ejection, circuit stays closed)', async () => {
+    const pending: ServerResponse[] = [];
+    const up = await upstream((req, res) => {
+      if (req.url === '/slow') pending.push(res);
+      else res.end('ok');
+    });
+    const gw = await gateway(
+      config(`
+targets: ["${up.url}"]
+health:
+  passive: { max_failures: 2, eject_ms: 60000 }
+circuit_breaker: { min_requests: 2, failure_ratio: 0.5, open_ms: 60000 }`),
+    );
+    // Five clients give up while the upstream is still working on their requests.
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port: gw.port, path: '/slow', agent: false });
+        req.on('error', () => resolve());
+        req.end();
+        void until(
+          async () => pending.length,
+          (n) => n > i,
+        ).then(() => {
+          req.destroy();
+          resolve();
+        });
+      });
+    }
+    await until(
+      async () => pending.filter((r) => r.destroyed || r.writableEnded || r.socket?.destroyed).length,
+      (n) => n === 5,
+    );
+    const r = await send(gw.url, '/fast');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok');
+    for (const p of pending) p.destroy();
+  });
+
   it('passes an upstream 500 through as-is', async () => {
     const up = await upstream((_req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
