@@ -118,7 +118,10 @@ export class Gateway {
     const { ctx, lookup, badPath } = this.prepare(gen, req, res);
     const route = lookup?.route ?? null;
     const pl = route ? route.pipeline : gen.fallback;
-    res.once('close', () => this.finish(ctx, gen, pl));
+    res.once('close', () => {
+      ctx.onClientClose?.();
+      this.finish(ctx, gen, pl);
+    });
     if (this.draining) res.setHeader('connection', 'close');
     pl.run(ctx, (c) => this.terminal(c, route, lookup, badPath)).then(
       () => this.write(ctx),
@@ -226,9 +229,9 @@ export class Gateway {
       );
       res.destroy();
     });
-    res.once('close', () => {
+    ctx.onClientClose = () => {
       if (!body.readableEnded) body.destroy();
-    });
+    };
     body.pipe(res);
   }
 

@@ -60,6 +60,11 @@ export class RequestContext {
   /** Upstream time to first byte of response headers, ms. */
   upstreamMs = -1;
   readonly websocket: boolean;
+  /**
+   * What to cancel when the client's connection closes (the upstream exchange, then the body stream).
+   * One slot read by the server's single 'close' listener, instead of a listener per stage.
+   */
+  onClientClose: (() => void) | null = null;
 
   constructor(
     readonly req: IncomingMessage,

@@ -39,11 +39,12 @@ export class AccessLog {
       this.lastMs = now;
       this.lastIso = new Date(now).toISOString();
     }
-    let line = `{"level":"info","time":"${this.lastIso}"${this.prefix},"request_id":"${ctx.id}","client_ip":"${ctx.clientIp}","method":${JSON.stringify(ctx.method)},"host":${JSON.stringify(ctx.host)},"path":${JSON.stringify(ctx.path)}`;
-    if (ctx.route) line += `,"route":${JSON.stringify(ctx.route.name)}`;
+    // request_id, client_ip, method (an HTTP token), route names and origins (config-validated) need no escaping.
+    let line = `{"level":"info","time":"${this.lastIso}"${this.prefix},"request_id":"${ctx.id}","client_ip":"${ctx.clientIp}","method":"${ctx.method}","host":${str(ctx.host)},"path":${str(ctx.path)}`;
+    if (ctx.route) line += `,"route":"${ctx.route.name}"`;
     line += `,"status":${status}`;
     if (ctx.error) line += `,"code":"${ctx.error.code}"`;
-    if (ctx.target) line += `,"upstream":${JSON.stringify(ctx.target.origin)},"attempts":${ctx.attempts}`;
+    if (ctx.target) line += `,"upstream":"${ctx.target.origin}","attempts":${ctx.attempts}`;
     line += `,"bytes_in":${ctx.bytesIn},"bytes_out":${ctx.bytesOut},"duration_ms":${Math.round(seconds * 1e6) / 1e3}`;
     if (ctx.upstreamMs >= 0) line += `,"upstream_ms":${Math.round(ctx.upstreamMs * 1e3) / 1e3}`;
     if (ctx.websocket) line += ',"websocket":true';
@@ -54,4 +55,9 @@ export class AccessLog {
       setImmediate(this.flushBatch);
     }
   }
+}
+
+/** JSON string literal; the escape pass only when the text holds something to escape (rare in host and path). */
+function str(s: string): string {
+  return /["\\\u0000-\u001f\u007f-\uffff]/.test(s) ? JSON.stringify(s) : `"${s}"`;
 }

@@ -26,7 +26,8 @@ const FORWARDING = new Set([
 ]);
 
 function connectionTokens(v: string | string[] | undefined): Set<string> | null {
-  if (!v) return null;
+  // The common values name only hop-by-hop headers, which are dropped anyway: skip the split.
+  if (!v || v === 'keep-alive' || v === 'close' || v === 'Keep-Alive') return null;
   const s = new Set<string>();
   for (const t of (Array.isArray(v) ? v.join(',') : v).split(',')) s.add(t.trim().toLowerCase());
   return s;

@@ -95,10 +95,9 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
   const ac = new Abort();
   const timer = setTimeout(() => ac.abort(), opts.totalMs);
   // A client that goes away cancels the upstream exchange, so no pool slot is held for nobody.
-  const onClose = () => {
+  ctx.onClientClose = () => {
     if (!ctx.res?.writableFinished) ac.abort(true);
   };
-  ctx.res?.once('close', onClose);
   let tried: Set<Target> | null = null;
   try {
     for (;;) {
@@ -168,7 +167,7 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
     }
   } finally {
     clearTimeout(timer);
-    ctx.res?.off('close', onClose);
+    ctx.onClientClose = null;
     if (!breakerRecorded) up.breaker?.release();
   }
 }
