@@ -5,7 +5,7 @@
  * so machine noise hits every target alike; medians are reported. Results: bench/RESULTS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -26,32 +26,44 @@ interface Proc {
   port: number;
 }
 
+let logSeq = 0;
+
+/**
+ * Each target writes its stdout straight to its own file in bench/.tmp/ (read afterwards if something failed):
+ * piping logs through this process would tax the load generator, and so whichever target logs most.
+ */
 function startProc(args: string[], env: NodeJS.ProcessEnv, readyWhen: (line: string) => number | null): Promise<Proc> {
+  const dir = new URL('../../bench/.tmp/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const logFile = new URL(`${++logSeq}-${args[0]?.split('/').pop()}.log`, dir);
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, 'inherit'],
+  });
+  closeSync(out);
+  children.add(child);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.add(child);
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 20_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) {
+    const deadline = Date.now() + 20_000;
+    const poll = setInterval(() => {
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
         const port = readyWhen(line);
         if (port) {
-          clearTimeout(t);
-          child.stdout?.removeAllListeners('data');
-          // Keep each target's log (bench/.tmp/) so an error seen under load can be read afterwards.
-          mkdirSync(new URL('../../bench/.tmp/', import.meta.url), { recursive: true });
-          child.stdout?.pipe(createWriteStream(new URL(`../../bench/.tmp/${child.pid}.log`, import.meta.url)));
+          clearInterval(poll);
           resolve({ child, port });
           return;
         }
       }
+      if (Date.now() > deadline) {
+        clearInterval(poll);
+        reject(new Error(`${args.join(' ')} did not start; see ${logFile.pathname}`));
+      }
+    }, 50);
+    child.once('exit', (c) => {
+      clearInterval(poll);
+      reject(new Error(`${args.join(' ')} exited with ${c}; see ${logFile.pathname}`));
     });
-    child.once('exit', (c) => reject(new Error(`${args.join(' ')} exited with ${c}`)));
   });
 }
 

@@ -301,14 +301,35 @@ export class Gateway {
       const url = new URL(target.origin);
       const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
       beginRequest(target, Date.now());
+      // The upstream's own TLS settings (CA, client certificate, verification) apply to WebSockets too.
+      const tls = route.target.cfg.tls;
       const upstream =
         url.protocol === 'https:'
-          ? tlsConnect({ host: url.hostname, port, servername: url.hostname, ALPNProtocols: ['http/1.1'] })
+          ? tlsConnect({
+              host: url.hostname,
+              port,
+              servername: tls.servername ?? url.hostname,
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              rejectUnauthorized: tls.verify,
+              minVersion: tls.min_version,
+              ALPNProtocols: ['http/1.1'],
+            })
           : netConnect({ host: url.hostname, port });
+      const connectMs = route.target.cfg.timeouts.connect_ms;
       await new Promise<void>((resolve, reject) => {
-        upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', resolve);
-        upstream.once('error', reject);
+        const t = setTimeout(() => reject(new Error(`connect timeout after ${connectMs} ms`)), connectMs);
+        upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        upstream.once('error', (e) => {
+          clearTimeout(t);
+          reject(e);
+        });
       }).catch((e: unknown) => {
+        upstream.destroy();
         if (route.target?.passive) recordFailure(target, route.target.passive, Date.now());
         throw new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e });
       });

@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
-import type { GatewayError } from './errors.js';
+import { GatewayError } from './errors.js';
+
+/**
+ * Most a policy may buffer of a body when no tighter cap applies (request-limits sets the request's).
+ * Buffering is never unbounded: past the cap the request gets 413, an upstream answer 502.
+ */
+export const MAX_BUFFERED_BODY = 8 * 1024 * 1024;
 
 /** Headers as sent upstream or to the client: lower-case names. */
 export type HeaderMap = Record<string, string | string[]>;
@@ -87,6 +93,53 @@ export class RequestContext {
     return performance.now() - this.start;
   }
 
+  /** The request body once a policy has buffered it; the proxy then sends these bytes instead of streaming. */
+  requestBody: Buffer | null = null;
+
+  /**
+   * Buffers the request body for a policy that must see it (validation, inspection), bounded by the route's
+   * body cap and MAX_BUFFERED_BODY. Later calls return the same buffer; a policy may replace ctx.requestBody.
+   */
+  async readBody(): Promise<Buffer> {
+    if (this.requestBody) return this.requestBody;
+    const cap = Math.min(this.maxBodyBytes, MAX_BUFFERED_BODY);
+    if (Number(this.req.headers['content-length'] ?? 0) > cap) throw new GatewayError('PAYLOAD_TOO_LARGE');
+    this.requestBody = await collect(
+      this.req,
+      cap,
+      () => new GatewayError('PAYLOAD_TOO_LARGE'),
+      () => new GatewayError('CLIENT_CLOSED_REQUEST'),
+      false,
+    );
+    this.bytesIn = this.requestBody.length;
+    return this.requestBody;
+  }
+
+  /**
+   * Buffers the upstream's answer for a response-phase policy (filtering, redaction), bounded by
+   * MAX_BUFFERED_BODY; the buffer then replaces the stream and is what the client gets.
+   */
+  async readResponseBody(): Promise<Buffer> {
+    const r = this.response;
+    if (!r?.body) return Buffer.alloc(0);
+    if (Buffer.isBuffer(r.body)) return r.body;
+    const tooLarge = () => new GatewayError('RESPONSE_TOO_LARGE');
+    if (Number(r.headers['content-length'] ?? 0) > MAX_BUFFERED_BODY) {
+      r.body.destroy();
+      throw tooLarge();
+    }
+    const buf = await collect(
+      r.body,
+      MAX_BUFFERED_BODY,
+      tooLarge,
+      (e) => new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e }),
+      true,
+    );
+    r.body = buf;
+    delete r.headers['content-length'];
+    return buf;
+  }
+
   /**
    * Answers locally from the request phase (a CORS preflight, a cached answer): the chain stops after the
    * current policy, as when a Fastify hook replies. Errors are thrown as GatewayError instead.
@@ -94,4 +147,55 @@ export class RequestContext {
   reply(status: number, headers: HeaderMap = {}, body: Buffer | null = null): void {
     this.response = { status, headers, body };
   }
+}
+
+/**
+ * Reads a stream whole, up to cap. Events rather than async iteration: leaving a for-await early destroys the
+ * stream, and a client's request must stay open so that its 413 can be sent (the server drains the rest, bounded).
+ * An upstream stream is destroyed on overflow, which frees its pooled connection.
+ */
+function collect(
+  stream: Readable,
+  cap: number,
+  tooLarge: () => GatewayError,
+  failed: (e?: unknown) => GatewayError,
+  destroy: boolean,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onData = (c: Buffer) => {
+      total += c.length;
+      if (total <= cap) {
+        chunks.push(c);
+        return;
+      }
+      done();
+      if (destroy) {
+        // Destroying an undici body emits an abort error: it is the expected end here, not a failure.
+        stream.on('error', () => {});
+        stream.destroy();
+      } else stream.pause();
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks, total));
+    };
+    const onError = (e: unknown) => {
+      done();
+      reject(failed(e));
+    };
+    const onClose = () => onError(undefined);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+  });
 }

@@ -62,6 +62,11 @@ export const ERRORS = {
     title: 'Service unavailable',
     doc: "The upstream's circuit breaker is open after too many failures; it retries by itself.",
   },
+  RESPONSE_TOO_LARGE: {
+    status: 502,
+    title: 'Bad gateway',
+    doc: 'A policy had to read the upstream answer whole and it was larger than the gateway buffers (8 MiB).',
+  },
   UPSTREAM_TIMEOUT: {
     status: 504,
     title: 'Gateway timeout',

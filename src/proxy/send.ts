@@ -91,7 +91,12 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
   let breakerRecorded = up.breaker === null;
   up.budget.onRequest();
   const withBody = hasBody(ctx);
-  const canRetry = IDEMPOTENT.has(ctx.method) && !withBody;
+  // A buffered body can be sent again; a streamed one cannot.
+  const canRetry = IDEMPOTENT.has(ctx.method) && (!withBody || ctx.requestBody !== null);
+  if (ctx.requestBody) {
+    ctx.upstreamHeaders['content-length'] = String(ctx.requestBody.length);
+    delete ctx.upstreamHeaders['transfer-encoding'];
+  }
   const ac = new Abort();
   const timer = setTimeout(() => ac.abort(), opts.totalMs);
   // A client that goes away cancels the upstream exchange, so no pool slot is held for nobody.
@@ -111,11 +116,13 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
       target.inflight++;
       const sentAt = performance.now();
       try {
-        const body = withBody
-          ? Number.isFinite(ctx.maxBodyBytes)
-            ? ctx.req.pipe(new BodyLimit(ctx, ctx.maxBodyBytes))
-            : ctx.req
-          : null;
+        const body =
+          ctx.requestBody ??
+          (!withBody
+            ? null
+            : Number.isFinite(ctx.maxBodyBytes)
+              ? ctx.req.pipe(new BodyLimit(ctx, ctx.maxBodyBytes))
+              : ctx.req);
         const r = await target.pool.request({
           method: ctx.method as 'GET',
           path: ctx.upstreamPath,
