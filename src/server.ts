@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
 import { type CompiledRoute, Generation } from './config/compile.js';
@@ -188,8 +188,7 @@ export class Gateway {
         return route.pipeline.upstream.length ? route.pipeline.runUpstream(c) : undefined;
       },
     });
-    if (this.metrics && ctx.upstreamMs >= 0)
-      this.metrics.upstreamDuration.observe({ upstream: route.target.name }, ctx.upstreamMs / 1000);
+    if (this.metrics && ctx.upstreamMs >= 0) this.metrics.observeUpstream(route.target.name, ctx.upstreamMs / 1000);
   }
 
   private write(ctx: RequestContext): void {
@@ -217,11 +216,18 @@ export class Gateway {
       return;
     }
     const body = r.body;
+    if (!(body instanceof Readable)) {
+      ctx.onClientClose = () => body.destroy();
+      body.pipeTo(res, (n) => {
+        ctx.bytesOut += n;
+      });
+      return;
+    }
+    // A stream a policy produced: pipe() with explicit teardown (stream.pipeline allocates an AbortController
+    // and a DOMException per call).
     body.on('data', (c: Buffer) => {
       ctx.bytesOut += c.length;
     });
-    // pipe() plus explicit teardown rather than stream.pipeline(): pipeline allocates an AbortController and a
-    // DOMException per call, a measurable share of a small proxied request.
     body.once('error', (err: NodeJS.ErrnoException) => {
       this.logger.warn(
         { request_id: ctx.id, err: { message: err.message, code: err.code } },
@@ -243,9 +249,7 @@ export class Gateway {
     const seconds = ctx.elapsed() / 1000;
     const routeName = ctx.route?.name ?? '(none)';
     if (this.metrics) {
-      this.metrics.requests.inc({ route: routeName, method: ctx.method, status });
-      this.metrics.duration.observe({ route: routeName }, seconds);
-      if (ctx.error) this.metrics.decisions.inc({ code: ctx.error.code });
+      this.metrics.observeRequest(routeName, ctx.method, status, seconds, ctx.error?.code);
     }
     if (ctx.error && ctx.error.status >= 500 && ctx.error.cause !== undefined) {
       // The underlying failure, for operators; the client saw only the code. Errors without a cause (no healthy

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
 import { GatewayError } from './errors.js';
 
@@ -12,11 +12,20 @@ export const MAX_BUFFERED_BODY = 8 * 1024 * 1024;
 /** Headers as sent upstream or to the client: lower-case names. */
 export type HeaderMap = Record<string, string | string[]>;
 
+/** A response body produced elsewhere (the upstream exchange) and consumed once: streamed or buffered. */
+export interface BodySource {
+  /** True once fully read, failed or dropped. */
+  readonly done: boolean;
+  pipeTo(sink: Writable, onBytes: (n: number) => void): void;
+  collect(cap: number, tooLarge: () => Error): Promise<Buffer>;
+  destroy(): void;
+}
+
 export interface ResponseState {
   status: number;
   headers: HeaderMap;
-  /** A stream from the upstream, a buffer for local answers, or null (HEAD, 204, 304). */
-  body: Readable | Buffer | null;
+  /** The upstream's body, a stream, a buffer for local answers, or null (HEAD, 204, 304). */
+  body: BodySource | Readable | Buffer | null;
 }
 
 /** The compiled route as policies see it (config/compile.ts builds the full one). */
@@ -128,13 +137,18 @@ export class RequestContext {
       r.body.destroy();
       throw tooLarge();
     }
-    const buf = await collect(
-      r.body,
-      MAX_BUFFERED_BODY,
-      tooLarge,
-      (e) => new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e }),
-      true,
-    );
+    const buf =
+      r.body instanceof Readable
+        ? await collect(
+            r.body,
+            MAX_BUFFERED_BODY,
+            tooLarge,
+            (e) => new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e }),
+            true,
+          )
+        : await r.body.collect(MAX_BUFFERED_BODY, tooLarge).catch((e: unknown) => {
+            throw e instanceof GatewayError ? e : new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e });
+          });
     r.body = buf;
     delete r.headers['content-length'];
     return buf;

@@ -30,6 +30,39 @@ export class Metrics {
     labelNames: ['code'] as const,
   });
 
+  // Label children cached per label values: prom-client hashes a labels object on every call, and that
+  // allocation showed up as GC time on the request path.
+  private readonly reqChildren = new Map<string, { inc(): void }>();
+  private readonly durChildren = new Map<string, { observe(v: number): void }>();
+  private readonly upChildren = new Map<string, { observe(v: number): void }>();
+
+  /** One finished request: count by route, method and status; latency by route; stop code if any. */
+  observeRequest(route: string, method: string, status: number, seconds: number, code: string | undefined): void {
+    const key = `${route}\u0000${method}\u0000${status}`;
+    let c = this.reqChildren.get(key);
+    if (!c) {
+      c = this.requests.labels(route, method, String(status));
+      this.reqChildren.set(key, c);
+    }
+    c.inc();
+    let d = this.durChildren.get(route);
+    if (!d) {
+      d = this.duration.labels(route);
+      this.durChildren.set(route, d);
+    }
+    d.observe(seconds);
+    if (code) this.decisions.inc({ code });
+  }
+
+  observeUpstream(upstream: string, seconds: number): void {
+    let u = this.upChildren.get(upstream);
+    if (!u) {
+      u = this.upstreamDuration.labels(upstream);
+      this.upChildren.set(upstream, u);
+    }
+    u.observe(seconds);
+  }
+
   constructor(current: () => Generation | null) {
     collectDefaultMetrics({ prefix: 'rampart_' });
     new Gauge({

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upstream as upstreamSchema } from '../config/schema.js';
 import { RequestContext } from '../core/context.js';
 import type { GatewayError } from '../core/errors.js';
+import type { Exchange } from './exchange.js';
 import { PoolRegistry } from './pools.js';
 import { sendUpstream } from './send.js';
 import { Upstream } from './upstream.js';
@@ -65,7 +66,7 @@ describe('sendUpstream with a buffered body', () => {
         });
         const r = ctx.response;
         res.writeHead(r?.status ?? 500, { 'x-attempts': String(ctx.attempts) });
-        (r?.body as NodeJS.ReadableStream).pipe(res);
+        (r?.body as Exchange).pipeTo(res, () => {});
       })().catch((e: GatewayError) => {
         res.writeHead(e.status ?? 500).end(e.code);
       });

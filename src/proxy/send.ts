@@ -1,8 +1,8 @@
-import { EventEmitter } from 'node:events';
 import { Transform, type TransformCallback } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { RequestContext } from '../core/context.js';
 import { GatewayError } from '../core/errors.js';
+import { Exchange } from './exchange.js';
 import { clientResponseHeaders } from './forward.js';
 import { abandonRequest, beginRequest, recordFailure, recordSuccess } from './health.js';
 import type { Target } from './target.js';
@@ -32,24 +32,6 @@ export interface SendOptions {
   beforeAttempt: (ctx: RequestContext) => void | Promise<void>;
 }
 
-/**
- * undici accepts an EventEmitter as `signal`. This one costs a fraction of an AbortController (no
- * EventTarget, no DOMException per abort), which shows on the per-request hot path.
- */
-class Abort extends EventEmitter {
-  aborted = false;
-  /** The client went away: says nothing about the upstream's health. */
-  byClient = false;
-  reason: Error | undefined;
-  abort(byClient = false): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.byClient = byClient;
-    this.reason = new undiciErrors.RequestAbortedError();
-    this.emit('abort');
-  }
-}
-
 /** Counts streamed request bytes and stops at the route's cap. */
 class BodyLimit extends Transform {
   constructor(
@@ -70,9 +52,9 @@ function hasBody(ctx: RequestContext): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-function classify(err: unknown, signal: Abort): GatewayError {
+function classify(err: unknown, timedOut: boolean): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (signal.aborted) return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
+  if (timedOut) return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
   const code = (err as { code?: string }).code ?? '';
   if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
@@ -97,11 +79,18 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
     ctx.upstreamHeaders['content-length'] = String(ctx.requestBody.length);
     delete ctx.upstreamHeaders['transfer-encoding'];
   }
-  const ac = new Abort();
-  const timer = setTimeout(() => ac.abort(), opts.totalMs);
+  // One abort reason for the whole exchange, retries included: the total timeout or the client leaving.
+  let stop: 'timeout' | 'client' | null = null;
+  let current: Exchange | null = null;
+  const timer = setTimeout(() => {
+    stop = 'timeout';
+    current?.abort(new GatewayError('UPSTREAM_TIMEOUT'));
+  }, opts.totalMs);
   // A client that goes away cancels the upstream exchange, so no pool slot is held for nobody.
   ctx.onClientClose = () => {
-    if (!ctx.res?.writableFinished) ac.abort(true);
+    if (ctx.res?.writableFinished) return;
+    stop = 'client';
+    current?.abort(new GatewayError('CLIENT_CLOSED_REQUEST'));
   };
   let tried: Set<Target> | null = null;
   try {
@@ -123,37 +112,40 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
             : Number.isFinite(ctx.maxBodyBytes)
               ? ctx.req.pipe(new BodyLimit(ctx, ctx.maxBodyBytes))
               : ctx.req);
-        const r = await target.pool.request({
-          method: ctx.method as 'GET',
-          path: ctx.upstreamPath,
-          headers: ctx.upstreamHeaders,
-          body,
-          signal: ac,
-          headersTimeout: opts.headerMs,
-          bodyTimeout: opts.bodyMs,
-        });
+        const ex = new Exchange();
+        current = ex;
+        if (stop) ex.abort(new GatewayError(stop === 'client' ? 'CLIENT_CLOSED_REQUEST' : 'UPSTREAM_TIMEOUT'));
+        target.pool.dispatch(
+          {
+            method: ctx.method as 'GET',
+            path: ctx.upstreamPath,
+            headers: ctx.upstreamHeaders,
+            body,
+            headersTimeout: opts.headerMs,
+            bodyTimeout: opts.bodyMs,
+          },
+          ex,
+        );
+        await ex.response;
         ctx.upstreamMs = performance.now() - sentAt;
-        const failed = up.passive?.statuses.has(r.statusCode) ?? false;
+        const status = ex.status;
+        const failed = up.passive?.statuses.has(status) ?? false;
         if (up.passive) {
           if (failed) recordFailure(target, up.passive, Date.now());
           else recordSuccess(target);
         }
-        up.breaker?.record(r.statusCode < 500);
+        up.breaker?.record(status < 500);
         breakerRecorded = true;
-        const bodyless = ctx.method === 'HEAD' || r.statusCode === 204 || r.statusCode === 304;
-        if (bodyless) await r.body.dump();
         // inflight counts the exchange until the response body is done or dropped.
-        if (bodyless) target.inflight--;
-        else r.body.once('close', () => target.inflight--);
-        ctx.response = {
-          status: r.statusCode,
-          headers: clientResponseHeaders(r.headers),
-          body: bodyless ? null : r.body,
-        };
+        if (ex.done) target.inflight--;
+        else ex.onDone = () => target.inflight--;
+        const bodyless = ctx.method === 'HEAD' || status === 204 || status === 304;
+        if (bodyless) ex.destroy();
+        ctx.response = { status, headers: clientResponseHeaders(ex.headers), body: bodyless ? null : ex };
         return;
       } catch (err) {
         target.inflight--;
-        const ge = ac.byClient ? new GatewayError('CLIENT_CLOSED_REQUEST') : classify(err, ac);
+        const ge = stop === 'client' ? new GatewayError('CLIENT_CLOSED_REQUEST') : classify(err, stop === 'timeout');
         // Neither a refused body nor a client hanging up is the target's fault: no health or breaker record.
         if (ge.code === 'PAYLOAD_TOO_LARGE' || ge.code === 'CLIENT_CLOSED_REQUEST') {
           abandonRequest(target);
@@ -163,7 +155,7 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
         if (up.passive) recordFailure(target, up.passive, Date.now());
         up.breaker?.record(false);
         breakerRecorded = true;
-        const retryable = canRetry && CONNECT_FAILURES.has(code) && !ac.aborted;
+        const retryable = canRetry && CONNECT_FAILURES.has(code) && stop === null;
         if (retryable && ctx.attempts <= opts.attempts && up.budget.tryRetry()) {
           tried ??= new Set();
           tried.add(target);

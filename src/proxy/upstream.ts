@@ -90,14 +90,17 @@ export class Upstream {
 
   /** Picks a target that is healthy and, when possible, not tried yet by this request. */
   pick(ctx: RequestContext, tried: ReadonlySet<Target> | null): Target | null {
-    const now = Date.now();
     const key = this.hashKey?.(ctx);
     if (tried?.size) {
+      const now = Date.now();
       const fresh = this.balancer.pick((t) => !tried.has(t) && isAvailable(t, now), key);
       if (fresh) return fresh;
     }
-    return this.balancer.pick((t) => isAvailable(t, now), key);
+    return this.balancer.pick(this.available, key);
   }
+
+  /** Allocated once, not per request. */
+  private readonly available = (t: Target): boolean => isAvailable(t, Date.now());
 
   /** Stops health checks and lets go of pools (they close once no generation uses them). */
   close(): void {
