@@ -11,6 +11,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { type BoundListener, Gateway } from './server.js';
+import { openServices, type Services } from './services.js';
 
 export interface StartOptions {
   config: string;
@@ -53,6 +54,21 @@ function loadOrExit(file: string): LoadedConfig {
   }
 }
 
+/** Opens the store and keyring when configured, or exits with the reason (a missing master key in production). */
+async function servicesOrExit(loaded: LoadedConfig, logger: Logger): Promise<Services | null> {
+  try {
+    return await openServices(loaded.config, loaded.file, logger);
+  } catch (e) {
+    logger.fatal(
+      { err: { message: (e as Error).message, code: (e as { code?: string }).code } },
+      'cannot open the store',
+    );
+    logger.flush();
+    process.stderr.write(`rampart: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 export async function start(opts: StartOptions): Promise<void> {
   if (cluster.isWorker) return runWorker(opts.config);
   const loaded = loadOrExit(opts.config);
@@ -65,6 +81,7 @@ export async function start(opts: StartOptions): Promise<void> {
 async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+  const services = await servicesOrExit(loaded, logger);
   const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
@@ -92,6 +109,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
     stopWatch();
     logger.info('draining');
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await services?.close();
     logger.info('stopped');
     logger.flush();
   });
@@ -121,6 +139,8 @@ function onStop(fn: () => Promise<void>): void {
 async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): Promise<void> {
   const logger = createLogger(loaded.config.logging.level);
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+  // Migrate and check the master key once, here, before any worker starts; workers then open the ready store.
+  await (await servicesOrExit(loaded, logger))?.close();
   let stopping = false;
   const workers = new Set<Worker>();
   let ready = 0;
@@ -192,6 +212,7 @@ async function runWorker(file: string): Promise<void> {
   const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
   // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
   if (loaded.config.metrics.enabled) new AggregatorRegistry();
+  const services = await servicesOrExit(loaded, logger);
   gw.apply(loaded);
   const listeners = await gw.listen(loaded.config.listeners);
   process.send?.({ type: 'ready', listeners } satisfies Msg);
@@ -207,6 +228,7 @@ async function runWorker(file: string): Promise<void> {
   // Draining starts on the primary's "shutdown" or on a signal (Ctrl-C reaches the whole process group).
   onStop(async () => {
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await services?.close();
     logger.flush();
   });
 }

@@ -18,6 +18,9 @@ import { upstreamRequestHeaders } from './proxy/forward.js';
 import { beginRequest, recordFailure, recordSuccess } from './proxy/health.js';
 import { PoolRegistry } from './proxy/pools.js';
 import { sendUpstream } from './proxy/send.js';
+import { clientCertOf } from './tls/client-cert.js';
+import { type ClosableServer, TlsListener } from './tls/listener.js';
+import { redirectHandler } from './tls/redirect.js';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -38,7 +41,7 @@ export class Gateway {
   private gen: Generation | null = null;
   private generations = 0;
   private readonly pools = new PoolRegistry();
-  private readonly servers: Server[] = [];
+  private readonly servers: ClosableServer[] = [];
   private draining = false;
   /** Requests (and WebSockets) in flight on every generation, not just the current one: drain waits for all. */
   private inflight = 0;
@@ -73,19 +76,27 @@ export class Gateway {
   async listen(listeners: readonly ListenerConfig[]): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
     for (const l of listeners) {
-      const server = createServer(
-        {
-          maxHeaderSize: l.max_header_bytes,
-          headersTimeout: l.headers_timeout_ms,
-          requestTimeout: l.request_timeout_ms,
-          keepAliveTimeout: l.keep_alive_timeout_ms,
-          requireHostHeader: true,
-        },
-        (req, res) => this.handle(req, res),
-      );
-      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        void this.handleUpgrade(req, socket, head);
-      });
+      const handler = l.redirect_to_https
+        ? redirectHandler(l.redirect_to_https.port)
+        : (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+      // HTTPS (and HTTP/2) listeners: src/tls/listener.ts; their certificate files are watched from here on.
+      const tls = l.tls ? new TlsListener({ ...l, tls: l.tls }, handler, this.logger) : null;
+      const server =
+        tls?.server ??
+        createServer(
+          {
+            maxHeaderSize: l.max_header_bytes,
+            headersTimeout: l.headers_timeout_ms,
+            requestTimeout: l.request_timeout_ms,
+            keepAliveTimeout: l.keep_alive_timeout_ms,
+            requireHostHeader: true,
+          },
+          handler,
+        );
+      if (!l.redirect_to_https)
+        server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+          void this.handleUpgrade(req, socket, head);
+        });
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
       server.on('connection', (s: Socket) => {
         this.sockets.add(s);
@@ -100,9 +111,18 @@ export class Gateway {
       });
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : l.port;
-      this.servers.push(server);
+      this.servers.push(tls ?? (server as Server));
+      tls?.watch();
       bound.push({ name: l.name, host: l.host, port });
-      this.logger.info({ listener: l.name, address: `http://${l.host}:${port}` }, 'listening');
+      this.logger.info(
+        {
+          listener: l.name,
+          address: `${tls ? 'https' : 'http'}://${l.host}:${port}`,
+          ...(tls && { http2: l.tls?.http2, certificates: tls.describe() }),
+          ...(l.redirect_to_https && { redirect_to_https: l.redirect_to_https.port }),
+        },
+        'listening',
+      );
     }
     return bound;
   }
@@ -122,7 +142,8 @@ export class Gateway {
       ctx.onClientClose?.();
       this.finish(ctx, gen, pl);
     });
-    if (this.draining) res.setHeader('connection', 'close');
+    // HTTP/2 has no Connection header (setting one throws): its sessions get GOAWAY on drain instead.
+    if (this.draining && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
     pl.run(ctx, (c) => this.terminal(c, route, lookup, badPath)).then(
       () => this.write(ctx),
       (e: unknown) => {
@@ -148,6 +169,7 @@ export class Gateway {
     }
     const secure = Boolean((req.socket as Socket & { encrypted?: boolean }).encrypted);
     const ctx = new RequestContext(req, res, { ...target, clientIp, peerIp: peer, secure, websocket: res === null });
+    if (secure) ctx.clientCert = clientCertOf(req);
     const lookup = badPath ? null : gen.router.find(ctx.method, ctx.path, ctx.host, req.headers);
     if (lookup?.route) {
       ctx.route = lookup.route;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
+import { checkTls, resolveTlsPaths } from '../tls/check.js';
 import { resolveRefs } from './refs.js';
 import { type Config, configSchema } from './schema.js';
 import { findSecrets } from './secrets.js';
@@ -132,6 +133,16 @@ export function parseConfig(
     for (const i of parsed.error.issues) addZodIssue(doc.contents, raw, i, atField);
   }
 
+  if (parsed.success) {
+    // TLS files are read as the server will read them, so a bad certificate stops the start here with its field.
+    resolveTlsPaths(parsed.data, baseDir);
+    for (const t of checkTls(parsed.data)) {
+      let node: Node | undefined;
+      for (let n = t.path.length; n >= 0 && !node; n--) node = nodeAt(doc.contents, t.path.slice(0, n));
+      at(node?.range?.[0], formatPath(t.path), t.message, t.severity);
+    }
+  }
+
   // Safety checks read the raw values, so they are reported even when other fields are invalid.
   const prod = valueAt(raw, ['environment']) !== 'development';
   const isTrue = (v: unknown) => v === true || v === 'true';
@@ -155,7 +166,7 @@ export function parseConfig(
         formatPath(verifyPath),
         prod
           ? 'upstream TLS verification is off: refused in production (give tls.ca for a private CA instead)'
-          : 'upstream TLS verification is off',
+          : 'upstream TLS verification is off: anyone on the network path can impersonate this upstream',
         prod ? 'error' : 'warning',
       );
     }

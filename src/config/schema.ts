@@ -31,6 +31,58 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'names are le
 
 const host = z.string().min(1).describe('Address to bind, e.g. 127.0.0.1, 0.0.0.0 or ::');
 
+/** A file path: relative paths are read from the config file's folder. Paths, not ${file:} contents, so they can be watched. */
+const filePath = (what: string) => z.string().min(1).describe(`${what} (path; relative to the config file's folder).`);
+
+const tlsCertificate = z
+  .object({
+    cert_file: filePath('PEM certificate, the leaf first then its intermediates'),
+    key_file: filePath('PEM private key of the certificate, unencrypted'),
+    hosts: z
+      .array(
+        z
+          .string()
+          .regex(/^(\*\.)?[a-z0-9.-]+$/i, 'a host name or *.domain')
+          .transform((n) => n.toLowerCase()),
+      )
+      .optional()
+      .describe("SNI names this certificate answers; default: the certificate's DNS names."),
+    ocsp_staple_file: filePath('DER OCSP response for this certificate, kept fresh by an external tool')
+      .optional()
+      .describe('DER OCSP response stapled to handshakes; reloaded on change, never fetched by rampart.'),
+  })
+  .strict();
+
+const listenerTls = z
+  .object({
+    certificates: z
+      .array(tlsCertificate)
+      .min(1)
+      .describe('The first is the default (no SNI, or a name no certificate claims).'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('TLS 1.3 is preferred when both sides have it.'),
+    ciphers: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'OpenSSL cipher list. Default: forward-secret AEAD suites only (the TLS 1.3 suites, then ECDHE with AES-GCM or ChaCha20-Poly1305).',
+      ),
+    http2: bool().default(true).describe('Offer HTTP/2 by ALPN next to HTTP/1.1.'),
+    client_auth: z
+      .object({
+        mode: z.enum(['request', 'require']).describe('require refuses clients without a valid certificate.'),
+        ca_file: filePath('PEM CA bundle that client certificates must chain to'),
+        crl_file: filePath('PEM or DER certificate revocation list').optional(),
+      })
+      .strict()
+      .optional()
+      .describe('Client certificates (mTLS); a verified one is on the request context for identity policies.'),
+  })
+  .strict();
+
 const listener = z
   .object({
     name: name.default('public'),
@@ -40,6 +92,12 @@ const listener = z
     request_timeout_ms: int(1).default(30_000).describe('Time to receive the whole request (408 after).'),
     keep_alive_timeout_ms: int(1).default(5_000),
     max_header_bytes: int(1024, 1_048_576).default(16_384).describe('Largest request head (431 above it).'),
+    tls: listenerTls.optional().describe('Serve HTTPS (and HTTP/2) on this listener; files are reloaded on change.'),
+    redirect_to_https: z
+      .object({ port: int(1, 65535).default(443).describe('The HTTPS port to send clients to.') })
+      .strict()
+      .optional()
+      .describe('A plain listener that only answers 308 to the same host and path over https.'),
   })
   .strict();
 
@@ -98,11 +156,14 @@ export const upstream = z
         ca: z.string().optional().describe('PEM CA bundle (use ${file:...}).'),
         cert: z.string().optional().describe('PEM client certificate for mTLS.'),
         key: secret().optional().describe('PEM client key for mTLS (a secret).'),
-        servername: z.string().optional(),
+        servername: z
+          .string()
+          .optional()
+          .describe("SNI name sent, and the name the certificate must match (default: the target's host)."),
         verify: bool()
           .default(true)
           .describe('Verify the upstream certificate. Turning it off is refused in production.'),
-        min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+        min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version offered.'),
       })
       .strict()
       .default({ verify: true, min_version: 'TLSv1.2' }),
@@ -232,6 +293,43 @@ export const configSchema = z
       .describe('CIDRs of proxies whose X-Forwarded-For / Forwarded headers are believed.'),
     workers: int(0, 256).optional().describe('Worker processes; 0 or absent = one per core (--workers overrides).'),
     shutdown_timeout_ms: int(0).default(30_000).describe('How long SIGTERM waits for in-flight requests.'),
+    data_dir: z
+      .string()
+      .min(1)
+      .default('.rampart')
+      .describe(
+        "Folder for the embedded store and (development only) the generated master key; relative to the config file's folder.",
+      ),
+    keyring: z
+      .object({
+        master_keys_file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('A 0600 JSON file of master key versions (`rampart keyring init`); rotatable online.'),
+        master_key: secret()
+          .optional()
+          .describe('Master key(s) as base64 of 32 bytes, or "2:BASE64,1:BASE64" (newest first): ${env:...} only.'),
+      })
+      .strict()
+      .optional()
+      .describe('Envelope encryption of everything secret at rest (AES-256-GCM). Production requires a master key.'),
+    store: z
+      .object({
+        kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        url: secret().optional().describe('PostgreSQL connection URL (kind: postgres): ${env:...}.'),
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+          .optional()
+          .describe('PostgreSQL schema (search_path).'),
+        migrate: bool().default(true).describe('Apply pending migrations at start (else `rampart migrate` must have).'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Durable entities (consumers, credentials, keys): embedded SQLite in data_dir, or PostgreSQL for clusters.',
+      ),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -303,6 +401,27 @@ export const configSchema = z
           });
         } else ports.set(port, i);
       });
+      list(root.listeners).forEach((item, i) => {
+        const l = obj(item);
+        if (l.tls !== undefined && l.redirect_to_https !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['listeners', i, 'redirect_to_https'],
+            message: 'a redirect listener is plain HTTP: use tls or redirect_to_https, not both',
+          });
+      });
+      const keyring = obj(root.keyring);
+      if (keyring.master_keys_file !== undefined && keyring.master_key !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['keyring'], message: 'use master_keys_file or master_key, not both' });
+      }
+      const store = obj(root.store);
+      if (store.kind === 'postgres' && typeof store.url !== 'string') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'url'],
+          message: 'kind: postgres needs url (${env:DATABASE_URL})',
+        });
+      }
     },
     { when: () => true },
   );
@@ -311,3 +430,5 @@ export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstream>;
 export type RouteConfig = z.output<typeof route>;
 export type ListenerConfig = z.output<typeof listener>;
+export type ListenerTlsConfig = z.output<typeof listenerTls>;
+export type TlsCertificateConfig = z.output<typeof tlsCertificate>;

@@ -28,6 +28,28 @@ export interface ResponseState {
   body: BodySource | Readable | Buffer | null;
 }
 
+/**
+ * A client certificate the listener's TLS verified (mTLS), for identity policies. Only verified certificates
+ * appear here: an unverified one (allowed to connect in `request` mode) leaves `ctx.clientCert` null.
+ */
+export interface ClientCertificate {
+  /** Distinguished name as node prints it, one "KEY=value" per line, e.g. "O=Acme\nCN=alice". */
+  readonly subject: string;
+  readonly issuer: string;
+  /** The subject's CN, or null when it has none. */
+  readonly commonName: string | null;
+  /** Subject alternative names as "DNS:api.example", "URI:spiffe://...", "email:a@b", "IP Address:10.0.0.1". */
+  readonly subjectAltNames: readonly string[];
+  /** Upper-case hexadecimal. */
+  readonly serialNumber: string;
+  /** SHA-256 of the DER, "AB:CD:..." (for pinning a certificate to a consumer). */
+  readonly fingerprint256: string;
+  readonly validFrom: Date;
+  readonly validTo: Date;
+  /** The certificate's DER bytes. */
+  readonly raw: Buffer;
+}
+
 /** The compiled route as policies see it (config/compile.ts builds the full one). */
 export interface RouteInfo {
   readonly name: string;
@@ -54,6 +76,8 @@ export class RequestContext {
   /** Address of the TCP peer. */
   readonly peerIp: string;
   readonly secure: boolean;
+  /** The verified client certificate of this connection (mTLS listeners), or null. */
+  clientCert: ClientCertificate | null = null;
   route: RouteInfo | null = null;
   params: Record<string, string | undefined> = {};
   /** Headers that will be sent upstream (hop-by-hop removed, forwarding headers set). Policies may edit. */

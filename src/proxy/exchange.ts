@@ -88,7 +88,8 @@ export class Exchange implements Dispatcher.DispatchHandler, BodySource {
       col.chunks.push(chunk);
       return;
     }
-    (this.backlog ??= []).push(chunk);
+    if (this.backlog) this.backlog.push(chunk);
+    else this.backlog = [chunk];
     c.pause();
   }
 

@@ -12,6 +12,21 @@ const untrusted: ForwardInfo = {
 const trusted: ForwardInfo = { ...untrusted, peerIp: '10.0.0.2', peerTrusted: true };
 
 describe('upstreamRequestHeaders', () => {
+  it('never forwards HTTP/2 pseudo-headers', () => {
+    const h = {
+      ':method': 'GET',
+      ':path': '/x',
+      ':scheme': 'https',
+      ':authority': 'api.example.com',
+      host: 'api.example.com',
+      accept: '*/*',
+    } as IncomingHttpHeaders;
+    const out = upstreamRequestHeaders(h, untrusted);
+    expect(Object.keys(out).filter((k) => k.startsWith(':'))).toEqual([]);
+    expect(out.accept).toBe('*/*');
+    expect(out.host).toBe('10.1.0.5:8080');
+  });
+
   it('removes hop-by-hop headers and Expect, keeps end-to-end ones', () => {
     const h: IncomingHttpHeaders = {
       host: 'api.example.com',

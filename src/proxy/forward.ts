@@ -51,7 +51,16 @@ export function upstreamRequestHeaders(h: IncomingHttpHeaders, f: ForwardInfo): 
   for (const k in h) {
     const v = h[k];
     // Expect: node has answered "100 Continue" itself; undici refuses the header (502 for every curl upload).
-    if (v === undefined || HOP_BY_HOP.has(k) || FORWARDING.has(k) || listed?.has(k) || k === 'expect') continue;
+    // HTTP/2 pseudo-headers (":authority", ":path"...) describe the client's request line, not a header to pass on.
+    if (
+      v === undefined ||
+      HOP_BY_HOP.has(k) ||
+      FORWARDING.has(k) ||
+      listed?.has(k) ||
+      k === 'expect' ||
+      k.charCodeAt(0) === 58
+    )
+      continue;
     out[k] = v;
   }
   out.host = f.upstreamHost;

@@ -65,8 +65,9 @@ describe('sendUpstream with a buffered body', () => {
           beforeAttempt: () => {},
         });
         const r = ctx.response;
-        res.writeHead(r?.status ?? 500, { 'x-attempts': String(ctx.attempts) });
-        (r?.body as Exchange).pipeTo(res, () => {});
+        if (!r) throw new Error('no response');
+        res.writeHead(r.status, { 'x-attempts': String(ctx.attempts) });
+        (r.body as Exchange).pipeTo(res, () => {});
       })().catch((e: GatewayError) => {
         res.writeHead(e.status ?? 500).end(e.code);
       });

@@ -72,7 +72,7 @@ describe('rampart validate', () => {
     const { code, out } = await run(['validate', file]);
     expect(code).toBe(0);
     expect(out.split('\n')).toEqual([
-      `${file}:7:20 warning upstreams.api.tls.verify: upstream TLS verification is off`,
+      `${file}:7:20 warning upstreams.api.tls.verify: upstream TLS verification is off: anyone on the network path can impersonate this upstream`,
       `${file}: valid (1 warning(s))`,
     ]);
   });

@@ -1,0 +1,233 @@
+import type { KeyStateStore } from '../crypto/types.js';
+
+/**
+ * The durable-entity store: one interface, one shared test suite (store.suite.ts), two backends (embedded SQLite,
+ * PostgreSQL for clusters). Timestamps are ISO-8601 UTC strings (`Date#toISOString()`), so they compare as text.
+ * Entities never carry plaintext secrets: a secret comes back only from the `get…Secret` call that asks for it.
+ */
+
+export type Timestamp = string;
+/** Accepted wherever a time goes in; stored normalised with `toISOString()`. */
+export type TimeInput = Date | string;
+export type Secret = string | Buffer;
+export type JsonObject = { [key: string]: unknown };
+
+export interface Page {
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** Keyset pagination: only rows whose id sorts after this one (results are ordered by id). */
+  after?: string;
+}
+
+export type ConsumerStatus = 'active' | 'disabled';
+
+export interface Consumer {
+  id: string;
+  /** Unique. */
+  name: string;
+  status: ConsumerStatus;
+  groups: string[];
+  attributes: JsonObject;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface NewConsumer {
+  id?: string;
+  name: string;
+  status?: ConsumerStatus;
+  groups?: string[];
+  attributes?: JsonObject;
+}
+
+export type ConsumerPatch = Partial<Pick<Consumer, 'name' | 'status' | 'groups' | 'attributes'>>;
+
+export interface ConsumerRepo {
+  create(c: NewConsumer): Promise<Consumer>;
+  get(id: string): Promise<Consumer | null>;
+  getByName(name: string): Promise<Consumer | null>;
+  list(f?: { status?: ConsumerStatus; group?: string } & Page): Promise<Consumer[]>;
+  update(id: string, patch: ConsumerPatch): Promise<Consumer | null>;
+  /** Also deletes the consumer's credentials and OAuth clients (they must not outlive it). */
+  delete(id: string): Promise<boolean>;
+}
+
+export type CredentialKind = 'api-key' | 'client-secret' | 'mtls' | 'basic' | 'hmac';
+
+export interface Credential {
+  id: string;
+  consumer_id: string;
+  kind: CredentialKind;
+  /** Public lookup id (e.g. the key prefix, a certificate fingerprint); unique. */
+  key_id: string;
+  /** A keyed hash computed by the caller, stored as given; null for kinds that have none (mTLS). */
+  secret_hash: string | null;
+  /** Whether an encrypted secret is held (read it with `getSecret`). */
+  has_secret: boolean;
+  scopes: string[];
+  routes: string[];
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface NewCredential {
+  id?: string;
+  consumer_id: string;
+  kind: CredentialKind;
+  key_id: string;
+  secret_hash?: string | null;
+  /** A secret the gateway must be able to read back (an upstream credential): encrypted at rest. */
+  secret?: Secret | null;
+  scopes?: string[];
+  routes?: string[];
+  expires_at?: TimeInput | null;
+}
+
+export interface CredentialPatch {
+  scopes?: string[];
+  routes?: string[];
+  expires_at?: TimeInput | null;
+  /** Replaces (or with null, removes) the encrypted secret. */
+  secret?: Secret | null;
+}
+
+export interface CredentialRepo {
+  create(c: NewCredential): Promise<Credential>;
+  get(id: string): Promise<Credential | null>;
+  getByKeyId(keyId: string): Promise<Credential | null>;
+  /** `active: true`: neither revoked nor expired now; `false`: the others. */
+  list(f?: { consumer_id?: string; kind?: CredentialKind; active?: boolean } & Page): Promise<Credential[]>;
+  update(id: string, patch: CredentialPatch): Promise<Credential | null>;
+  /** Sets revoked_at once; false when the credential is missing or already revoked. */
+  revoke(id: string, at?: TimeInput): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+  /** One statement per 500 ids; never moves last_used_at backwards (workers flush out of order). */
+  touchLastUsed(ids: readonly string[], at: TimeInput): Promise<void>;
+  getSecret(id: string): Promise<Buffer | null>;
+}
+
+export interface OAuthClient {
+  client_id: string;
+  consumer_id: string;
+  has_secret: boolean;
+  grant_types: string[];
+  scopes: string[];
+  created_at: Timestamp;
+}
+
+export interface NewOAuthClient {
+  client_id?: string;
+  consumer_id: string;
+  /** Absent for public clients. Kept encrypted, not hashed: client_secret_jwt needs it as an HMAC key. */
+  secret?: Secret | null;
+  grant_types?: string[];
+  scopes?: string[];
+}
+
+export interface OAuthClientRepo {
+  create(c: NewOAuthClient): Promise<OAuthClient>;
+  get(clientId: string): Promise<OAuthClient | null>;
+  list(f?: { consumer_id?: string } & Page): Promise<OAuthClient[]>;
+  update(
+    clientId: string,
+    patch: { grant_types?: string[]; scopes?: string[]; secret?: Secret | null },
+  ): Promise<OAuthClient | null>;
+  delete(clientId: string): Promise<boolean>;
+  getSecret(clientId: string): Promise<Buffer | null>;
+}
+
+export type SigningKeyStatus = 'active' | 'retired';
+
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  public_jwk: JsonObject;
+  status: SigningKeyStatus;
+  created_at: Timestamp;
+}
+
+export interface NewSigningKey {
+  kid?: string;
+  alg: string;
+  public_jwk: JsonObject;
+  private_jwk: JsonObject;
+  status?: SigningKeyStatus;
+}
+
+export interface SigningKeyRepo {
+  create(k: NewSigningKey): Promise<SigningKey>;
+  get(kid: string): Promise<SigningKey | null>;
+  list(f?: { status?: SigningKeyStatus } & Page): Promise<SigningKey[]>;
+  setStatus(kid: string, status: SigningKeyStatus): Promise<boolean>;
+  delete(kid: string): Promise<boolean>;
+  getPrivateJwk(kid: string): Promise<JsonObject | null>;
+}
+
+export interface OwnershipRecord {
+  resource_type: string;
+  resource_id: string;
+  /** A consumer id or another subject (a JWT `sub`): no foreign key, owners need not be local consumers. */
+  owner_id: string;
+  tenant: string | null;
+  created_at: Timestamp;
+}
+
+export type NewOwnership = Omit<OwnershipRecord, 'created_at' | 'tenant'> & { tenant?: string | null };
+
+export interface OwnershipRepo {
+  /** Inserts, or replaces owner and tenant of an existing record (keeps created_at): a deliberate transfer. */
+  upsert(r: NewOwnership): Promise<OwnershipRecord>;
+  /**
+   * Inserts only if the resource has no owner yet and returns whichever record now stands. Recording the owner
+   * of a newly created resource uses this, so a create that reuses an id cannot take someone else's resource.
+   */
+  claim(r: NewOwnership): Promise<{ record: OwnershipRecord; created: boolean }>;
+  get(resourceType: string, resourceId: string): Promise<OwnershipRecord | null>;
+  /** Ordered by (resource_type, resource_id); `after` continues from the last record of the previous page. */
+  list(f?: {
+    owner_id?: string;
+    tenant?: string;
+    resource_type?: string;
+    limit?: number;
+    after?: { resource_type: string; resource_id: string };
+  }): Promise<OwnershipRecord[]>;
+  delete(resourceType: string, resourceId: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly consumers: ConsumerRepo;
+  readonly credentials: CredentialRepo;
+  readonly clients: OAuthClientRepo;
+  readonly signingKeys: SigningKeyRepo;
+  readonly ownership: OwnershipRepo;
+  /** The keyring's wrapped data keys, in the `keyring_keys` table, so every node of a cluster shares them. */
+  keyState(): KeyStateStore;
+  /** Applies pending migrations; returns the schema version. Safe to run again and from several nodes at once. */
+  migrate(): Promise<number>;
+  schemaVersion(): Promise<number>;
+  /** Re-encrypts every secret column the cipher reports stale (after a data-key rotation); returns the count. */
+  reencryptStale(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * conflict: a unique value is taken; invalid: bad input or a missing referenced row; schema_version: the database
+ * is newer (or, without migrating, older) than this code; undecryptable: a secret column failed to decrypt
+ * (wrong key, tampering, or a ciphertext copied from another row).
+ */
+export type StoreErrorCode = 'conflict' | 'invalid' | 'schema_version' | 'undecryptable';
+
+/** Messages name tables, columns and public ids only; never a secret, a hash or a ciphertext. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { openServices, type Services } from '../../src/services.js';
+import { freePort, killRampart, LogSink, spawnRampart, tmpFile } from '../helpers.js';
+
+const SECRET = `sk_live_${randomBytes(12).toString('hex')}`;
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+function config(extra: string, dataDir: string): string {
+  return `
+listeners: [{ port: 0 }]
+metrics: { enabled: false }
+data_dir: ${dataDir}
+${extra}
+`;
+}
+
+async function open(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ services: Services; logs: LogSink }> {
+  const logs = new LogSink();
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-svc-'));
+  const loaded = parseConfig(yaml, join(dir, 'rampart.yaml'), dir, { ...process.env, ...env });
+  const services = await openServices(loaded.config, join(dir, 'rampart.yaml'), createLogger('info', logs));
+  if (!services) throw new Error('no services');
+  return { services, logs };
+}
+
+/** Stores a consumer and a credential carrying SECRET; returns the credential id. */
+async function storeSecret(s: Services): Promise<string> {
+  const c = await s.store.consumers.create({ name: `alice-${randomBytes(3).toString('hex')}` });
+  const cred = await s.store.credentials.create({
+    consumer_id: c.id,
+    kind: 'api-key',
+    key_id: `kid_${randomBytes(6).toString('hex')}`,
+    secret: SECRET,
+  });
+  return cred.id;
+}
+
+describe('store and keyring opened by the gateway', () => {
+  const toClose: Services[] = [];
+  afterAll(async () => {
+    for (const s of toClose) await s.close();
+  });
+
+  it('development: generates a 0600 master key, encrypts secrets in SQLite, survives master and data-key rotation', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
+    const { services, logs } = await open(config('environment: development\nstore: {}', dataDir));
+    toClose.push(services);
+    expect(statSync(join(dataDir, 'master.keys')).mode & 0o777).toBe(0o600);
+    expect(logs.lines.some((l) => String(l.msg).startsWith('DEVELOPMENT: generated a master key'))).toBe(true);
+
+    const id = await storeSecret(services);
+    expect((await services.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+    const onDisk = () =>
+      Buffer.concat(
+        ['rampart.db', 'rampart.db-wal']
+          .map((f) => join(dataDir, f))
+          .filter((f) => existsSync(f))
+          .map((f) => readFileSync(f)),
+      ).toString('latin1');
+    expect(onDisk()).not.toContain(SECRET);
+    expect(onDisk()).toContain('alice-');
+
+    // Master rotation while reads keep going: every read succeeds.
+    let reads = 0;
+    let failures = 0;
+    let rotating = true;
+    const reader = (async () => {
+      while (rotating) {
+        const v = await services.store.credentials.getSecret(id).catch(() => null);
+        if (v?.toString() === SECRET) reads++;
+        else failures++;
+        // SQLite answers synchronously under its promise: yield so the rotation's file I/O can run.
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const r = await services.keyring.rotateMaster();
+    rotating = false;
+    await reader;
+    expect(r.masterVersion).toBe(2);
+    expect(failures).toBe(0);
+    expect(reads).toBeGreaterThan(0);
+
+    // A new data key: old ciphertexts still decrypt, then re-encryption moves them to the newest version.
+    await services.keyring.rotateDataKey('store');
+    expect((await services.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+    expect(await services.store.reencryptStale()).toBeGreaterThan(0);
+    expect(await services.store.reencryptStale()).toBe(0);
+    expect((await services.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+    expect(onDisk()).not.toContain(SECRET);
+  });
+
+  it('production: PostgreSQL with a master key from the environment; pg_dump holds no plaintext secret', async () => {
+    const schema = `rampart_svc_${randomBytes(4).toString('hex')}`;
+    const key = randomBytes(32).toString('base64');
+    const { services } = await open(
+      config(
+        `keyring: { master_key: "\${env:TEST_MASTER_KEY}" }\nstore: { kind: postgres, url: "\${env:TEST_PG_URL}", schema: ${schema} }`,
+        '/tmp',
+      ),
+      { TEST_MASTER_KEY: key, TEST_PG_URL: PG_URL },
+    );
+    try {
+      const id = await storeSecret(services);
+      expect((await services.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+      const dump = execFileSync('pg_dump', [
+        '-h',
+        '127.0.0.1',
+        '-U',
+        'postgres',
+        '--schema',
+        schema,
+        'test',
+      ]).toString();
+      expect(dump).toContain('alice-');
+      expect(dump).not.toContain(SECRET);
+      expect(dump).not.toContain(key);
+    } finally {
+      await services.close();
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop schema ${schema} cascade`);
+      await c.end();
+    }
+  });
+});
+
+describe('rampart start with a store', () => {
+  it('refuses to start in production without a master key', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
+    const file = tmpFile('rampart.yaml', config('store: {}', dataDir).replace('port: 0', `port: ${await freePort()}`));
+    const sp = spawnRampart(['start', '--config', file, '--workers', '1']);
+    expect(await sp.exited).toBe(1);
+    expect(sp.stderr.join('')).toMatch(/no master key/);
+    expect(existsSync(join(dataDir, 'rampart.db'))).toBe(false);
+  });
+
+  it('starts in production with a master key from the environment, migrating the store first', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
+    const port = await freePort();
+    const file = tmpFile(
+      'rampart.yaml',
+      config('keyring: { master_key: "${env:RAMPART_MASTER_KEY}" }\nstore: {}', dataDir).replace(
+        'port: 0',
+        `port: ${port}`,
+      ),
+    );
+    const sp = spawnRampart(['start', '--config', file, '--workers', '1'], {
+      RAMPART_MASTER_KEY: randomBytes(32).toString('base64'),
+    });
+    try {
+      const open = await sp.waitFor((l) => l.msg === 'store open');
+      expect(open.schema_version).toBe(1);
+      await sp.waitFor((l) => l.msg === 'listening');
+      expect(statSync(join(dataDir, 'rampart.db')).mode & 0o777).toBe(0o600);
+      sp.proc.kill('SIGTERM');
+      expect(await sp.exited).toBe(0);
+    } finally {
+      await killRampart(sp);
+    }
+  });
+});
