@@ -31,7 +31,10 @@ export class Pipeline {
     this.response = pick('response').reverse();
     this.upstream = steps.flatMap((s) => (s.instance.upstream ? [s.instance.upstream] : []));
     this.log = steps.flatMap((s) => (s.instance.log ? [s.instance.log] : []));
+    this.phasesBeforeUpstream = [this.connect, this.request];
   }
+
+  private readonly phasesBeforeUpstream: [number, Phase][][];
 
   /**
    * connect → request → terminal (upstream) → response (reverse). A phase stops the chain by throwing a
@@ -42,17 +45,9 @@ export class Pipeline {
     let stopAt = this.steps.length;
     let i = -1;
     try {
-      for (const [idx, fn] of this.connect) {
-        i = idx;
-        const r = fn(ctx);
-        if (r) await r;
-        if (ctx.response) {
-          stopAt = idx + 1;
-          break;
-        }
-      }
-      if (!ctx.response) {
-        for (const [idx, fn] of this.request) {
+      // connect, then request: a reply from either stops the chain.
+      for (const phase of this.phasesBeforeUpstream) {
+        for (const [idx, fn] of phase) {
           i = idx;
           const r = fn(ctx);
           if (r) await r;
@@ -61,6 +56,7 @@ export class Pipeline {
             break;
           }
         }
+        if (ctx.response) break;
       }
       if (!ctx.response) {
         i = this.steps.length;
