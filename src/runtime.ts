@@ -11,7 +11,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { type BoundListener, Gateway } from './server.js';
-import { openServices, type Services } from './services.js';
+import { openServices, reencryptInBackground, type Services } from './services.js';
 
 export interface StartOptions {
   config: string;
@@ -82,6 +82,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
   const logger = createLogger(loaded.config.logging.level);
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
   const services = await servicesOrExit(loaded, logger);
+  if (services) reencryptInBackground(services, logger);
   const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
@@ -140,7 +141,13 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
   const logger = createLogger(loaded.config.logging.level);
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
   // Migrate and check the master key once, here, before any worker starts; workers then open the ready store.
-  await (await servicesOrExit(loaded, logger))?.close();
+  const services = await servicesOrExit(loaded, logger);
+  if (services) {
+    await services.store
+      .reencryptStale()
+      .catch((e: unknown) => logger.error({ err: { message: (e as Error).message } }, 're-encryption failed'));
+    await services.close();
+  }
   let stopping = false;
   const workers = new Set<Worker>();
   let ready = 0;

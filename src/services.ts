@@ -71,3 +71,16 @@ export async function openServices(config: Config, configFile: string, logger: L
   logger.info({ store: store.kind, schema_version: await store.schemaVersion() }, 'store open');
   return { store, keyring: ring, close: () => store.close() };
 }
+
+/**
+ * Moves values still under an older data key to the newest one, in the background after start: a data-key
+ * rotation then completes by itself (`rampart reencrypt` does the same on demand).
+ */
+export function reencryptInBackground(services: Services, logger: Logger): void {
+  services.store.reencryptStale().then(
+    (n) => {
+      if (n) logger.info({ values: n }, 're-encrypted stale secrets under the newest data keys');
+    },
+    (e: unknown) => logger.error({ err: { message: (e as Error).message } }, 'background re-encryption failed'),
+  );
+}

@@ -5,13 +5,14 @@ import { register as certs } from './commands/certs.js';
 import { register as keyring } from './commands/keyring.js';
 import { register as migrate } from './commands/migrate.js';
 import { register as policies } from './commands/policies.js';
+import { register as reencrypt } from './commands/reencrypt.js';
 import { register as schema } from './commands/schema.js';
 import { register as start } from './commands/start.js';
 import { register as validate } from './commands/validate.js';
 
 /** The CLI is a map of one-file commands; each registers itself. */
 const program = new Command('rampart').description('Rampart, a security-first API gateway').version(VERSION);
-for (const register of [start, validate, schema, policies, keyring, migrate, certs]) register(program);
+for (const register of [start, validate, schema, policies, keyring, migrate, reencrypt, certs]) register(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`rampart: ${(e as Error).message}\n`);

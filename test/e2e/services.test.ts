@@ -132,6 +132,33 @@ describe('store and keyring opened by the gateway', () => {
   });
 });
 
+describe('rampart reencrypt', () => {
+  it('moves secrets under an older data key to the newest one, by command', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
+    const file = tmpFile('rampart.yaml', config('environment: development\nstore: {}', dataDir));
+    const dir = join(file, '..');
+    const loaded = parseConfig(readFileSync(file, 'utf8'), file, dir);
+    const services = await openServices(loaded.config, file, createLogger('silent'));
+    if (!services) throw new Error('no services');
+    const id = await storeSecret(services);
+    await services.keyring.rotateDataKey('store');
+    await services.close();
+
+    const sp = spawnRampart(['reencrypt', '--config', file]);
+    expect(await sp.exited).toBe(0);
+    expect(sp.logs.map((l) => l.raw).join('\n')).toContain('re-encrypted 1 value(s)');
+
+    const again = await openServices(loaded.config, file, createLogger('silent'));
+    if (!again) throw new Error('no services');
+    try {
+      expect((await again.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+      expect(await again.store.reencryptStale()).toBe(0);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('rampart start with a store', () => {
   it('refuses to start in production without a master key', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
