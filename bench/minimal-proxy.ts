@@ -2,7 +2,9 @@
  * The reference: the smallest reasonable node:http + undici proxy (keep-alive pool, streamed bodies,
  * hop-by-hop headers dropped). Rampart is measured against this in the same run.
  */
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 
@@ -10,7 +12,11 @@ const upstream = process.env.UPSTREAM_URL ?? 'http://127.0.0.1:3001';
 const pool = new Pool(upstream, { connections: 128, keepAliveTimeout: 60_000 });
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
-const server = createServer((req, res) => {
+// With TLS_CERT / TLS_KEY set it serves HTTPS (the reference for Rampart's TLS row).
+const tls = process.env.TLS_CERT
+  ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY ?? '') }
+  : null;
+const handler = (req: IncomingMessage, res: ServerResponse) => {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
@@ -25,7 +31,8 @@ const server = createServer((req, res) => {
       res.writeHead(502).end();
     },
   );
-});
+};
+const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const a = server.address();

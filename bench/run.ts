@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { createCa, issue } from '../src/tls/certs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -93,9 +94,10 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-async function load(port: number, duration: number, pid: number): Promise<Sample> {
+async function load(port: number, duration: number, pid: number, https = false): Promise<Sample> {
   const before = cpuTicks(pid);
-  const r = await autocannon({ url: `http://127.0.0.1:${port}/users/u_1001`, connections: CONNECTIONS, duration });
+  const url = `${https ? 'https' : 'http'}://127.0.0.1:${port}/users/u_1001`;
+  const r = await autocannon({ url, connections: CONNECTIONS, duration });
   const cpuUs = ((cpuTicks(pid) - before) * 10_000) / Math.max(1, r.requests.total);
   if (r.non2xx) process.stdout.write(`  non-2xx answers: ${JSON.stringify(r.statusCodeStats)}\n`);
   return {
@@ -123,7 +125,18 @@ async function main(): Promise<void> {
       { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: String(accessLog) },
       jsonPort,
     );
-  const targets: { name: string; proc: Proc }[] = [
+  // A throwaway CA and localhost certificate for the TLS rows.
+  const tlsDir = new URL('../../bench/.tmp/tls/', import.meta.url);
+  mkdirSync(tlsDir, { recursive: true });
+  const ca = await createCa({ name: 'Rampart bench CA' });
+  const leaf = await issue(ca, { commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
+  const TLS_CERT = fileURLToPath(new URL('cert.pem', tlsDir));
+  const TLS_KEY = fileURLToPath(new URL('key.pem', tlsDir));
+  writeFileSync(TLS_CERT, leaf.cert);
+  writeFileSync(TLS_KEY, leaf.key, { mode: 0o600 });
+  const tlsEnv = { TLS_CERT, TLS_KEY };
+
+  const targets: { name: string; proc: Proc; https?: boolean; ref?: number }[] = [
     { name: 'upstream direct', proc: upstream },
     {
       name: 'minimal node:http + undici proxy',
@@ -132,13 +145,28 @@ async function main(): Promise<void> {
     { name: 'rampart bare (bench/bare.yaml)', proc: await rampart('bench/bare.yaml', false) },
     { name: 'rampart bare + access log to a file', proc: await rampart('bench/bare.yaml', true) },
     { name: 'rampart + first policies (bench/policies.yaml)', proc: await rampart('bench/policies.yaml', false) },
+    {
+      name: 'minimal proxy over TLS 1.3 (https)',
+      https: true,
+      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL, ...tlsEnv }, jsonPort),
+    },
+    {
+      name: 'rampart bare over TLS 1.3 (bench/tls.yaml)',
+      https: true,
+      ref: 5,
+      proc: await startProc(
+        ['dist/src/cli/main.js', 'start', '--config', 'bench/tls.yaml', '--workers', '1', '--no-watch'],
+        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', ...tlsEnv },
+        jsonPort,
+      ),
+    },
   ];
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of targets) {
       const pid = t.proc.child.pid as number;
-      await load(t.proc.port, WARMUP, pid);
-      const s = await load(t.proc.port, DURATION, pid);
+      await load(t.proc.port, WARMUP, pid, t.https);
+      const s = await load(t.proc.port, DURATION, pid, t.https);
       samples.get(t.name)?.push(s);
       process.stdout.write(
         `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
@@ -149,8 +177,9 @@ async function main(): Promise<void> {
 
   // Ratios are taken within each round (paired with the reference measured moments before) and then the median
   // over rounds: a shared VM's slow spells hit both sides of a pair, so they cancel instead of deciding the result.
-  const ref = samples.get(targets[1]?.name as string) ?? [];
   const rows = targets.map((t) => {
+    // TLS rows compare with the minimal proxy over TLS; the others with the plain one.
+    const ref = samples.get(targets[t.ref ?? 1]?.name as string) ?? [];
     const s = samples.get(t.name) ?? [];
     return {
       name: t.name,
@@ -164,7 +193,7 @@ async function main(): Promise<void> {
     };
   });
   const table = [
-    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy | p99 vs minimal proxy | CPU µs/request (own process) | errors |',
+    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy (TLS rows: over TLS) | p99 vs the same | CPU µs/request (own process) | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
@@ -172,7 +201,8 @@ async function main(): Promise<void> {
     ),
   ].join('\n');
   const bare = rows[2] as (typeof rows)[number];
-  const verdict = `Target: bare Rampart >= 0.90x the minimal proxy's throughput (measured ${bare.rpsRatio.toFixed(2)}x) and p99 within 1.3x (measured ${bare.p99Ratio.toFixed(2)}x).`;
+  const tlsRow = rows[6] as (typeof rows)[number];
+  const verdict = `Target: bare Rampart >= 0.90x the minimal proxy's throughput (measured ${bare.rpsRatio.toFixed(2)}x) and p99 within 1.3x (measured ${bare.p99Ratio.toFixed(2)}x). Over TLS 1.3 against the minimal proxy over TLS: ${tlsRow.rpsRatio.toFixed(2)}x throughput, ${tlsRow.p99Ratio.toFixed(2)}x p99.`;
   const md = `# Benchmark results
 
 Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.

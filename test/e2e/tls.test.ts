@@ -385,6 +385,24 @@ ${base()}`);
     }
   });
 
+  it('http2: false serves HTTP/1.1 only', async () => {
+    const g = await startGateway(`
+listeners:
+  - port: 0
+    tls:
+      http2: false
+      certificates: [{ cert_file: ${localhost.certFile}, key_file: ${localhost.keyFile} }]
+${base()}`);
+    try {
+      expect((await handshake(g.port, { ca: pki.ca.cert, ALPNProtocols: ['h2', 'http/1.1'] })).alpn).toBe('http/1.1');
+      const r = await h1(g.port, '/plain-https', { ca: pki.ca.cert });
+      expect(r.status).toBe(200);
+      expect((JSON.parse(r.body) as Echo).headers['x-forwarded-proto']).toBe('https');
+    } finally {
+      await g.close();
+    }
+  });
+
   it('only allows min_version TLSv1.3 when set', async () => {
     const g = await startGateway(`
 listeners:
@@ -466,7 +484,9 @@ describe('client certificates (mTLS)', () => {
   beforeAll(async () => {
     const tls = (mode: string, crl: boolean) => `
     tls:
-      certificates: [{ cert_file: ${localhost.certFile}, key_file: ${localhost.keyFile} }]
+      certificates:
+        - { cert_file: ${localhost.certFile}, key_file: ${localhost.keyFile} }
+        - { cert_file: ${aTest.certFile}, key_file: ${aTest.keyFile} }
       client_auth:
         mode: ${mode}
         ca_file: ${pki.dir}/ca.pem
@@ -488,6 +508,11 @@ ${crl ? `        crl_file: ${pki.dir}/crl.pem` : ''}`;
     const ok = await h1(required.port, '/alice', { ca, cert: alice.cert, key: alice.key });
     expect(ok.status).toBe(200);
     expect(upCount).toBe(before + 1);
+    // The same checks on a certificate chosen by SNI (each context carries the client CA and the CRL).
+    const sni = { ca, servername: 'a.test' };
+    await expect(h1(required.port, '/sni-none', sni)).rejects.toThrow();
+    await expect(h1(required.port, '/sni-mallory', { ...sni, cert: mallory.cert, key: mallory.key })).rejects.toThrow();
+    expect((await h1(required.port, '/sni-alice', { ...sni, cert: alice.cert, key: alice.key })).status).toBe(200);
     const session = await h2connect(required.port, { ca, cert: alice.cert, key: alice.key });
     expect((await h2(session, '/alice-h2')).status).toBe(200);
     session.close();
@@ -496,10 +521,12 @@ ${crl ? `        crl_file: ${pki.dir}/crl.pem` : ''}`;
       (p) => p.includes('/alice-h2'),
     );
     const paths = required.logs.lines.filter((l) => l.type === 'access').map((l) => l.path);
-    expect(paths).toEqual(['/alice', '/alice-h2']);
+    expect(paths).toEqual(['/alice', '/sni-alice', '/alice-h2']);
     const refused = required.logs.lines.filter((l) => l.msg === 'client certificate refused');
     expect(refused.map((l) => (l.err as { code?: string }).code).sort()).toEqual([
       'CERT_REVOKED',
+      'CERT_REVOKED',
+      'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE',
       'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE',
       'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
     ]);
