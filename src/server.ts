@@ -201,15 +201,7 @@ export class Gateway {
       throw new GatewayError('ROUTE_NOT_FOUND');
     }
     if (!route.target || !route.send) throw new GatewayError('ROUTE_NOT_FOUND');
-    const preserveHost = route.cfg.preserve_host;
-    await sendUpstream(ctx, route.target, {
-      ...route.send,
-      beforeAttempt: (c) => {
-        if (!preserveHost && c.target)
-          c.upstreamHeaders.host = c.target.origin.slice(c.target.origin.indexOf('//') + 2);
-        return route.pipeline.upstream.length ? route.pipeline.runUpstream(c) : undefined;
-      },
-    });
+    await sendUpstream(ctx, route.target, route.send);
     if (this.metrics && ctx.upstreamMs >= 0) this.metrics.observeUpstream(route.target.name, ctx.upstreamMs / 1000);
   }
 
@@ -322,7 +314,7 @@ export class Gateway {
       if (!target) throw new GatewayError('NO_HEALTHY_UPSTREAM');
       ctx.target = target;
       ctx.attempts = 1;
-      if (!route.cfg.preserve_host) ctx.upstreamHeaders.host = target.origin.slice(target.origin.indexOf('//') + 2);
+      if (!route.cfg.preserve_host) ctx.upstreamHeaders.host = target.host;
       await route.pipeline.runUpstream(ctx);
       const url = new URL(target.origin);
       const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));

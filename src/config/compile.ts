@@ -17,7 +17,7 @@ export interface CompiledRoute extends RouteInfo {
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly pipeline: Pipeline;
   readonly target: Upstream | null;
-  readonly send: Omit<SendOptions, 'beforeAttempt'> | null;
+  readonly send: SendOptions | null;
   /** Path and query sent upstream. */
   readonly upstreamPath: (ctx: RequestContext, pattern: string) => string;
 }
@@ -55,6 +55,8 @@ export class Generation {
         if (upCfg) layers.push({ scope: `upstream:${r.upstream}`, policies: upCfg.policies });
         layers.push({ scope: `route:${r.name}`, policies: r.policies });
         const t = { ...upCfg?.timeouts, ...r.timeouts };
+        const pipeline = buildPipeline(layers, this.instances, logger);
+        const preserveHost = r.preserve_host;
         return {
           name: r.name,
           upstream: r.upstream ?? null,
@@ -64,7 +66,7 @@ export class Generation {
           // GET implies HEAD, as in every HTTP server: a GET-only route answers HEAD too.
           methods: r.methods?.includes('GET') && !r.methods.includes('HEAD') ? [...r.methods, 'HEAD'] : r.methods,
           headers: r.headers,
-          pipeline: buildPipeline(layers, this.instances, logger),
+          pipeline,
           target: up,
           send: upCfg
             ? {
@@ -72,6 +74,12 @@ export class Generation {
                 headerMs: t.header_ms ?? upCfg.timeouts.header_ms,
                 bodyMs: t.body_ms ?? upCfg.timeouts.body_ms,
                 totalMs: t.total_ms ?? upCfg.timeouts.total_ms,
+                // Built once per route, not per request: the target's host (unless preserve_host), then the
+                // policies' upstream phase.
+                beforeAttempt: (c: RequestContext) => {
+                  if (!preserveHost && c.target) c.upstreamHeaders.host = c.target.host;
+                  return pipeline.upstream.length ? pipeline.runUpstream(c) : undefined;
+                },
               }
             : null,
           upstreamPath: compileRewrite(r),

@@ -380,6 +380,19 @@ describe('parseConfig: unsafe settings', () => {
     ]);
   });
 
+  it('refuses an inline master key even in development, and takes it from ${env:...}', () => {
+    const master = ['keyring:', '  master_key: c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy1sb25nISE='];
+    const issues = issuesOf(yaml('environment: development', 'listeners: [{ port: 8080 }]', ...master));
+    expect(issues).toMatchObject([{ path: 'keyring.master_key', severity: 'error', line: 4 }]);
+    const viaEnv = ok(
+      yaml('environment: development', 'listeners: [{ port: 8080 }]', 'keyring:', '  master_key: ${env:MK}'),
+      {
+        MK: 'x',
+      },
+    );
+    expect(viaEnv.config.keyring?.master_key).toBe('x');
+  });
+
   it('accepts the same secrets through ${env:...} and ${file:...} in production, without warnings', () => {
     const env = { KEY: 'k', TOKEN: 't0k3n' };
     expect(ok(yaml(...BASE, '    tls:', '      key: ${env:KEY}'), env).warnings).toEqual([]);

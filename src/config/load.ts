@@ -154,7 +154,8 @@ export function parseConfig(
       nodeAt(doc.contents, s.path)?.range?.[0],
       path,
       'a secret written inline in the config: use ${env:NAME} or ${file:PATH}',
-      prod ? 'error' : 'warning',
+      // The master key protects every other secret: never from the YAML itself, not even in development.
+      prod || path === 'keyring.master_key' ? 'error' : 'warning',
     );
   }
   const upstreams = valueAt(raw, ['upstreams']);

@@ -1,5 +1,3 @@
-import type { ServerResponse } from 'node:http';
-
 /**
  * The one error-code table. Every error a client can see has a stable code here, a status and a title;
  * docs/errors.md is generated from it (`npm run docs`). Add rows, never rename a code: clients match on it.
@@ -131,19 +129,3 @@ export function problemOf(err: GatewayError, requestId?: string, instance?: stri
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** Writes a problem+json answer on a plain response, for paths outside the pipeline (server-level errors). */
-export function writeProblem(res: ServerResponse, err: GatewayError, requestId?: string): void {
-  const body = JSON.stringify(problemOf(err, requestId));
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(err.status, {
-    ...err.headers,
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
-  res.end(body);
-}

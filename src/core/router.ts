@@ -202,7 +202,8 @@ function paramsFor<R>(
   slot: Slot<R>,
   params: Record<string, string | undefined>,
 ): Record<string, string | undefined> {
-  if (c.names === slot.names) return { ...params };
+  // find-my-way builds a fresh params object per lookup: no copy needed.
+  if (c.names === slot.names) return params;
   const from = slot.names.split('/');
   const out: Record<string, string | undefined> = {};
   c.names.split('/').forEach((n, i) => {

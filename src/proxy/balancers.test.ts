@@ -5,7 +5,14 @@ import { newHealth } from './health.js';
 import type { Target } from './target.js';
 
 function target(name: string, weight = 1, inflight = 0): Target {
-  return { origin: `http://${name}:80`, weight, pool: {} as Dispatcher, inflight, health: newHealth() };
+  return {
+    origin: `http://${name}:80`,
+    host: `${name}:80`,
+    weight,
+    pool: {} as Dispatcher,
+    inflight,
+    health: newHealth(),
+  };
 }
 
 const all = () => true;

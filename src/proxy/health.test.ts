@@ -15,7 +15,7 @@ import {
 import type { Target } from './target.js';
 
 function target(origin = 'http://a:80', pool: Dispatcher = {} as Dispatcher): Target {
-  return { origin, weight: 1, pool, inflight: 0, health: newHealth() };
+  return { origin, host: new URL(origin).host, weight: 1, pool, inflight: 0, health: newHealth() };
 }
 
 const passive: PassiveHealthOptions = { maxFailures: 3, ejectMs: 1_000, maxEjectMs: 5_000 };

@@ -7,6 +7,8 @@ import type { Dispatcher } from 'undici';
 export interface Target {
   /** e.g. "http://127.0.0.1:3001" (origin only, no path). */
   readonly origin: string;
+  /** host[:port] of the origin: the Host header the upstream expects. */
+  readonly host: string;
   /** Relative weight, >= 1. */
   readonly weight: number;
   /** Dispatcher (undici Pool) that sends requests to this target. */

@@ -27,6 +27,7 @@ export class Upstream {
     const hasTls = cfg.targets.some((x) => x.url.startsWith('https:'));
     this.targets = cfg.targets.map((x) => ({
       origin: new URL(x.url).origin,
+      host: new URL(x.url).host,
       weight: x.weight,
       inflight: 0,
       health: newHealth(),
