@@ -8,6 +8,8 @@ import { openStore, STORE_PURPOSE, type Store, type StoreConfig } from './store/
 export interface Services {
   store: Store;
   keyring: Keyring;
+  /** Where the master key came from (rotation by `rampart keyring rotate --config`). */
+  source: KeySource;
   close(): Promise<void>;
 }
 
@@ -69,7 +71,7 @@ export async function openServices(config: Config, configFile: string, logger: L
   const ring = keyring as Keyring | null;
   if (!ring) throw new StartupError('the store opened without its keyring');
   logger.info({ store: store.kind, schema_version: await store.schemaVersion() }, 'store open');
-  return { store, keyring: ring, close: () => store.close() };
+  return { store, keyring: ring, source, close: () => store.close() };
 }
 
 /**

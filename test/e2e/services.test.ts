@@ -159,6 +159,33 @@ describe('rampart reencrypt', () => {
   });
 });
 
+describe('rampart keyring --config', () => {
+  it("rotates the master key of the gateway's own store and master key file; secrets stay readable", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));
+    const file = tmpFile('rampart.yaml', config('environment: development\nstore: {}', dataDir));
+    const loaded = parseConfig(readFileSync(file, 'utf8'), file, join(file, '..'));
+    const first = await openServices(loaded.config, file, createLogger('silent'));
+    if (!first) throw new Error('no services');
+    const id = await storeSecret(first);
+    await first.close();
+
+    const rotate = spawnRampart(['keyring', 'rotate', '--config', file]);
+    expect(await rotate.exited).toBe(0);
+    expect(rotate.logs.map((l) => l.raw).join('\n')).toMatch(/version 1 → 2/);
+    const status = spawnRampart(['keyring', 'status', '--config', file]);
+    expect(await status.exited).toBe(0);
+    expect(status.logs.map((l) => l.raw).join('\n')).toMatch(/store: newest 1; v1 under master 2/);
+
+    const after = await openServices(loaded.config, file, createLogger('silent'));
+    if (!after) throw new Error('no services');
+    try {
+      expect((await after.store.credentials.getSecret(id))?.toString()).toBe(SECRET);
+    } finally {
+      await after.close();
+    }
+  });
+});
+
 describe('rampart start with a store', () => {
   it('refuses to start in production without a master key', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rampart-data-'));

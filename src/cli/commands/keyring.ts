@@ -1,24 +1,33 @@
 import type { Command } from 'commander';
+import { loadConfigFile } from '../../config/load.js';
 import { EnvKeySource } from '../../crypto/env-key-source.js';
 import { createKeyFile, FileKeySource } from '../../crypto/file-key-source.js';
 import { FileKeyState } from '../../crypto/key-state-file.js';
 import { Keyring, type MasterRewrap } from '../../crypto/keyring.js';
 import type { KeySource } from '../../crypto/types.js';
+import { createLogger } from '../../observability/logger.js';
+import { openServices, type Services } from '../../services.js';
 
 interface SourceOptions {
   masterKeys?: string;
   masterEnv?: string;
-  state: string;
+  state?: string;
+  config?: string;
 }
 
 /**
- * Key rotation from the command line, independent of rampart.yaml for now. Prints versions only, never key
- * material. Safe while gateways run: they keep their data keys in memory and pick the new state up on reload.
+ * Key rotation from the command line: on the gateway's own store and master key (--config rampart.yaml), or on
+ * a state file and a key source given directly. Prints versions only, never key material. Safe while gateways
+ * run: they keep their data keys in memory; a master rotation only re-wraps those keys.
  */
 export function register(program: Command): void {
   const keyring = program
     .command('keyring')
-    .description('master key and data key rotation (prints versions, never keys)');
+    .description('master key and data key rotation (prints versions, never keys)')
+    .hook('postAction', async () => {
+      await opened?.close();
+      opened = null;
+    });
 
   keyring
     .command('init')
@@ -81,11 +90,28 @@ function withSource(cmd: Command): Command {
   return cmd
     .option('--master-keys <file>', 'master key file (JSON, mode 0600)')
     .option('--master-env <name>', 'environment variable holding the master key (BASE64, or 2:BASE64,1:BASE64)')
-    .requiredOption('--state <file>', 'data key state file (wrapped data keys)');
+    .option('--state <file>', 'data key state file (wrapped data keys)')
+    .option(
+      '-c, --config <file>',
+      "the gateway's config: its store holds the data keys, its keyring names the master key",
+    );
 }
 
+/** The gateway's store opened by --config, closed after the command (postAction hook). */
+let opened: Services | null = null;
+
 async function open(o: SourceOptions): Promise<{ ring: Keyring; source: KeySource }> {
-  if (!o.masterKeys === !o.masterEnv) throw new Error('give one of --master-keys FILE or --master-env NAME');
+  if (o.config) {
+    const { config, file } = loadConfigFile(o.config);
+    const services = await openServices(config, file, createLogger('warn'));
+    if (!services) throw new Error(`${o.config} configures no store: there is no keyring state to rotate`);
+    o.state = `the ${services.store.kind} store of ${o.config}`;
+    opened = services;
+    return { ring: services.keyring, source: services.source };
+  }
+  if (!o.masterKeys === !o.masterEnv)
+    throw new Error('give --config FILE, or one of --master-keys FILE or --master-env NAME');
+  if (!o.state) throw new Error('give --state FILE with --master-keys or --master-env');
   const source = o.masterKeys ? await FileKeySource.open(o.masterKeys) : EnvKeySource.fromEnv(o.masterEnv ?? '');
   return { ring: await Keyring.open({ source, state: new FileKeyState(o.state) }), source };
 }
