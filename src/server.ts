@@ -159,7 +159,10 @@ export class Gateway {
     res: ServerResponse | null,
   ): { ctx: RequestContext; lookup: RouteLookup<CompiledRoute> | null; badPath: GatewayError | null } {
     const peer = normalizeIp(req.socket.remoteAddress ?? '');
-    const clientIp = clientIpOf(peer, req.headers['x-forwarded-for'], gen.trusted);
+    // Checked once: it decides both whether forwarding headers are read and whether they are passed on.
+    const peerTrusted = gen.trusted(peer);
+    const xff = req.headers['x-forwarded-for'];
+    const clientIp = peerTrusted && xff ? clientIpOf(peer, xff, gen.trusted) : peer;
     let target = { path: '/', query: '' };
     let badPath: GatewayError | null = null;
     try {
@@ -177,7 +180,7 @@ export class Gateway {
       ctx.upstreamPath = lookup.route.upstreamPath(ctx, lookup.pattern);
       ctx.upstreamHeaders = upstreamRequestHeaders(req.headers, {
         peerIp: peer,
-        peerTrusted: gen.trusted(peer),
+        peerTrusted,
         secure,
         host: ctx.host,
         upstreamHost: ctx.host,

@@ -152,9 +152,6 @@ export async function selfSigned(o: LeafOptions): Promise<Issued> {
   return { cert: cert.toString('pem'), key: await pemKey(keys.privateKey), serial: s };
 }
 
-/** A fresh key pair (to issue two certificates over one key, or a certificate whose key is elsewhere). */
-export const newKeyPair = keyPair;
-
 /** A CRL signed by `ca` revoking the given serials (default: valid for 7 days from now). */
 export async function createCrl(ca: Authority, revoked: readonly string[], o: Validity = {}): Promise<string> {
   const { notBefore, notAfter } = period(o, 7);
