@@ -7,6 +7,7 @@ import { AggregatorRegistry, register } from 'prom-client';
 import { ConfigError, formatIssue, type LoadedConfig, loadConfigFile } from './config/load.js';
 import { referencedFiles } from './config/refs.js';
 import { watchFiles } from './config/watch.js';
+import { ServiceRegistry } from './core/shared.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
@@ -83,7 +84,11 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
   const services = await servicesOrExit(loaded, logger);
   if (services) reencryptInBackground(services, logger);
-  const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
+  const gw = new Gateway({
+    logger,
+    metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null,
+    services: new ServiceRegistry(services?.store, services?.keyring),
+  });
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
   if (loaded.config.metrics.enabled) {
@@ -216,10 +221,14 @@ async function runWorker(file: string): Promise<void> {
   const path = process.env.RAMPART_CONFIG ?? file;
   const loaded = loadOrExit(path);
   const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
-  const gw = new Gateway({ logger, metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null });
+  const services = await servicesOrExit(loaded, logger);
+  const gw = new Gateway({
+    logger,
+    metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null,
+    services: new ServiceRegistry(services?.store, services?.keyring),
+  });
   // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
   if (loaded.config.metrics.enabled) new AggregatorRegistry();
-  const services = await servicesOrExit(loaded, logger);
   gw.apply(loaded);
   const listeners = await gw.listen(loaded.config.listeners);
   process.send?.({ type: 'ready', listeners } satisfies Msg);

@@ -12,6 +12,7 @@ import { ERRORS, GatewayError, PROBLEM_CONTENT_TYPE, problemOf, toGatewayError }
 import { normalizeTarget } from './core/path.js';
 import type { Pipeline } from './core/pipeline.js';
 import type { RouteLookup } from './core/router.js';
+import { ServiceRegistry } from './core/shared.js';
 import { AccessLog } from './observability/access-log.js';
 import type { Metrics } from './observability/metrics.js';
 import { upstreamRequestHeaders } from './proxy/forward.js';
@@ -25,6 +26,8 @@ import { redirectHandler } from './tls/redirect.js';
 export interface GatewayOptions {
   logger: Logger;
   metrics?: Metrics | null;
+  /** Store, keyring and cross-generation objects for policies; an empty registry when the config has no store. */
+  services?: ServiceRegistry;
 }
 
 export interface BoundListener {
@@ -54,7 +57,10 @@ export class Gateway {
     this.logger = opts.logger;
     this.access = new AccessLog(opts.logger);
     this.metrics = opts.metrics ?? null;
+    this.services = opts.services ?? new ServiceRegistry();
   }
+
+  readonly services: ServiceRegistry;
 
   get current(): Generation | null {
     return this.gen;
@@ -62,7 +68,7 @@ export class Gateway {
 
   /** Compiles fully, then swaps; the old generation finishes its in-flight requests and closes. */
   apply(loaded: LoadedConfig): Generation {
-    const next = new Generation(loaded.config, ++this.generations, this.pools, this.logger);
+    const next = new Generation(loaded.config, ++this.generations, this.pools, this.logger, this.services);
     next.start();
     const prev = this.gen;
     if (prev && JSON.stringify(prev.config.listeners) !== JSON.stringify(next.config.listeners)) {
@@ -403,6 +409,7 @@ export class Gateway {
     await closed;
     this.gen?.retire();
     await this.pools.closeAll();
+    await this.services.close();
   }
 }
 

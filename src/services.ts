@@ -13,6 +13,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** The keyring purpose whose data keys make the keyed hashes of API keys and other recognise-only secrets. */
+export const CREDENTIAL_MAC_PURPOSE = 'credential-mac';
+
 export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
@@ -63,7 +66,7 @@ export async function openServices(config: Config, configFile: string, logger: L
   const store = await openStore(
     storeCfg,
     async (state) => {
-      keyring = await Keyring.open({ source, state, purposes: [STORE_PURPOSE] });
+      keyring = await Keyring.open({ source, state, purposes: [STORE_PURPOSE, CREDENTIAL_MAC_PURPOSE] });
       return keyring;
     },
     { migrate: config.store?.migrate ?? true },

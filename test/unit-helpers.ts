@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import type { z } from 'zod';
 import { type HeaderMap, RequestContext } from '../src/core/context.js';
 import type { AnyObjectSchema, PolicyDefinition, PolicyEnv, PolicyInstance } from '../src/core/policy.js';
+import { ServiceRegistry } from '../src/core/shared.js';
 
 /** Shared builders for in-process unit tests (no sockets). */
 
@@ -62,7 +63,7 @@ export function withResponse(ctx: RequestContext, status = 200, headers: HeaderM
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 export function policyEnv(scope = 'global'): PolicyEnv {
-  return { logger: silentLogger, scope };
+  return { logger: silentLogger, scope, services: new ServiceRegistry() };
 }
 
 /** `create(schema.parse(cfg), env)`: a policy instance from raw (YAML-like) config. */

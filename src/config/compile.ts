@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { compileCidrs } from '../core/client-ip.js';
 import type { RequestContext, RouteInfo } from '../core/context.js';
 import { buildPipeline, type Pipeline } from '../core/pipeline.js';
-import type { PolicyInstance } from '../core/policy.js';
+import type { PolicyInstance, PolicyServices } from '../core/policy.js';
 import { Router } from '../core/router.js';
+import { ServiceRegistry } from '../core/shared.js';
 import type { PoolRegistry } from '../proxy/pools.js';
 import type { SendOptions } from '../proxy/send.js';
 import { Upstream } from '../proxy/upstream.js';
@@ -43,6 +44,7 @@ export class Generation {
     readonly id: number,
     pools: PoolRegistry,
     logger: Logger,
+    services: PolicyServices = new ServiceRegistry(),
   ) {
     this.trusted = compileCidrs(config.trusted_proxies);
     const global = { scope: 'global', policies: config.policies };
@@ -55,11 +57,17 @@ export class Generation {
         if (upCfg) layers.push({ scope: `upstream:${r.upstream}`, policies: upCfg.policies });
         layers.push({ scope: `route:${r.name}`, policies: r.policies });
         const t = { ...upCfg?.timeouts, ...r.timeouts };
-        const pipeline = buildPipeline(layers, this.instances, logger);
+        const pipeline = buildPipeline(layers, this.instances, logger, services, { requireIdentity: !r.public });
+        if (!r.public && pipeline.challenges.length === 0)
+          logger.warn(
+            { route: r.name },
+            'route is not public and has no identity policy: every request to it is refused with 401 (set public: true or add api-key / jwt / introspection / mtls-identity)',
+          );
         const preserveHost = r.preserve_host;
         return {
           name: r.name,
           upstream: r.upstream ?? null,
+          public: r.public,
           cfg: r,
           hosts: r.hosts,
           paths: r.paths,
@@ -85,7 +93,7 @@ export class Generation {
           upstreamPath: compileRewrite(r),
         };
       });
-      this.fallback = buildPipeline([global], this.instances, logger);
+      this.fallback = buildPipeline([global], this.instances, logger, services);
       this.router = new Router(this.routes);
     } catch (e) {
       this.close();

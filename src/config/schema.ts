@@ -263,6 +263,11 @@ export const route = z
     strip_prefix: z.string().startsWith('/').optional(),
     rewrite: z.string().startsWith('/').optional().describe('Upstream path template with {param} and {*}.'),
     preserve_host: bool().default(false).describe('Send the client Host header upstream instead of the target host.'),
+    public: bool()
+      .default(false)
+      .describe(
+        'Serve requests with no identity. Deny by default: a route that is not public answers 401 unless an identity policy (api-key, jwt, introspection, mtls-identity) recognises the caller.',
+      ),
     websocket: bool().default(false).describe('Allow WebSocket upgrades on this route.'),
     timeouts: routeTimeouts
       .optional()

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
 import { GatewayError } from './errors.js';
+import type { Identity } from './identity.js';
 
 /**
  * Most a policy may buffer of a body when no tighter cap applies (request-limits sets the request's).
@@ -54,6 +55,8 @@ export interface ClientCertificate {
 export interface RouteInfo {
   readonly name: string;
   readonly upstream: string | null;
+  /** `public: true`: no identity needed (deny by default otherwise). */
+  readonly public: boolean;
 }
 
 /**
@@ -79,6 +82,16 @@ export class RequestContext {
   /** The verified client certificate of this connection (mTLS listeners), or null. */
   clientCert: ClientCertificate | null = null;
   route: RouteInfo | null = null;
+  /** Set by the identity policy that recognised the caller; a non-public route refuses the request without one. */
+  identity: Identity | null = null;
+  /**
+   * Brute-force hook: an identity policy calls it with a stable key for the credential it is about to check (an API
+   * key id, a token digest) before checking it, so a locked credential is refused (AUTH_LOCKED) without a check.
+   */
+  onAuthAttempt: ((credentialKey: string) => void) | null = null;
+  /** The credential key passed to onAuthAttempt, for counting a failure against it. */
+  authAttempt: string | null = null;
+
   params: Record<string, string | undefined> = {};
   /** Headers that will be sent upstream (hop-by-hop removed, forwarding headers set). Policies may edit. */
   upstreamHeaders: HeaderMap = {};

@@ -35,6 +35,26 @@ export const ERRORS = {
     title: 'Request header fields too large',
     doc: 'Too many headers, or a header or the whole head is larger than `request-limits` allows.',
   },
+  UNAUTHENTICATED: {
+    status: 401,
+    title: 'Unauthorized',
+    doc: 'The route needs an identity and the request brought none, or a credential that did not verify. The answer never says which part failed; `WWW-Authenticate` lists the accepted schemes (RFC 6750 for Bearer).',
+  },
+  INSUFFICIENT_SCOPE: {
+    status: 403,
+    title: 'Forbidden',
+    doc: 'The credential is valid but not for this route or scope (an API key limited to other routes, a token without a required scope).',
+  },
+  AUTH_LOCKED: {
+    status: 429,
+    title: 'Too many failed authentications',
+    doc: 'Too many failed authentications from this client or for this credential; `Retry-After` says when to try again. The lockout grows with repeated failures.',
+  },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    title: 'Service unavailable',
+    doc: 'The identity provider needed to verify the credential is unreachable (no signing key can be had, introspection failed): the request is refused, not let through. `Retry-After` is set.',
+  },
   CORS_ORIGIN_DENIED: {
     status: 403,
     title: 'Origin not allowed',

@@ -44,7 +44,7 @@ function compose(...defs: PolicyDefinition[]): Pipeline {
   return new Pipeline(
     [...defs]
       .sort((a, b) => a.order - b.order)
-      .map((d) => ({ name: d.name, scope: 'global', instance: d.create({}, policyEnv()) })),
+      .map((d) => ({ name: d.name, order: d.order, scope: 'global', instance: d.create({}, policyEnv()) })),
   );
 }
 
@@ -97,7 +97,7 @@ describe('Pipeline.run', () => {
 
   it('skips policies that lack a phase', async () => {
     const trace: string[] = [];
-    const only = (name: string, inst: PolicyInstance) => ({ name, scope: 'global', instance: inst });
+    const only = (name: string, inst: PolicyInstance) => ({ name, order: 100, scope: 'global', instance: inst });
     const pl = new Pipeline([
       only('a', {
         request: () => {
@@ -526,5 +526,85 @@ describe('buildPipeline', () => {
     const ctx = makeCtx();
     await pl.run(ctx, terminalOk([]));
     expect(ctx.response?.status).toBe(200);
+  });
+});
+
+describe('identity gate (deny by default)', () => {
+  const step = (name: string, order: number, instance: PolicyInstance) => ({ name, order, scope: 'global', instance });
+  const trace: string[] = [];
+  const mark = (name: string): PolicyInstance => ({
+    request: () => {
+      trace.push(`${name}.request`);
+    },
+    response: () => {
+      trace.push(`${name}.response`);
+    },
+  });
+  const identify = (who: string | null): PolicyInstance => ({
+    identity: { challenge: 'ApiKey header="x-api-key"' },
+    request: (ctx) => {
+      trace.push('id.request');
+      if (who)
+        ctx.identity = {
+          kind: 'api-key',
+          consumerId: who,
+          subject: who,
+          credentialId: null,
+          roles: [],
+          scopes: [],
+          attributes: {},
+          claims: null,
+          clientId: null,
+          expiresAt: null,
+        };
+    },
+  });
+
+  it('refuses a request no identity policy recognised, before any policy ordered after the gate', async () => {
+    trace.length = 0;
+    const pl = new Pipeline(
+      [step('early', 100, mark('early')), step('id', 1200, identify(null)), step('late', 2100, mark('late'))],
+      {
+        requireIdentity: true,
+      },
+    );
+    const ctx = makeCtx();
+    await pl.run(ctx, terminalOk(trace));
+    expect(ctx.response?.status).toBe(401);
+    expect(ctx.error?.code).toBe('UNAUTHENTICATED');
+    expect(ctx.response?.headers['www-authenticate']).toBe('ApiKey header="x-api-key"');
+    // The policy after the gate never ran; those before it still decorate the 401.
+    expect(trace).toEqual(['early.request', 'id.request', 'early.response']);
+  });
+
+  it('lets an identified request through, and a public route needs none', async () => {
+    trace.length = 0;
+    const steps = [step('id', 1200, identify('alice')), step('late', 2100, mark('late'))];
+    const ctx = makeCtx();
+    await new Pipeline(steps, { requireIdentity: true }).run(ctx, terminalOk(trace));
+    expect(ctx.response?.status).toBe(200);
+    expect(ctx.identity?.subject).toBe('alice');
+    const open = makeCtx();
+    await new Pipeline([step('late', 2100, mark('late'))]).run(open, terminalOk([]));
+    expect(open.response?.status).toBe(200);
+  });
+
+  it('with no identity policy at all, refuses with a Bearer challenge; the handshake is gated too', async () => {
+    const pl = new Pipeline([step('late', 2100, mark('late'))], { requireIdentity: true });
+    const ctx = makeCtx();
+    await pl.run(ctx, terminalOk([]));
+    expect(ctx.response?.status).toBe(401);
+    expect(ctx.response?.headers['www-authenticate']).toBe('Bearer realm="rampart"');
+    await expect(pl.runHandshake(makeCtx())).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('a CORS-style reply before the gate is not refused (preflights carry no credentials)', async () => {
+    const preflight: PolicyInstance = { request: (ctx) => ctx.reply(204) };
+    const pl = new Pipeline([step('cors', 300, preflight), step('id', 1200, identify(null))], {
+      requireIdentity: true,
+    });
+    const ctx = makeCtx();
+    await pl.run(ctx, terminalOk([]));
+    expect(ctx.response?.status).toBe(204);
   });
 });

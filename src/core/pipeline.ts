@@ -2,15 +2,25 @@ import type { Logger } from 'pino';
 import type { PoliciesConfig } from '../config/schema.js';
 import { POLICIES } from '../policies/index.js';
 import type { HeaderMap, RequestContext } from './context.js';
-import { type GatewayError, PROBLEM_CONTENT_TYPE, problemOf, toGatewayError } from './errors.js';
-import type { Phase, PolicyInstance } from './policy.js';
+import { GatewayError, PROBLEM_CONTENT_TYPE, problemOf, toGatewayError } from './errors.js';
+import type { Phase, PolicyInstance, PolicyServices } from './policy.js';
+import { ServiceRegistry } from './shared.js';
 
 export interface PipelineStep {
   readonly name: string;
+  /** The policy's place in the one ordered list (PolicyDefinition.order). */
+  readonly order: number;
   /** Which layer's config this instance came from ("global", "upstream:x", "route:y"). */
   readonly scope: string;
   readonly instance: PolicyInstance;
 }
+
+/**
+ * Request-phase policies ordered below this run before the identity gate (request ids, limits, CORS preflights,
+ * brute-force lockout, the identity policies themselves); the rest (authorization, rate limits by consumer,
+ * validation) only for a request with an identity, or on a public route.
+ */
+export const IDENTITY_GATE_ORDER = 2000;
 
 /**
  * The compiled, ordered list of policy instances for one route. Built once per config load.
@@ -22,8 +32,16 @@ export class Pipeline {
   readonly upstream: Phase[];
   readonly response: [number, Phase][];
   readonly log: ((ctx: RequestContext) => void)[];
+  /** Deny by default: the error for a request that reaches the gate with no identity; null on a public route. */
+  private readonly gate: (() => GatewayError) | null;
+  /** Where the gate sits: its index in `request`, and the step index of the first policy after it. */
+  private readonly gateAt: number;
+  private readonly gateStep: number;
 
-  constructor(readonly steps: readonly PipelineStep[]) {
+  constructor(
+    readonly steps: readonly PipelineStep[],
+    opts: { requireIdentity?: boolean } = {},
+  ) {
     const pick = (k: 'connect' | 'request' | 'response') =>
       steps.flatMap((s, i) => (s.instance[k] ? [[i, s.instance[k] as Phase] as [number, Phase]] : []));
     this.connect = pick('connect');
@@ -31,10 +49,16 @@ export class Pipeline {
     this.response = pick('response').reverse();
     this.upstream = steps.flatMap((s) => (s.instance.upstream ? [s.instance.upstream] : []));
     this.log = steps.flatMap((s) => (s.instance.log ? [s.instance.log] : []));
-    this.phasesBeforeUpstream = [this.connect, this.request];
+    const after = steps.findIndex((s) => s.order >= IDENTITY_GATE_ORDER);
+    this.gateStep = after === -1 ? steps.length : after;
+    this.gateAt = this.request.filter(([i]) => i < this.gateStep).length;
+    this.gate = opts.requireIdentity ? identityGate(steps) : null;
   }
 
-  private readonly phasesBeforeUpstream: [number, Phase][][];
+  /** `WWW-Authenticate` challenges of the route's identity policies (the gate's 401 carries them). */
+  get challenges(): string[] {
+    return this.steps.flatMap((s) => (s.instance.identity ? [s.instance.identity.challenge] : []));
+  }
 
   /**
    * connect → request → terminal (upstream) → response (reverse). A phase stops the chain by throwing a
@@ -45,18 +69,32 @@ export class Pipeline {
     let stopAt = this.steps.length;
     let i = -1;
     try {
-      // connect, then request: a reply from either stops the chain.
-      for (const phase of this.phasesBeforeUpstream) {
-        for (const [idx, fn] of phase) {
-          i = idx;
-          const r = fn(ctx);
+      for (const [idx, fn] of this.connect) {
+        i = idx;
+        const r = fn(ctx);
+        if (r) await r;
+        if (ctx.response) {
+          stopAt = idx + 1;
+          break;
+        }
+      }
+      if (!ctx.response) {
+        const req = this.request;
+        for (let k = 0; k <= req.length; k++) {
+          if (k === this.gateAt && this.gate && !ctx.identity) {
+            i = this.gateStep;
+            throw this.gate();
+          }
+          const entry = req[k];
+          if (!entry) break;
+          i = entry[0];
+          const r = entry[1](ctx);
           if (r) await r;
           if (ctx.response) {
-            stopAt = idx + 1;
+            stopAt = i + 1;
             break;
           }
         }
-        if (ctx.response) break;
       }
       if (!ctx.response) {
         i = this.steps.length;
@@ -75,8 +113,11 @@ export class Pipeline {
       await fn(ctx);
       if (ctx.response) return;
     }
-    for (const [, fn] of this.request) {
-      await fn(ctx);
+    for (let k = 0; k <= this.request.length; k++) {
+      if (k === this.gateAt && this.gate && !ctx.identity) throw this.gate();
+      const entry = this.request[k];
+      if (!entry) return;
+      await entry[1](ctx);
       if (ctx.response) return;
     }
   }
@@ -129,6 +170,13 @@ function discardBody(ctx: RequestContext): void {
   if (b && !Buffer.isBuffer(b)) b.destroy();
 }
 
+/** 401 with every challenge the route accepts: the same answer whether a credential was missing or wrong. */
+function identityGate(steps: readonly PipelineStep[]): () => GatewayError {
+  const challenges = steps.flatMap((s) => (s.instance.identity ? [s.instance.identity.challenge] : []));
+  const headers = { 'www-authenticate': challenges.length ? challenges.join(', ') : 'Bearer realm="rampart"' };
+  return () => new GatewayError('UNAUTHENTICATED', 'Authentication required.', { headers });
+}
+
 export function problemResponse(
   ctx: RequestContext,
   err: GatewayError,
@@ -150,6 +198,8 @@ export function buildPipeline(
   layers: readonly { scope: string; policies: PoliciesConfig }[],
   cache: Map<string, PolicyInstance>,
   logger: Logger,
+  services: PolicyServices = new ServiceRegistry(),
+  opts: { requireIdentity?: boolean } = {},
 ): Pipeline {
   const steps: PipelineStep[] = [];
   for (const def of POLICIES) {
@@ -166,10 +216,11 @@ export function buildPipeline(
       instance = def.create(cfg, {
         logger: logger.child({ policy: def.name, scope: chosen.scope }),
         scope: chosen.scope,
+        services,
       });
       cache.set(key, instance);
     }
-    steps.push({ name: def.name, scope: chosen.scope, instance });
+    steps.push({ name: def.name, order: def.order, scope: chosen.scope, instance });
   }
-  return new Pipeline(steps);
+  return new Pipeline(steps, opts);
 }

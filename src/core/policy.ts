@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Store } from '../store/types.js';
 import type { RequestContext } from './context.js';
+import type { IdentityPolicyInfo, LocalIssuer } from './identity.js';
 
 /** What a phase may return: nothing to continue, or a promise of nothing. Throw a GatewayError to stop. */
 export type PhaseResult = void | Promise<void>;
@@ -18,6 +21,8 @@ export interface PolicyInstance {
   response?: Phase;
   /** After the response finished, stopped or not. Must not throw or block: buffer and batch. */
   log?: (ctx: RequestContext) => void;
+  /** Set by identity policies: the route's 401 names their challenges, and the gate knows one is configured. */
+  identity?: IdentityPolicyInfo;
   /** Called when the config generation that created this instance is retired (timers, pools). */
   close?: () => void | Promise<void>;
 }
@@ -26,6 +31,22 @@ export interface PolicyEnv {
   logger: Logger;
   /** Where this instance applies: "global", "upstream:<name>" or "route:<name>". */
   scope: string;
+  services: PolicyServices;
+}
+
+/** What the process offers policies beyond their config. */
+export interface PolicyServices {
+  /** The store and keyring when the config has `store:`; a policy that needs them throws at create without. */
+  readonly store: Store | null;
+  readonly keyring: Keyring | null;
+  /** The built-in authorization server when `auth_server` is enabled: the jwt policy trusts its tokens. */
+  readonly authServer: LocalIssuer | null;
+  /**
+   * One object per key for the whole process, made on first use and kept across config reloads (JWKS caches,
+   * verified-token caches, lockout counters): a reload must not forget who is locked out or refetch every key.
+   * Include in the key whatever config the object depends on. Objects with `close()` are closed at shutdown.
+   */
+  shared<T>(key: string, make: () => T): T;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a policy's config schema is any zod object

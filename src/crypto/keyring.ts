@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { KEY_BYTES, seal, unseal } from './aes-gcm.js';
 import { decodeBase64 } from './base64.js';
 import { formatCiphertext, gcmAad, parseCiphertext } from './ciphertext.js';
@@ -95,6 +95,39 @@ export class Keyring implements FieldCipher {
       );
     }
     return plaintext;
+  }
+
+  /**
+   * A keyed hash (HMAC-SHA256) under the newest data key of `purpose`, as "v<version>.<base64url>": what the store
+   * keeps instead of a secret it only needs to recognise (API keys). The MAC key is derived from the data key with
+   * HKDF so one key never serves two algorithms; the version travels with the hash, so hashes made before a
+   * rotation keep verifying with `verifyMac`.
+   */
+  mac(purpose: string, data: Buffer | string): string {
+    const key = this.#newestKey(purpose);
+    return `v${key.version}.${createHmac('sha256', this.#macKey(key)).update(data).digest('base64url')}`;
+  }
+
+  /** Constant-time check of `data` against a `mac()` result; false for an unknown version or a malformed hash. */
+  verifyMac(purpose: string, data: Buffer | string, expected: string): boolean {
+    const m = /^v(\d{1,9})\.([A-Za-z0-9_-]{43})$/.exec(expected);
+    const key = m ? this.#keys.get(purpose)?.get(Number(m[1])) : undefined;
+    if (!m || !key) return false;
+    const got = createHmac('sha256', this.#macKey(key)).update(data).digest();
+    const want = Buffer.from(m[2] as string, 'base64url');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  readonly #macKeys = new WeakMap<DataKey, Buffer>();
+  #macKey(key: DataKey): Buffer {
+    let k = this.#macKeys.get(key);
+    if (!k) {
+      const raw = key.key.export();
+      k = Buffer.from(hkdfSync('sha256', raw, Buffer.alloc(0), `rampart mac ${key.purpose} v${key.version}`, 32));
+      raw.fill(0);
+      this.#macKeys.set(key, k);
+    }
+    return k;
   }
 
   /** True when older than the newest data key; a version newer than ours (another node rotated) is not stale. */

@@ -31,6 +31,7 @@ ${extra}
 ${targets}
 routes:
   - name: all
+    public: true
     paths: ["/*"]
     upstream: pool
 `;

@@ -48,18 +48,22 @@ policies:
   request-id: {}
 routes:
   - name: trust-id
+    public: true
     paths: ["/trust/*"]
     upstream: echo
     policies:
       request-id: { trust_incoming: true }
   - name: ws
+    public: true
     paths: ["/ws"]
     upstream: ws
     websocket: true
   - name: no-ws
+    public: true
     paths: ["/no-ws"]
     upstream: ws
   - name: echo
+    public: true
     paths: ["/*"]
     upstream: echo
 `;

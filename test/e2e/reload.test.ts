@@ -24,6 +24,7 @@ upstreams:
     targets: ["${o.upstream}"]
 routes:
   - name: main
+    public: true
     paths: ["/main", "/slow"]
     upstream: app
     policies:
@@ -34,6 +35,7 @@ ${
   o.extraRoute
     ? `  - name: extra
     paths: ["/extra"]
+    public: true
     upstream: app
 `
     : ''

@@ -116,6 +116,7 @@ ${upstream
   .join('\n')}
 routes:
   - name: all
+    public: true
     paths: ["/*"]
     upstream: svc
 ${routeExtra}
@@ -338,10 +339,12 @@ upstreams:
     health: { passive: { enabled: false } }
 routes:
   - name: header
+    public: true
     paths: ["/header"]
     upstream: slow
     timeouts: { header_ms: 150 }
   - name: total
+    public: true
     paths: ["/total"]
     upstream: slow
     timeouts: { total_ms: 150 }

@@ -12,6 +12,7 @@ interface Echo {
 function route(name: string, body: string): string {
   return `  - name: ${name}
     upstream: echo
+    public: true
 ${body
   .trim()
   .split('\n')

@@ -18,6 +18,7 @@ upstreams:
     retries: { attempts: 0 }
 routes:
   - name: main
+    public: true
     paths: ["/*"]
     upstream: app
     policies:

@@ -16,15 +16,25 @@ describe('demo config end to end', () => {
     await api.close();
   });
 
-  it('proxies a demo route with params and strip_prefix, adding security headers and a request id', async () => {
-    const r = await fetch(`${gw.url}/api/users/u_1001`);
+  it('proxies a public demo route with a rewrite, adding security headers and a request id', async () => {
+    const r = await fetch(`${gw.url}/api/echo/users/u_1001?x=1`);
     expect(r.status).toBe(200);
-    const body = (await r.json()) as { id: string };
-    expect(body.id).toBe('u_1001');
+    const body = (await r.json()) as { path: string };
+    expect(body.path).toBe('/echo/users/u_1001?x=1');
     expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
     expect(r.headers.get('server')).toBeNull();
     expect(r.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('refuses a non-public route without an identity: 401 problem+json with WWW-Authenticate', async () => {
+    const r = await fetch(`${gw.url}/api/users/u_1001`);
+    expect(r.status).toBe(401);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+    expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(((await r.json()) as { code: string }).code).toBe('UNAUTHENTICATED');
   });
 
   it('answers unknown paths with problem+json 404', async () => {

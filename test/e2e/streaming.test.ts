@@ -91,11 +91,13 @@ upstreams:
     targets: ["${up.url}"]
 routes:
   - name: big
+    public: true
     paths: ["/upload", "/download/{size}"]
     upstream: sink
     policies:
       request-limits: { max_body_bytes: ${2 * GiB} }
   - name: limited
+    public: true
     paths: ["/limited"]
     upstream: sink
     policies:

@@ -217,7 +217,7 @@ logging: { level: debug }
 upstreams:
   echo: { targets: ["${up.url}"] }
 routes:
-  - { name: all, paths: ["/*"], upstream: echo, websocket: true }
+  - { name: all, public: true, paths: ["/*"], upstream: echo, websocket: true }
 `;
 
 describe('HTTPS listener', () => {
@@ -295,7 +295,7 @@ listeners:
       certificates: [{ cert_file: ${localhost.certFile}, key_file: ${localhost.keyFile} }]
 metrics: { enabled: false }
 upstreams: { ws: { targets: ["http://127.0.0.1:${wsPort}"] } }
-routes: [{ name: ws, paths: ["/*"], upstream: ws, websocket: true }]
+routes: [{ name: ws, public: true, paths: ["/*"], upstream: ws, websocket: true }]
 `);
     try {
       const ws = new WebSocket(`wss://localhost:${g.port}/chat`, { ca: pki.ca.cert });
@@ -750,8 +750,8 @@ upstreams:
     targets: ["https://127.0.0.1:${ssPort}"]
     tls: { ca: "\${file:${pki.dir}/upstream-self-signed.pem}" }
 routes:
-  - { name: unknown, paths: ["/unknown"], upstream: unknown }
-  - { name: trusted, paths: ["/trusted"], upstream: trusted }
+  - { name: unknown, public: true, paths: ["/unknown"], upstream: unknown }
+  - { name: trusted, public: true, paths: ["/trusted"], upstream: trusted }
 `);
     try {
       const bad = await fetch(`${g.url}/unknown`);
@@ -781,8 +781,8 @@ upstreams:
     retries: { attempts: 0 }
     tls: { ca: "\${file:${pki.dir}/ca.pem}" }
 routes:
-  - { name: mtls, paths: ["/mtls"], upstream: mtls }
-  - { name: nocert, paths: ["/nocert"], upstream: nocert }
+  - { name: mtls, public: true, paths: ["/mtls"], upstream: mtls }
+  - { name: nocert, public: true, paths: ["/nocert"], upstream: nocert }
 `);
     try {
       const ok = await fetch(`${g.url}/mtls`);
@@ -809,8 +809,8 @@ upstreams:
     retries: { attempts: 0 }
     tls: { ca: "\${file:${pki.dir}/ca.pem}" }
 routes:
-  - { name: named, paths: ["/named"], upstream: named }
-  - { name: unnamed, paths: ["/unnamed"], upstream: unnamed }
+  - { name: named, public: true, paths: ["/named"], upstream: named }
+  - { name: unnamed, public: true, paths: ["/unnamed"], upstream: unnamed }
 `);
     try {
       const ok = await fetch(`${g.url}/named`);

@@ -17,6 +17,7 @@ upstreams:
     targets: ["${upstream}"]
 routes:
   - name: main
+    public: true
     paths: ["/*"]
     upstream: app
     policies:
