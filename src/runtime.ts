@@ -4,6 +4,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, register } from 'prom-client';
+import type { AuthServer } from './authserver/auth-server.js';
+import { ensureSigningKey } from './authserver/keys.js';
+import { authServerSettings } from './authserver/settings.js';
 import { ConfigError, formatIssue, type LoadedConfig, loadConfigFile } from './config/load.js';
 import { referencedFiles } from './config/refs.js';
 import { watchFiles } from './config/watch.js';
@@ -70,6 +73,38 @@ async function servicesOrExit(loaded: LoadedConfig, logger: Logger): Promise<Ser
   }
 }
 
+/** The built-in authorization server when enabled (each worker runs its own on the shared store), or exits. */
+async function authServerOrExit(loaded: LoadedConfig, services: Services | null, logger: Logger) {
+  if (!authServerSettings(loaded.config)) return null;
+  try {
+    // Loaded only when enabled: oidc-provider (and its Koa stack) stays out of every other process.
+    const { startAuthServer } = await import('./authserver/index.js');
+    return await startAuthServer(loaded.config, services, logger);
+  } catch (e) {
+    logger.fatal({ err: { message: (e as Error).message } }, 'cannot start the authorization server');
+    logger.flush();
+    process.stderr.write(`rampart: auth_server: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+/** The authorization server is built once at start, like the listeners; a reload says so when its block changed. */
+function warnAuthServerReload(before: LoadedConfig, next: LoadedConfig, logger: Logger): void {
+  if (JSON.stringify(before.config.auth_server) !== JSON.stringify(next.config.auth_server))
+    logger.warn('auth_server changes take effect on restart; the authorization server keeps its current settings');
+}
+
+/** Serves the authorization server's path on the gateway and offers it to policies (the jwt policy's LocalIssuer). */
+function gatewayWith(logger: Logger, metrics: boolean, services: Services | null, auth: AuthServer | null): Gateway {
+  const gw: Gateway = new Gateway({
+    logger,
+    metrics: metrics ? new Metrics(() => gw.current) : null,
+    services: new ServiceRegistry(services?.store, services?.keyring, auth),
+  });
+  if (auth) gw.mount(auth.path, auth.handle);
+  return gw;
+}
+
 export async function start(opts: StartOptions): Promise<void> {
   if (cluster.isWorker) return runWorker(opts.config);
   const loaded = loadOrExit(opts.config);
@@ -84,11 +119,8 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
   for (const w of loaded.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
   const services = await servicesOrExit(loaded, logger);
   if (services) reencryptInBackground(services, logger);
-  const gw = new Gateway({
-    logger,
-    metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null,
-    services: new ServiceRegistry(services?.store, services?.keyring),
-  });
+  const auth = await authServerOrExit(loaded, services, logger);
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth);
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
   if (loaded.config.metrics.enabled) {
@@ -102,6 +134,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
     try {
       const next = loadConfigFile(opts.config);
       for (const w of next.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
+      warnAuthServerReload(loaded, next, logger);
       const g = gw.apply(next);
       logger.info({ generation: g.id, trigger: why }, 'config reloaded');
     } catch (e) {
@@ -115,6 +148,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
     stopWatch();
     logger.info('draining');
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await auth?.close();
     await services?.close();
     logger.info('stopped');
     logger.flush();
@@ -151,6 +185,9 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
     await services.store
       .reencryptStale()
       .catch((e: unknown) => logger.error({ err: { message: (e as Error).message } }, 're-encryption failed'));
+    // The first signing key is made here, once, not by workers racing each other.
+    const as = authServerSettings(loaded.config);
+    if (as) await ensureSigningKey(services.store, as.signingAlg, logger);
     await services.close();
   }
   let stopping = false;
@@ -222,11 +259,8 @@ async function runWorker(file: string): Promise<void> {
   const loaded = loadOrExit(path);
   const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
   const services = await servicesOrExit(loaded, logger);
-  const gw = new Gateway({
-    logger,
-    metrics: loaded.config.metrics.enabled ? new Metrics(() => gw.current) : null,
-    services: new ServiceRegistry(services?.store, services?.keyring),
-  });
+  const auth = await authServerOrExit(loaded, services, logger);
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth);
   // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
   if (loaded.config.metrics.enabled) new AggregatorRegistry();
   gw.apply(loaded);
@@ -235,7 +269,9 @@ async function runWorker(file: string): Promise<void> {
   process.on('message', (m: Msg) => {
     if (m?.type !== 'reload') return;
     try {
-      const g = gw.apply(loadConfigFile(path));
+      const next = loadConfigFile(path);
+      warnAuthServerReload(loaded, next, logger);
+      const g = gw.apply(next);
       logger.info({ generation: g.id }, 'config reloaded');
     } catch (e) {
       logIssues(logger, e, 'config rejected; the running config keeps serving');
@@ -244,6 +280,7 @@ async function runWorker(file: string): Promise<void> {
   // Draining starts on the primary's "shutdown" or on a signal (Ctrl-C reaches the whole process group).
   onStop(async () => {
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await auth?.close();
     await services?.close();
     logger.flush();
   });

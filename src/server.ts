@@ -30,6 +30,9 @@ export interface GatewayOptions {
   services?: ServiceRegistry;
 }
 
+/** A handler that answers a whole path prefix itself, ahead of routing (see Gateway.mount). */
+export type MountedHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
 export interface BoundListener {
   name: string;
   host: string;
@@ -52,6 +55,7 @@ export class Gateway {
   readonly logger: Logger;
   private readonly access: AccessLog;
   private readonly metrics: Metrics | null;
+  private mounted: { prefix: string; handler: MountedHandler } | null = null;
 
   constructor(opts: GatewayOptions) {
     this.logger = opts.logger;
@@ -77,6 +81,15 @@ export class Gateway {
     this.gen = next;
     prev?.retire();
     return next;
+  }
+
+  /**
+   * Hands every request for `prefix` or a path below it to `handler`, before routing and policies: the built-in
+   * authorization server (src/authserver) answers its own endpoints. It speaks OAuth, so its errors are OAuth
+   * JSON, not problem+json. Requests are counted for drain and written to the access log.
+   */
+  mount(prefix: string, handler: MountedHandler): void {
+    this.mounted = { prefix, handler };
   }
 
   async listen(listeners: readonly ListenerConfig[]): Promise<BoundListener[]> {
@@ -139,6 +152,12 @@ export class Gateway {
       res.destroy();
       return;
     }
+    // The mounted prefix (the authorization server): one string check for every other request.
+    const m = this.mounted;
+    if (m !== null && req.url?.startsWith(m.prefix) && isBelow(req.url, m.prefix.length)) {
+      this.serveMounted(gen, m.handler, req, res);
+      return;
+    }
     gen.enter();
     this.inflight++;
     const { ctx, lookup, badPath } = this.prepare(gen, req, res);
@@ -157,6 +176,31 @@ export class Gateway {
         res.destroy();
       },
     );
+  }
+
+  private serveMounted(gen: Generation, handler: MountedHandler, req: IncomingMessage, res: ServerResponse): void {
+    this.inflight++;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    const xff = req.headers['x-forwarded-for'];
+    const ctx = new RequestContext(req, res, {
+      path: q === -1 ? url : url.slice(0, q),
+      query: '',
+      clientIp: xff && gen.trusted(peer) ? clientIpOf(peer, xff, gen.trusted) : peer,
+      peerIp: peer,
+      secure: Boolean((req.socket as Socket & { encrypted?: boolean }).encrypted),
+      websocket: false,
+    });
+    res.once('close', () => {
+      this.inflight--;
+      const status = res.headersSent ? res.statusCode : 0;
+      const seconds = ctx.elapsed() / 1000;
+      this.metrics?.observeRequest('(auth-server)', ctx.method, status, seconds, undefined);
+      if (gen.config.logging.access_log) this.access.write(ctx, status, seconds);
+    });
+    if (this.draining && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
+    handler(req, res);
   }
 
   private prepare(
@@ -411,6 +455,12 @@ export class Gateway {
     await this.pools.closeAll();
     await this.services.close();
   }
+}
+
+/** The prefix matched whole: `/oauth`, `/oauth/...` and `/oauth?...`, not `/oauthx`. */
+function isBelow(url: string, at: number): boolean {
+  const c = url.charCodeAt(at);
+  return Number.isNaN(c) || c === 0x2f || c === 0x3f;
 }
 
 /**

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
+import type { ServiceRegistry } from '../src/core/shared.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server.js';
 
@@ -55,6 +56,12 @@ export class LogSink extends Writable {
 export async function startGateway(
   yaml: string,
   env: NodeJS.ProcessEnv = {},
+  /** Store, keyring and shared objects for policies (e.g. a real SQLite store); an empty registry by default. */
+  opts: {
+    services?: ServiceRegistry;
+    /** Runs on the Gateway before the config is applied (e.g. mount the built-in authorization server). */
+    setup?: (gw: Gateway) => void;
+  } = {},
 ): Promise<{
   url: string;
   port: number;
@@ -66,7 +73,8 @@ export async function startGateway(
   const logs = new LogSink();
   const logger = createLogger('info', logs);
   const loaded = parseConfig(yaml, 'test.yaml', ROOT, { ...process.env, ...env });
-  const gw = new Gateway({ logger });
+  const gw = new Gateway({ logger, ...(opts.services && { services: opts.services }) });
+  opts.setup?.(gw);
   gw.apply(loaded);
   const [bound] = await gw.listen(loaded.config.listeners);
   const port = bound?.port ?? 0;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { authServerIssues, authServerSchema } from '../authserver/schema.js';
 import { cidrErrors } from '../core/client-ip.js';
 import { POLICIES } from '../policies/index.js';
 import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
@@ -354,6 +355,11 @@ export const configSchema = z
     upstreams: z.record(name, upstream).default({}),
     routes: z.array(route).default([]),
     policies,
+    auth_server: authServerSchema
+      .optional()
+      .describe(
+        'Built-in OAuth 2.0 authorization server for machine clients (client credentials, JWT access tokens); needs store.',
+      ),
   })
   .strict()
   .superRefine(
@@ -427,6 +433,7 @@ export const configSchema = z
           message: 'kind: postgres needs url (${env:DATABASE_URL})',
         });
       }
+      authServerIssues(root, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     },
     { when: () => true },
   );

@@ -38,6 +38,8 @@ export interface IdentityPolicyInfo {
 export interface LocalIssuer {
   /** The `iss` of its tokens. */
   readonly issuer: string;
+  /** The `aud` of its access tokens (auth_server.audience; default: the gateway's own origin). */
+  readonly audience?: string;
   /** Public signing keys (JWKS), retiring ones included during a rotation's overlap. */
   jwks(): { keys: Record<string, unknown>[] };
   /** False once the access token with this `jti` was revoked (RFC 7009); answers from a cache at most 1 s old. */

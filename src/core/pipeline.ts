@@ -57,7 +57,7 @@ export class Pipeline {
 
   /** `WWW-Authenticate` challenges of the route's identity policies (the gate's 401 carries them). */
   get challenges(): string[] {
-    return this.steps.flatMap((s) => (s.instance.identity ? [s.instance.identity.challenge] : []));
+    return challengesOf(this.steps);
   }
 
   /**
@@ -170,9 +170,14 @@ function discardBody(ctx: RequestContext): void {
   if (b && !Buffer.isBuffer(b)) b.destroy();
 }
 
+/** Distinct challenges: jwt and introspection on one route both accept Bearer. */
+function challengesOf(steps: readonly PipelineStep[]): string[] {
+  return [...new Set(steps.flatMap((s) => (s.instance.identity ? [s.instance.identity.challenge] : [])))];
+}
+
 /** 401 with every challenge the route accepts: the same answer whether a credential was missing or wrong. */
 function identityGate(steps: readonly PipelineStep[]): () => GatewayError {
-  const challenges = steps.flatMap((s) => (s.instance.identity ? [s.instance.identity.challenge] : []));
+  const challenges = challengesOf(steps);
   const headers = { 'www-authenticate': challenges.length ? challenges.join(', ') : 'Bearer realm="rampart"' };
   return () => new GatewayError('UNAUTHENTICATED', 'Authentication required.', { headers });
 }

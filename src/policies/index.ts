@@ -1,13 +1,27 @@
 import type { PolicyDefinition } from '../core/policy.js';
+import apiKey from './api-key/policy.js';
+import bruteForce from './brute-force/policy.js';
 import cors from './cors/policy.js';
 import headers from './headers/policy.js';
+import introspection from './introspection/policy.js';
+import jwt from './jwt/policy.js';
+import mtlsIdentity from './mtls-identity/policy.js';
 import requestId from './request-id/policy.js';
 import requestLimits from './request-limits/policy.js';
 import securityHeaders from './security-headers/policy.js';
 
 /** The one ordered list of policies (`rampart policies` prints it). Request phases run in this order. */
-export const POLICIES: readonly PolicyDefinition[] = [requestId, requestLimits, cors, securityHeaders, headers].sort(
-  (a, b) => a.order - b.order,
-);
+export const POLICIES: readonly PolicyDefinition[] = [
+  requestId,
+  requestLimits,
+  cors,
+  securityHeaders,
+  headers,
+  introspection,
+  bruteForce,
+  apiKey,
+  jwt,
+  mtlsIdentity,
+].sort((a, b) => a.order - b.order);
 
 export const POLICY_BY_NAME: ReadonlyMap<string, PolicyDefinition> = new Map(POLICIES.map((p) => [p.name, p]));

@@ -37,6 +37,19 @@ export interface Database {
     grant_types: string;
     scopes: string;
     created_at: string;
+    /** Migration 2. */
+    secret_hash: string | null;
+    jwks: string | null;
+  };
+  oauth_payloads: {
+    model: string;
+    id: string;
+    payload: string;
+    grant_id: string | null;
+    user_code: string | null;
+    uid: string | null;
+    expires_at: string | null;
+    consumed_at: string | null;
   };
   signing_keys: {
     kid: string;

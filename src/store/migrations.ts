@@ -91,6 +91,38 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: 'built-in authorization server: hashed client secrets, client public keys, oauth_payloads',
+    async up(db) {
+      // A keyed hash (keyring.mac) of the client secret: the token endpoint only needs to recognise it.
+      await db.schema.alterTable('oauth_clients').addColumn('secret_hash', 'text').execute();
+      // The client's public JWKS (JSON) for private_key_jwt.
+      await db.schema.alterTable('oauth_clients').addColumn('jwks', 'text').execute();
+
+      // oidc-provider's models (issued tokens, replay-detection ids, ...) shared by every worker and node.
+      await db.schema
+        .createTable('oauth_payloads')
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('grant_id', 'text')
+        .addColumn('user_code', 'text')
+        .addColumn('uid', 'text')
+        .addColumn('expires_at', 'text')
+        .addColumn('consumed_at', 'text')
+        .addPrimaryKeyConstraint('oauth_payloads_pk', ['model', 'id'])
+        .execute();
+      await db.schema.createIndex('oauth_payloads_grant_idx').on('oauth_payloads').column('grant_id').execute();
+      await db.schema.createIndex('oauth_payloads_expires_idx').on('oauth_payloads').column('expires_at').execute();
+      await db.schema
+        .createIndex('oauth_payloads_user_code_idx')
+        .on('oauth_payloads')
+        .columns(['model', 'user_code'])
+        .execute();
+      await db.schema.createIndex('oauth_payloads_uid_idx').on('oauth_payloads').columns(['model', 'uid']).execute();
+    },
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

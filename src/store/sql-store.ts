@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
 import { aadFor, type FieldCipher, type KeyStateStore } from '../crypto/types.js';
 import { type Database, type Dialect, writeTransaction } from './kysely.js';
 import { migrate, schemaVersion } from './migrations.js';
@@ -13,6 +13,8 @@ import {
   type JsonObject,
   type OAuthClient,
   type OAuthClientRepo,
+  type OAuthPayload,
+  type OAuthPayloadRepo,
   type OwnershipRecord,
   type OwnershipRepo,
   type Secret,
@@ -50,6 +52,7 @@ export class SqlStore implements Store {
   readonly clients: OAuthClientRepo;
   readonly signingKeys: SigningKeyRepo;
   readonly ownership: OwnershipRepo;
+  readonly oauthPayloads: OAuthPayloadRepo;
 
   constructor(
     /** For the store's own tests and migrations; everything else goes through the repositories. */
@@ -63,6 +66,7 @@ export class SqlStore implements Store {
     this.clients = clientRepo(db, this.crypt);
     this.signingKeys = signingKeyRepo(db, this.crypt);
     this.ownership = ownershipRepo(db);
+    this.oauthPayloads = oauthPayloadRepo(db);
   }
 
   private readonly crypt: Crypt = {
@@ -328,6 +332,7 @@ function clientRepo(db: Kysely<Database>, crypt: Crypt): OAuthClientRepo {
   const from = ({ secret_enc, ...r }: Row): OAuthClient => ({
     ...r,
     has_secret: secret_enc !== null,
+    jwks: r.jwks === null ? null : (JSON.parse(r.jwks) as JsonObject),
     grant_types: JSON.parse(r.grant_types) as string[],
     scopes: JSON.parse(r.scopes) as string[],
   });
@@ -344,6 +349,8 @@ function clientRepo(db: Kysely<Database>, crypt: Crypt): OAuthClientRepo {
         grant_types: JSON.stringify(c.grant_types ?? []),
         scopes: JSON.stringify(c.scopes ?? []),
         created_at: now(),
+        secret_hash: c.secret_hash ?? null,
+        jwks: c.jwks == null ? null : JSON.stringify(c.jwks),
       };
       await guard(
         'oauth_clients',
@@ -367,6 +374,8 @@ function clientRepo(db: Kysely<Database>, crypt: Crypt): OAuthClientRepo {
       if (p.grant_types !== undefined) set.grant_types = JSON.stringify(p.grant_types);
       if (p.scopes !== undefined) set.scopes = JSON.stringify(p.scopes);
       if (p.secret !== undefined) set.secret_enc = seal(clientId, p.secret);
+      if (p.secret_hash !== undefined) set.secret_hash = p.secret_hash;
+      if (p.jwks !== undefined) set.jwks = p.jwks === null ? null : JSON.stringify(p.jwks);
       if (Object.keys(set).length === 0) return repo.get(clientId);
       const r = await db
         .updateTable('oauth_clients')
@@ -521,6 +530,109 @@ function ownershipRepo(db: Kysely<Database>): OwnershipRepo {
         .where('resource_id', '=', id)
         .executeTakeFirst();
       return r.numDeletedRows > 0n;
+    },
+  };
+}
+
+function oauthPayloadRepo(db: Kysely<Database>): OAuthPayloadRepo {
+  type Row = Database['oauth_payloads'];
+  const from = (r: Row): OAuthPayload => ({ ...r, payload: JSON.parse(r.payload) as JsonObject });
+  const rowOf = (p: Parameters<OAuthPayloadRepo['upsert']>[0]): Row => ({
+    model: p.model,
+    id: p.id,
+    payload: JSON.stringify(p.payload),
+    grant_id: p.grant_id ?? null,
+    user_code: p.user_code ?? null,
+    uid: p.uid ?? null,
+    expires_at: p.expires_at == null ? null : ts(p.expires_at),
+    consumed_at: null,
+  });
+  // Rows past expires_at are as good as gone until deleteExpired removes them.
+  const live = (t: string) => (eb: ExpressionBuilder<Database, 'oauth_payloads'>) =>
+    eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]);
+  const getBy = async (model: string, column: 'id' | 'user_code' | 'uid', value: string) => {
+    const r = await db
+      .selectFrom('oauth_payloads')
+      .selectAll()
+      .where('model', '=', model)
+      .where(column, '=', value)
+      .where(live(now()))
+      .executeTakeFirst();
+    return r ? from(r) : null;
+  };
+
+  return {
+    async upsert(p) {
+      await db
+        .insertInto('oauth_payloads')
+        .values(rowOf(p))
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet((eb) => ({
+            payload: eb.ref('excluded.payload'),
+            grant_id: eb.ref('excluded.grant_id'),
+            user_code: eb.ref('excluded.user_code'),
+            uid: eb.ref('excluded.uid'),
+            expires_at: eb.ref('excluded.expires_at'),
+          })),
+        )
+        .execute();
+    },
+    async claim(p) {
+      const t = now();
+      // An expired row no longer holds the id: replace it, in the same statement, only if it has expired.
+      const r = await db
+        .insertInto('oauth_payloads')
+        .values(rowOf(p))
+        .onConflict((oc) =>
+          oc
+            .columns(['model', 'id'])
+            .doUpdateSet((eb) => ({
+              payload: eb.ref('excluded.payload'),
+              grant_id: eb.ref('excluded.grant_id'),
+              user_code: eb.ref('excluded.user_code'),
+              uid: eb.ref('excluded.uid'),
+              expires_at: eb.ref('excluded.expires_at'),
+              consumed_at: null,
+            }))
+            .where('oauth_payloads.expires_at', 'is not', null)
+            .where('oauth_payloads.expires_at', '<=', t),
+        )
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    get: (model, id) => getBy(model, 'id', id),
+    getByUserCode: (model, userCode) => getBy(model, 'user_code', userCode),
+    getByUid: (model, uid) => getBy(model, 'uid', uid),
+    async consume(model, id, at = new Date()) {
+      const r = await db
+        .updateTable('oauth_payloads')
+        .set({ consumed_at: ts(at) })
+        .where('model', '=', model)
+        .where('id', '=', id)
+        .where('consumed_at', 'is', null)
+        .where(live(now()))
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    },
+    async delete(model, id) {
+      const r = await db
+        .deleteFrom('oauth_payloads')
+        .where('model', '=', model)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async deleteByGrantId(grantId) {
+      const r = await db.deleteFrom('oauth_payloads').where('grant_id', '=', grantId).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+    async deleteExpired(at = new Date()) {
+      const r = await db
+        .deleteFrom('oauth_payloads')
+        .where('expires_at', 'is not', null)
+        .where('expires_at', '<=', ts(at))
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
     },
   };
 }

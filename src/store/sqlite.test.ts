@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateStore, openStore } from './index.js';
 import { SQLITE_FILE } from './kysely.js';
+import { latestVersion } from './migrations.js';
 import { runStoreSuite } from './store.suite.js';
 import { TestCipher } from './test-cipher.js';
 
@@ -85,8 +86,11 @@ describe('store: opening', () => {
       code: 'schema_version',
       message: /run "rampart migrate"/,
     });
-    expect(await migrateStore({ kind: 'sqlite', dataDir: dir })).toEqual({ from: 0, to: 1 });
-    expect(await migrateStore({ kind: 'sqlite', dataDir: dir })).toEqual({ from: 1, to: 1 });
+    expect(await migrateStore({ kind: 'sqlite', dataDir: dir })).toEqual({ from: 0, to: latestVersion() });
+    expect(await migrateStore({ kind: 'sqlite', dataDir: dir })).toEqual({
+      from: latestVersion(),
+      to: latestVersion(),
+    });
     const store = await openStore({ kind: 'sqlite', dataDir: dir }, cipher, { migrate: false });
     await store.close();
   });

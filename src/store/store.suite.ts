@@ -302,6 +302,102 @@ export function runStoreSuite(
         expect(await store.clients.delete(u('app'))).toBe(true);
         expect(await store.clients.get(u('app'))).toBeNull();
       });
+
+      it('keeps a secret hash and a public JWKS as given (the built-in authorization server)', async () => {
+        const c = await consumer('client-hash-owner');
+        const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'pub-x', kid: 'k1' }] };
+        const hashed = await store.clients.create({
+          client_id: u('hashed'),
+          consumer_id: c.id,
+          secret_hash: 'v1.hash-of-secret',
+          grant_types: ['client_credentials'],
+        });
+        expect(hashed).toMatchObject({ secret_hash: 'v1.hash-of-secret', has_secret: false, jwks: null });
+        const keyed = await store.clients.create({ client_id: u('keyed'), consumer_id: c.id, jwks });
+        expect(keyed).toMatchObject({ secret_hash: null, jwks });
+        expect(await store.clients.get(u('keyed'))).toEqual(keyed);
+        expect(await store.clients.update(u('hashed'), { secret_hash: 'v2.new-hash', jwks })).toMatchObject({
+          secret_hash: 'v2.new-hash',
+          jwks,
+        });
+        expect(await store.clients.update(u('hashed'), { secret_hash: null, jwks: null })).toMatchObject({
+          secret_hash: null,
+          jwks: null,
+        });
+      });
+    });
+
+    describe('oauth payloads', () => {
+      const soon = () => new Date(Date.now() + 60_000);
+      const past = () => new Date(Date.now() - 1_000);
+
+      it('upserts, reads (by id, user code, uid), consumes once and deletes', async () => {
+        const id = u('tok1');
+        await store.oauthPayloads.upsert({
+          model: 'AccessToken',
+          id,
+          payload: { jti: id, scope: 'read' },
+          grant_id: u('grant1'),
+          user_code: u('UC'),
+          uid: u('uid1'),
+          expires_at: soon(),
+        });
+        const got = await store.oauthPayloads.get('AccessToken', id);
+        expect(got).toMatchObject({ model: 'AccessToken', id, payload: { jti: id, scope: 'read' }, consumed_at: null });
+        expect(await store.oauthPayloads.get('RefreshToken', id)).toBeNull();
+        expect(await store.oauthPayloads.getByUserCode('AccessToken', u('UC'))).toEqual(got);
+        expect(await store.oauthPayloads.getByUid('AccessToken', u('uid1'))).toEqual(got);
+
+        await store.oauthPayloads.upsert({ model: 'AccessToken', id, payload: { jti: id, scope: 'write' } });
+        const replaced = await store.oauthPayloads.get('AccessToken', id);
+        expect(replaced).toMatchObject({ payload: { scope: 'write' }, grant_id: null, expires_at: null });
+
+        expect(await store.oauthPayloads.consume('AccessToken', id)).toBe(true);
+        expect(await store.oauthPayloads.consume('AccessToken', id)).toBe(false);
+        expect((await store.oauthPayloads.get('AccessToken', id))?.consumed_at).toEqual(expect.any(String));
+        expect(await store.oauthPayloads.delete('AccessToken', id)).toBe(true);
+        expect(await store.oauthPayloads.delete('AccessToken', id)).toBe(false);
+        expect(await store.oauthPayloads.get('AccessToken', id)).toBeNull();
+      });
+
+      it('hides expired rows, deletes them, and deletes a whole grant', async () => {
+        await store.oauthPayloads.upsert({ model: 'AccessToken', id: u('old'), payload: {}, expires_at: past() });
+        expect(await store.oauthPayloads.get('AccessToken', u('old'))).toBeNull();
+        expect(await store.oauthPayloads.consume('AccessToken', u('old'))).toBe(false);
+        expect(await store.oauthPayloads.deleteExpired()).toBeGreaterThanOrEqual(1);
+        const db = sqlStore(store).db;
+        expect(await db.selectFrom('oauth_payloads').selectAll().where('id', '=', u('old')).execute()).toEqual([]);
+
+        const grant = u('grant2');
+        await store.oauthPayloads.upsert({ model: 'AccessToken', id: u('g-at'), payload: {}, grant_id: grant });
+        await store.oauthPayloads.upsert({ model: 'RefreshToken', id: u('g-rt'), payload: {}, grant_id: grant });
+        await store.oauthPayloads.upsert({ model: 'AccessToken', id: u('other'), payload: {}, expires_at: soon() });
+        expect(await store.oauthPayloads.deleteByGrantId(grant)).toBe(2);
+        expect(await store.oauthPayloads.get('RefreshToken', u('g-rt'))).toBeNull();
+        expect(await store.oauthPayloads.get('AccessToken', u('other'))).not.toBeNull();
+      });
+
+      it('claims an id once, across handles and concurrently; an expired claim is free again', async () => {
+        const other = await open();
+        try {
+          const claim = (s: Store, id: string, exp = soon()) =>
+            s.oauthPayloads.claim({ model: 'ReplayDetection', id, payload: { jti: id }, expires_at: exp });
+          const results = await Promise.all([
+            claim(store, u('jti1')),
+            claim(other, u('jti1')),
+            claim(store, u('jti1')),
+            claim(other, u('jti1')),
+          ]);
+          expect(results.filter(Boolean)).toHaveLength(1);
+          expect(await claim(store, u('jti1'))).toBe(false);
+
+          expect(await claim(store, u('jti2'), past())).toBe(true);
+          expect(await claim(other, u('jti2'))).toBe(true);
+          expect(await claim(store, u('jti2'))).toBe(false);
+        } finally {
+          await other.close();
+        }
+      });
     });
 
     describe('signing keys', () => {

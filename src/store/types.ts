@@ -111,7 +111,12 @@ export interface CredentialRepo {
 export interface OAuthClient {
   client_id: string;
   consumer_id: string;
+  /** Whether an encrypted (readable) secret is held. */
   has_secret: boolean;
+  /** A keyed hash of the client secret computed by the caller (`keyring.mac`), stored as given, or null. */
+  secret_hash: string | null;
+  /** The client's public keys (a JWKS) for `private_key_jwt`, or null. */
+  jwks: JsonObject | null;
   grant_types: string[];
   scopes: string[];
   created_at: Timestamp;
@@ -120,22 +125,79 @@ export interface OAuthClient {
 export interface NewOAuthClient {
   client_id?: string;
   consumer_id: string;
-  /** Absent for public clients. Kept encrypted, not hashed: client_secret_jwt needs it as an HMAC key. */
+  /**
+   * A secret the gateway must read back, encrypted at rest (only client_secret_jwt would need one). The built-in
+   * authorization server keeps `secret_hash` instead and never sets this.
+   */
   secret?: Secret | null;
+  secret_hash?: string | null;
+  jwks?: JsonObject | null;
   grant_types?: string[];
   scopes?: string[];
+}
+
+export interface OAuthClientPatch {
+  grant_types?: string[];
+  scopes?: string[];
+  secret?: Secret | null;
+  secret_hash?: string | null;
+  jwks?: JsonObject | null;
 }
 
 export interface OAuthClientRepo {
   create(c: NewOAuthClient): Promise<OAuthClient>;
   get(clientId: string): Promise<OAuthClient | null>;
   list(f?: { consumer_id?: string } & Page): Promise<OAuthClient[]>;
-  update(
-    clientId: string,
-    patch: { grant_types?: string[]; scopes?: string[]; secret?: Secret | null },
-  ): Promise<OAuthClient | null>;
+  update(clientId: string, patch: OAuthClientPatch): Promise<OAuthClient | null>;
   delete(clientId: string): Promise<boolean>;
   getSecret(clientId: string): Promise<Buffer | null>;
+}
+
+/**
+ * One stored object of the built-in authorization server (oidc-provider's adapter models: issued access tokens,
+ * replay-detection ids of client assertions, ...), keyed by (model, id).
+ */
+export interface OAuthPayload {
+  model: string;
+  id: string;
+  payload: JsonObject;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  /** Past this time the row is as good as gone: reads skip it and `deleteExpired` removes it. */
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
+export interface NewOAuthPayload {
+  model: string;
+  id: string;
+  payload: JsonObject;
+  grant_id?: string | null;
+  user_code?: string | null;
+  uid?: string | null;
+  expires_at?: TimeInput | null;
+}
+
+export interface OAuthPayloadRepo {
+  /** Inserts, or replaces the payload, indexes and expiry of an existing row (consumed_at is kept). */
+  upsert(p: NewOAuthPayload): Promise<void>;
+  /**
+   * Inserts only when (model, id) is free or its row has expired; true when this call took it. Atomic across
+   * workers and nodes: two concurrent claims of one id, one wins (replay detection).
+   */
+  claim(p: NewOAuthPayload): Promise<boolean>;
+  /** The row unless missing or expired. */
+  get(model: string, id: string): Promise<OAuthPayload | null>;
+  getByUserCode(model: string, userCode: string): Promise<OAuthPayload | null>;
+  getByUid(model: string, uid: string): Promise<OAuthPayload | null>;
+  /** Sets consumed_at once; false when missing, expired or already consumed. */
+  consume(model: string, id: string, at?: TimeInput): Promise<boolean>;
+  delete(model: string, id: string): Promise<boolean>;
+  /** Deletes every row of the grant, of every model; returns the count. */
+  deleteByGrantId(grantId: string): Promise<number>;
+  /** Deletes rows expired at `now`; returns the count. */
+  deleteExpired(now?: TimeInput): Promise<number>;
 }
 
 export type SigningKeyStatus = 'active' | 'retired';
@@ -203,6 +265,7 @@ export interface Store {
   readonly clients: OAuthClientRepo;
   readonly signingKeys: SigningKeyRepo;
   readonly ownership: OwnershipRepo;
+  readonly oauthPayloads: OAuthPayloadRepo;
   /** The keyring's wrapped data keys, in the `keyring_keys` table, so every node of a cluster shares them. */
   keyState(): KeyStateStore;
   /** Applies pending migrations; returns the schema version. Safe to run again and from several nodes at once. */

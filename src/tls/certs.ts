@@ -93,12 +93,18 @@ export async function createCa(o: Validity & { name?: string } = {}): Promise<Au
 
 export interface LeafOptions extends Validity {
   commonName: string;
-  /** Subject alternative names: DNS names and IP addresses (told apart by their form). */
+  /** Subject alternative names, told apart by their form: IP addresses, URIs ("spiffe://…"), emails, DNS names. */
   altNames?: readonly string[];
   /** Extended key usage (default server). */
   usage?: 'server' | 'client' | 'both';
   /** Sign with this key pair's public half instead of a fresh one (a "mismatched key" is then easy to make). */
   keys?: CryptoKeyPair;
+}
+
+function altName(n: string): { type: 'ip' | 'url' | 'email' | 'dns'; value: string } {
+  if (isIP(n)) return { type: 'ip', value: n };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(n)) return { type: 'url', value: n };
+  return { type: n.includes('@') ? 'email' : 'dns', value: n };
 }
 
 /** A leaf certificate signed by `ca` (default 90 days). */
@@ -109,7 +115,7 @@ export async function issue(ca: Authority, o: LeafOptions): Promise<Issued> {
     ...(usage !== 'client' ? [x509.ExtendedKeyUsage.serverAuth] : []),
     ...(usage !== 'server' ? [x509.ExtendedKeyUsage.clientAuth] : []),
   ];
-  const names = (o.altNames ?? []).map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n }));
+  const names = (o.altNames ?? []).map(altName);
   const s = serial();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: s,
@@ -134,7 +140,7 @@ export async function issue(ca: Authority, o: LeafOptions): Promise<Issued> {
 /** A self-signed leaf (not a CA): what a private upstream often presents. */
 export async function selfSigned(o: LeafOptions): Promise<Issued> {
   const keys = o.keys ?? (await keyPair());
-  const names = (o.altNames ?? []).map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n }));
+  const names = (o.altNames ?? []).map(altName);
   const s = serial();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: s,

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { openServices, type Services } from '../../src/services.js';
+import { latestVersion } from '../../src/store/migrations.js';
 import { freePort, killRampart, LogSink, spawnRampart, tmpFile } from '../helpers.js';
 
 const SECRET = `sk_live_${randomBytes(12).toString('hex')}`;
@@ -211,7 +212,7 @@ describe('rampart start with a store', () => {
     });
     try {
       const open = await sp.waitFor((l) => l.msg === 'store open');
-      expect(open.schema_version).toBe(1);
+      expect(open.schema_version).toBe(latestVersion());
       await sp.waitFor((l) => l.msg === 'listening');
       expect(statSync(join(dataDir, 'rampart.db')).mode & 0o777).toBe(0o600);
       sp.proc.kill('SIGTERM');

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import pino from 'pino';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../observability/logger.js';
+import { openServices, type Services } from '../services.js';
+
+/** Options every store-backed command takes (consumers, keys). */
+export interface StoreOptions {
+  config: string;
+  json?: boolean;
+}
+
+export function withStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', "the gateway's config: its store holds consumers and keys", 'rampart.yaml')
+    .option('--json', 'print JSON');
+}
+
+/**
+ * Opens the store and keyring that the config names (as the gateway does), runs fn, closes them. Log lines (the
+ * development master-key warning) go to stderr so that stdout stays the command's output.
+ */
+export async function withServices<T>(o: StoreOptions, fn: (s: Services, config: Config) => Promise<T>): Promise<T> {
+  const { config, file } = loadConfigFile(o.config);
+  const services = await openServices(config, file, createLogger('warn', pino.destination({ dest: 2, sync: true })));
+  if (!services) throw new Error(`${o.config} configures no store (add \`store: {}\`): consumers and keys live there`);
+  try {
+    return await fn(services, config);
+  } finally {
+    await services.close();
+  }
+}
+
+/** Writes the command's result: JSON with --json, else the text lines. */
+export function output(o: { json?: boolean }, json: unknown, lines: () => string[]): void {
+  process.stdout.write(o.json ? `${JSON.stringify(json, null, 2)}\n` : `${lines().join('\n')}\n`);
+}
+
+/** Commander collector for repeatable options (`--group a --group b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "90s", "15m", "24h", "30d", "2w" (also "0s") → milliseconds; null when not such a duration. */
+export function parseDuration(s: string): number | null {
+  const m = /^(\d{1,9})([smhdw])$/.exec(s.trim());
+  return m ? Number(m[1]) * (UNITS[m[2] as string] as number) : null;
+}
+
+/** A duration from now ("30d") or an ISO-8601 time ("2027-01-31T00:00:00Z"), as a Date. */
+export function parseExpiry(s: string, now = Date.now()): Date {
+  const d = parseDuration(s);
+  if (d !== null) return new Date(now + d);
+  if (/^\d{4}-\d{2}-\d{2}/.test(s)) {
+    const t = Date.parse(s);
+    if (!Number.isNaN(t)) return new Date(t);
+  }
+  throw new Error(`"${s}" is neither a duration (90s, 15m, 24h, 30d, 2w) nor an ISO-8601 time`);
+}
