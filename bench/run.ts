@@ -4,11 +4,12 @@
  * Each target runs in its own process; the load generator (autocannon) runs here. Rounds are interleaved
  * so machine noise hits every target alike; medians are reported. Results: bench/RESULTS.md.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createCa, issue } from '../src/tls/certs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -94,10 +95,16 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-async function load(port: number, duration: number, pid: number, https = false): Promise<Sample> {
+async function load(
+  port: number,
+  duration: number,
+  pid: number,
+  https = false,
+  headers: Record<string, string> = {},
+): Promise<Sample> {
   const before = cpuTicks(pid);
   const url = `${https ? 'https' : 'http'}://127.0.0.1:${port}/users/u_1001`;
-  const r = await autocannon({ url, connections: CONNECTIONS, duration });
+  const r = await autocannon({ url, connections: CONNECTIONS, duration, headers });
   const cpuUs = ((cpuTicks(pid) - before) * 10_000) / Math.max(1, r.requests.total);
   if (r.non2xx) process.stdout.write(`  non-2xx answers: ${JSON.stringify(r.statusCodeStats)}\n`);
   return {
@@ -136,7 +143,15 @@ async function main(): Promise<void> {
   writeFileSync(TLS_KEY, leaf.key, { mode: 0o600 });
   const tlsEnv = { TLS_CERT, TLS_KEY };
 
-  const targets: { name: string; proc: Proc; https?: boolean; ref?: number }[] = [
+  const identity = await identitySetup();
+  const targets: {
+    name: string;
+    proc: Proc;
+    https?: boolean;
+    /** Index of the row this one is compared with (default 1, the minimal proxy). */
+    ref?: number;
+    headers?: Record<string, string>;
+  }[] = [
     { name: 'upstream direct', proc: upstream },
     {
       name: 'minimal node:http + undici proxy',
@@ -160,13 +175,35 @@ async function main(): Promise<void> {
         jsonPort,
       ),
     },
+    {
+      name: 'rampart + api-key (bench/api-key.yaml)',
+      ref: 2,
+      headers: { 'x-api-key': identity.apiKey },
+      proc: await startProc(
+        ['dist/src/cli/main.js', 'start', '--config', 'bench/api-key.yaml', '--workers', '1', '--no-watch'],
+        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
+        jsonPort,
+      ),
+    },
+    {
+      name: 'rampart + jwt, cached (bench/jwt-cached.yaml)',
+      ref: 2,
+      headers: { authorization: `Bearer ${identity.jwt}` },
+      proc: await rampart('bench/jwt-cached.yaml', false),
+    },
+    {
+      name: 'rampart + jwt, verified every request (bench/jwt-nocache.yaml)',
+      ref: 2,
+      headers: { authorization: `Bearer ${identity.jwt}` },
+      proc: await rampart('bench/jwt-nocache.yaml', false),
+    },
   ];
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of targets) {
       const pid = t.proc.child.pid as number;
-      await load(t.proc.port, WARMUP, pid, t.https);
-      const s = await load(t.proc.port, DURATION, pid, t.https);
+      await load(t.proc.port, WARMUP, pid, t.https, t.headers);
+      const s = await load(t.proc.port, DURATION, pid, t.https, t.headers);
       samples.get(t.name)?.push(s);
       process.stdout.write(
         `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
@@ -178,7 +215,8 @@ async function main(): Promise<void> {
   // Ratios are taken within each round (paired with the reference measured moments before) and then the median
   // over rounds: a shared VM's slow spells hit both sides of a pair, so they cancel instead of deciding the result.
   const rows = targets.map((t) => {
-    // TLS rows compare with the minimal proxy over TLS; the others with the plain one.
+    // TLS rows compare with the minimal proxy over TLS, identity rows with bare Rampart; the others with the
+    // minimal proxy.
     const ref = samples.get(targets[t.ref ?? 1]?.name as string) ?? [];
     const s = samples.get(t.name) ?? [];
     return {
@@ -193,7 +231,7 @@ async function main(): Promise<void> {
     };
   });
   const table = [
-    '| target | req/s | p50 ms | p99 ms | throughput vs minimal proxy (TLS rows: over TLS) | p99 vs the same | CPU µs/request (own process) | errors |',
+    '| target | req/s | p50 ms | p99 ms | throughput vs reference¹ | p99 vs the same | CPU µs/request (own process) | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
@@ -202,6 +240,8 @@ async function main(): Promise<void> {
   ].join('\n');
   const bare = rows[2] as (typeof rows)[number];
   const tlsRow = rows[6] as (typeof rows)[number];
+  const [apiKey, jwtCached, jwtForced] = rows.slice(7) as (typeof rows)[number][];
+  const identityVerdict = `Identity (issue 4), against bare Rampart in the same round: API key ${apiKey?.rpsRatio.toFixed(2)}x throughput, cached JWT ${jwtCached?.rpsRatio.toFixed(2)}x, JWT verified on every request ${jwtForced?.rpsRatio.toFixed(2)}x. Target: API key and cached JWT each cost <= 10% (>= 0.90x).`;
   const verdict = `Target: bare Rampart >= 0.90x the minimal proxy's throughput (measured ${bare.rpsRatio.toFixed(2)}x) and p99 within 1.3x (measured ${bare.p99Ratio.toFixed(2)}x). Over TLS 1.3 against the minimal proxy over TLS: ${tlsRow.rpsRatio.toFixed(2)}x throughput, ${tlsRow.p99Ratio.toFixed(2)}x p99.`;
   const md = `# Benchmark results
 
@@ -218,10 +258,44 @@ a file, to show that cost apart. Each target's stdout is in \`bench/.tmp/\` afte
 
 ${table}
 
+¹ Reference: the minimal proxy for the plain rows, the minimal proxy over TLS for the TLS row, bare Rampart for the
+identity rows (API key: one SQLite lookup per key per 500 ms, an HMAC-SHA256 per request; JWT: ES256, a static key).
+
 ${verdict}
+
+${identityVerdict}
 `;
   writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), md);
-  process.stdout.write(`\n${table}\n\n${verdict}\n`);
+  process.stdout.write(`\n${table}\n\n${verdict}\n${identityVerdict}\n`);
+}
+
+/**
+ * A store with one consumer and API key (made with the CLI, as an operator would), and an ES256 key pair whose
+ * public half bench/jwt-*.yaml read from bench/.tmp/jwt-public.pem, with a token valid for the whole run.
+ */
+async function identitySetup(): Promise<{ dataDir: string; apiKey: string; jwt: string }> {
+  const tmp = fileURLToPath(new URL('../../bench/.tmp/', import.meta.url));
+  const dataDir = mkdtempSync(`${tmp}store-`);
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', UPSTREAM_URL: 'http://127.0.0.1:1' };
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, ['dist/src/cli/main.js', ...args, '--config', 'bench/api-key.yaml'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
+  cli('consumers', 'create', 'bench');
+  const apiKey = (JSON.parse(cli('keys', 'create', 'bench', '--json')) as { key: string }).key;
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  writeFileSync(`${tmp}jwt-public.pem`, await exportSPKI(publicKey));
+  const jwt = await new SignJWT({ scope: 'read' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+    .setIssuer('https://issuer.bench.test')
+    .setAudience('bench-api')
+    .setSubject('bench-client')
+    .setIssuedAt()
+    .setExpirationTime('4h')
+    .sign(privateKey);
+  return { dataDir, apiKey, jwt };
 }
 
 main().catch((e: unknown) => {

@@ -1,23 +1,36 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApi } from '../../examples/demo-api/server.js';
-import { startGateway } from '../helpers.js';
+import { type DemoCredentials, seedDemo } from '../../examples/seed.js';
+import { freePort, killRampart, ROOT, type Spawned, spawnRampart } from '../helpers.js';
 
+/** `npm start` as a user gets it: rampart.yaml, the demo API, the seeded demo credentials, a real process. */
 describe('demo config end to end', () => {
   let api: Awaited<ReturnType<typeof startDemoApi>>;
-  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let gw: Spawned;
+  let creds: DemoCredentials;
+  let base: string;
   beforeAll(async () => {
     api = await startDemoApi();
-    const { readFileSync } = await import('node:fs');
-    const yaml = readFileSync(new URL('../../rampart.yaml', import.meta.url), 'utf8').replace(/port: 9090/, 'port: 0');
-    gw = await startGateway(yaml, { RAMPART_PORT: '0', DEMO_API_URL: api.url });
-  });
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-demo-'));
+    const file = join(dir, 'rampart.yaml');
+    writeFileSync(file, readFileSync(join(ROOT, 'rampart.yaml'), 'utf8').replace(/port: 9090/, 'port: 0'));
+    const port = await freePort();
+    const env = { RAMPART_PORT: String(port), DEMO_API_URL: api.url, RAMPART_DATA_DIR: join(dir, 'data') };
+    creds = await seedDemo(file, { ...process.env, ...env });
+    gw = spawnRampart(['start', '--config', file, '--workers', '1', '--no-watch'], env);
+    await gw.waitFor((l) => l.msg === 'listening');
+    base = `http://127.0.0.1:${port}`;
+  }, 30_000);
   afterAll(async () => {
-    await gw.close();
+    await killRampart(gw);
     await api.close();
   });
 
   it('proxies a public demo route with a rewrite, adding security headers and a request id', async () => {
-    const r = await fetch(`${gw.url}/api/echo/users/u_1001?x=1`);
+    const r = await fetch(`${base}/api/echo/users/u_1001?x=1`);
     expect(r.status).toBe(200);
     const body = (await r.json()) as { path: string };
     expect(body.path).toBe('/echo/users/u_1001?x=1');
@@ -27,25 +40,50 @@ describe('demo config end to end', () => {
     expect(r.headers.get('x-powered-by')).toBeNull();
   });
 
-  it('refuses a non-public route without an identity: 401 problem+json with WWW-Authenticate', async () => {
-    const r = await fetch(`${gw.url}/api/users/u_1001`);
+  it('refuses a non-public route without an identity: 401 problem+json naming both accepted schemes', async () => {
+    const r = await fetch(`${base}/api/users/u_1001`);
     expect(r.status).toBe(401);
     expect(r.headers.get('content-type')).toBe('application/problem+json');
-    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+    expect(r.headers.get('www-authenticate')).toBe('ApiKey header="x-api-key", Bearer realm="rampart"');
     expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
     expect(((await r.json()) as { code: string }).code).toBe('UNAUTHENTICATED');
   });
 
+  it("serves alice's seeded API key, and refuses a forged one without saying why", async () => {
+    const ok = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': creds.apiKeys.alice as string } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { id: string }).id).toBe('u_1001');
+    const forged = `${(creds.apiKeys.alice as string).slice(0, -10)}AAAAAAAAAA`;
+    const bad = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': forged } });
+    expect(bad.status).toBe(401);
+    expect(((await bad.json()) as { detail: string }).detail).not.toMatch(/checksum|secret|hash/i);
+  });
+
+  it('the seeded OAuth client gets a token from the built-in authorization server and calls a route with it', async () => {
+    const t = await fetch(`${base}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${creds.client.id}:${creds.client.secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=orders:read',
+    });
+    expect(t.status).toBe(200);
+    const { access_token, expires_in } = (await t.json()) as { access_token: string; expires_in: number };
+    expect(expires_in).toBeLessThanOrEqual(300);
+    const r = await fetch(`${base}/api/orders`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(r.status).toBe(200);
+  });
+
   it('answers unknown paths with problem+json 404', async () => {
-    const r = await fetch(`${gw.url}/nope`);
+    const r = await fetch(`${base}/nope`);
     expect(r.status).toBe(404);
     expect(r.headers.get('content-type')).toBe('application/problem+json');
     expect(((await r.json()) as { code: string }).code).toBe('ROUTE_NOT_FOUND');
   });
 
   it('answers a wrong method with 405 and Allow', async () => {
-    const r = await fetch(`${gw.url}/api/accounts/acc_2001`, { method: 'DELETE' });
+    const r = await fetch(`${base}/api/accounts/acc_2001`, { method: 'DELETE' });
     expect(r.status).toBe(405);
     expect(r.headers.get('allow')).toBe('GET, HEAD');
   });
