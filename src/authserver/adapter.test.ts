@@ -7,6 +7,7 @@ import { ensureSigningKey, SigningKeys } from './keys.js';
 import { buildProvider } from './provider.js';
 import type { AuthServerSettings } from './settings.js';
 import { openTestStore, silentLogger, type TestStore } from './test-support.js';
+import { tokenRecordActive } from './tokens.js';
 
 const settings: AuthServerSettings = {
   issuer: 'http://127.0.0.1:1/oauth',
@@ -104,6 +105,26 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(await clients.find(client.client_id)).toBeUndefined();
       expect(await clients.find('rmc_unknown')).toBeUndefined();
       await expect(clients.upsert('x', {})).rejects.toThrow(/rampart clients/);
+    });
+
+    it('a token stops being active when its client is deleted or its consumer disabled, not only when revoked', async () => {
+      const consumer = await t.store.consumers.create({ name: `holder-${kind}` });
+      const { client } = await registerClient(t.store, t.keyring, { consumer_id: consumer.id, scopes: ['read'] });
+      const tokens = storeAdapter(t.store)('ClientCredentials');
+      const record = (jti: string, clientId = client.client_id) =>
+        tokens.upsert(jti, { jti, kind: 'ClientCredentials', clientId, iat: now(), exp: now() + 60 }, 60);
+      await record('cc-1');
+      expect(await tokenRecordActive(t.store, 'cc-1')).toBe(true);
+      await t.store.consumers.update(consumer.id, { status: 'disabled' });
+      expect(await tokenRecordActive(t.store, 'cc-1')).toBe(false);
+      await t.store.consumers.update(consumer.id, { status: 'active' });
+      expect(await tokenRecordActive(t.store, 'cc-1')).toBe(true);
+      await t.store.clients.delete(client.client_id);
+      expect(await tokenRecordActive(t.store, 'cc-1')).toBe(false);
+      await record('cc-2', 'rmc_never_registered');
+      expect(await tokenRecordActive(t.store, 'cc-2')).toBe(false);
+      await tokens.destroy('cc-1');
+      expect(await tokenRecordActive(t.store, 'cc-1')).toBe(false);
     });
   });
 }

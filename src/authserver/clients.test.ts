@@ -1,5 +1,8 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Keyring } from '../crypto/index.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../services.js';
+import { STORE_PURPOSE } from '../store/index.js';
 import type { SqlStore } from '../store/sql-store.js';
 import {
   CLIENT_SECRET_PREFIX,
@@ -68,6 +71,38 @@ describe('client secrets are stored hashed and checked in constant time', () => 
     expect(c).toBeDefined();
     expect(await c?.compareClientSecret(secret as string)).toBe(true);
     expect(await c?.compareClientSecret(client.secret_hash as string)).toBe(false);
+    expect(await c?.compareClientSecret(`${(secret as string).slice(0, -1)}0`)).toBe(false);
+  });
+
+  it('the provider accepts a secret registered after another process rotated the credential-mac data key', async () => {
+    // The CLI's own keyring on the same store: it rotates, then registers a client (its hash names version 2).
+    const cli = await Keyring.open({
+      source: t.master,
+      state: t.store.keyState(),
+      purposes: [STORE_PURPOSE, CREDENTIAL_MAC_PURPOSE],
+    });
+    await cli.rotateDataKey(CREDENTIAL_MAC_PURPOSE);
+    const { client, secret } = await registerClient(t.store, cli, { consumer_id: consumerId, scopes: [] });
+    expect(client.secret_hash).toMatch(/^v2\./);
+    await ensureSigningKey(t.store, 'ES256', silentLogger);
+    const keys = new SigningKeys(t.store, 'ES256', { activationDelayMs: 0, overlapMs: 60_000 }, silentLogger);
+    await keys.refresh();
+    const provider = buildProvider({
+      settings: {
+        issuer: 'http://127.0.0.1:1/oauth',
+        audience: 'http://127.0.0.1:1',
+        path: '/oauth',
+        accessTokenTtlS: 300,
+        signingAlg: 'ES256',
+        overlapS: 3600,
+      },
+      store: t.store,
+      keyring: t.keyring,
+      logger: silentLogger,
+      keys: () => keys.state,
+    });
+    const c = await provider.Client.find(client.client_id);
+    expect(await c?.compareClientSecret(secret as string)).toBe(true);
     expect(await c?.compareClientSecret(`${(secret as string).slice(0, -1)}0`)).toBe(false);
   });
 

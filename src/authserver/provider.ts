@@ -1,6 +1,7 @@
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Keyring } from '../crypto/keyring.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../services.js';
 import type { Store } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
 import { checkClientSecret, SCOPES_METADATA } from './clients.js';
@@ -96,8 +97,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(settings.issuer, configuration);
   // The supported hook for hashed client secrets (panva/node-oidc-provider#631): `client_secret` holds the keyed
   // hash, and the presented secret is MACed and compared in constant time.
-  provider.Client.prototype.compareClientSecret = function compare(this: { clientSecret?: string }, actual: string) {
-    return typeof this.clientSecret === 'string' && checkClientSecret(keyring, actual, this.clientSecret);
+  provider.Client.prototype.compareClientSecret = async function compare(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
+    if (typeof this.clientSecret !== 'string') return false;
+    // A secret registered after a data-key rotation elsewhere (the CLI): load that key rather than refuse it.
+    await keyring.ensureMacKey(CREDENTIAL_MAC_PURPOSE, this.clientSecret);
+    return checkClientSecret(keyring, actual, this.clientSecret);
   };
   provider.use(jwtTokenParam(['/token/introspection', '/token/revocation'], settings.issuer, () => deps.keys().jwks));
 

@@ -14,6 +14,8 @@ export const PG_URL = process.env.RAMPART_TEST_PG_URL ?? 'postgres://postgres@12
 export interface TestStore {
   store: Store;
   keyring: Keyring;
+  /** The master key source, to open another keyring on the same state (another process, the CLI). */
+  master: EnvKeySource;
   /** Another handle on the same database (a second worker or node). */
   reopen(): Promise<Store>;
   close(): Promise<void>;
@@ -37,6 +39,7 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
   return {
     store,
     keyring: keyring as unknown as Keyring,
+    master,
     reopen: async () => {
       const s = await open();
       handles.push(s);

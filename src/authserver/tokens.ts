@@ -101,7 +101,11 @@ async function readForm(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks, n).toString('utf8');
 }
 
-/** True while the token with this `jti` has a live record: issued here, not revoked, not expired. */
+/**
+ * True while the token with this `jti` has a live record (issued here, not revoked, not expired) and its client
+ * may still act: the client exists and its consumer is active. Deleting a client or disabling its consumer stops
+ * the tokens it already holds, not only new ones (the Client adapter refuses those).
+ */
 export async function tokenRecordActive(
   store: Store,
   jti: string,
@@ -110,8 +114,11 @@ export async function tokenRecordActive(
   for (const model of TOKEN_MODELS) {
     const r = await store.oauthPayloads.get(model, jti);
     if (!r) continue;
-    const exp = Number((r.payload as { exp?: unknown }).exp);
-    return r.consumed_at === null && Number.isFinite(exp) && exp > nowS;
+    const { exp, clientId } = r.payload as { exp?: unknown; clientId?: unknown };
+    if (r.consumed_at !== null || !(Number(exp) > nowS) || typeof clientId !== 'string') return false;
+    const client = await store.clients.get(clientId);
+    if (!client) return false;
+    return (await store.consumers.get(client.consumer_id))?.status === 'active';
   }
   return false;
 }

@@ -42,6 +42,9 @@ export interface LocalIssuer {
   readonly audience?: string;
   /** Public signing keys (JWKS), retiring ones included during a rotation's overlap. */
   jwks(): { keys: Record<string, unknown>[] };
-  /** False once the access token with this `jti` was revoked (RFC 7009); answers from a cache at most 1 s old. */
+  /**
+   * False once the access token with this `jti` was revoked (RFC 7009), or its client deleted or that client's
+   * consumer disabled; answers from a cache at most 1 s old.
+   */
   isActive(jti: string): Promise<boolean>;
 }

@@ -377,22 +377,36 @@ describe('Pipeline log, handshake and upstream phases', () => {
     expect(ctx.response?.status).toBe(200);
   });
 
-  it('runHandshake runs connect and request phases, stops at a reply and throws the stopping error', async () => {
+  it('runHandshake runs connect and request phases; a stop leaves its answer after the earlier response phases', async () => {
     const trace: string[] = [];
     const replying = compose(tracer('a', 100, trace, { request: (ctx) => ctx.reply(401) }), tracer('b', 200, trace));
     const ctx = makeCtx();
     await replying.runHandshake(ctx);
-    expect(trace).toEqual(['a.connect', 'b.connect', 'a.request']);
+    expect(trace).toEqual(['a.connect', 'b.connect', 'a.request', 'a.response']);
     expect(ctx.response?.status).toBe(401);
 
+    const failTrace: string[] = [];
     const failing = compose(
-      tracer('a', 100, [], {
+      tracer('a', 100, failTrace),
+      tracer('b', 200, failTrace, {
         request: () => {
           throw new GatewayError('CORS_ORIGIN_DENIED');
         },
       }),
+      tracer('c', 300, failTrace),
     );
-    await expect(failing.runHandshake(makeCtx())).rejects.toMatchObject({ code: 'CORS_ORIGIN_DENIED' });
+    const failed = makeCtx();
+    await failing.runHandshake(failed);
+    expect(failed.error?.code).toBe('CORS_ORIGIN_DENIED');
+    expect(failed.response?.status).toBe(403);
+    expect(failTrace).toEqual(['a.connect', 'b.connect', 'c.connect', 'a.request', 'b.request', 'a.response']);
+
+    // A handshake that goes through runs no response phase and leaves no answer: the caller connects upstream.
+    const okTrace: string[] = [];
+    const ok = makeCtx();
+    await compose(tracer('a', 100, okTrace)).runHandshake(ok);
+    expect(ok.response).toBeNull();
+    expect(okTrace).toEqual(['a.connect', 'a.request']);
   });
 
   it('runUpstream runs upstream phases in order', async () => {
@@ -595,7 +609,10 @@ describe('identity gate (deny by default)', () => {
     await pl.run(ctx, terminalOk([]));
     expect(ctx.response?.status).toBe(401);
     expect(ctx.response?.headers['www-authenticate']).toBe('Bearer realm="rampart"');
-    await expect(pl.runHandshake(makeCtx())).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    const ws = makeCtx();
+    await pl.runHandshake(ws);
+    expect(ws.response?.status).toBe(401);
+    expect(ws.error?.code).toBe('UNAUTHENTICATED');
   });
 
   it('a CORS-style reply before the gate is not refused (preflights carry no credentials)', async () => {

@@ -107,19 +107,46 @@ export class Pipeline {
     await this.runResponse(ctx, stopAt);
   }
 
-  /** Runs the connect and request phases only (the WebSocket handshake); throws the stopping error. */
+  /**
+   * The WebSocket handshake: connect and request phases only. A handshake that goes through leaves ctx.response
+   * null (the caller connects upstream). One that stops (a policy's error, the gate, a reply) leaves its answer in
+   * ctx.response after the response phases of the policies before the stop, as in run(): brute-force counts a
+   * failed authentication there, so an Upgrade header must not make guesses free. Never throws a stopping error.
+   */
   async runHandshake(ctx: RequestContext): Promise<void> {
-    for (const [, fn] of this.connect) {
-      await fn(ctx);
-      if (ctx.response) return;
+    let stopAt = this.steps.length;
+    let i = -1;
+    try {
+      for (const [idx, fn] of this.connect) {
+        i = idx;
+        await fn(ctx);
+        if (ctx.response) {
+          stopAt = idx + 1;
+          break;
+        }
+      }
+      if (!ctx.response) {
+        for (let k = 0; k <= this.request.length; k++) {
+          if (k === this.gateAt && this.gate && !ctx.identity) {
+            i = this.gateStep;
+            throw this.gate();
+          }
+          const entry = this.request[k];
+          if (!entry) break;
+          i = entry[0];
+          await entry[1](ctx);
+          if (ctx.response) {
+            stopAt = i + 1;
+            break;
+          }
+        }
+      }
+      if (!ctx.response) return;
+    } catch (e) {
+      stopAt = Math.min(i, this.steps.length);
+      this.fail(ctx, e);
     }
-    for (let k = 0; k <= this.request.length; k++) {
-      if (k === this.gateAt && this.gate && !ctx.identity) throw this.gate();
-      const entry = this.request[k];
-      if (!entry) return;
-      await entry[1](ctx);
-      if (ctx.response) return;
-    }
+    await this.runResponse(ctx, stopAt);
   }
 
   async runUpstream(ctx: RequestContext): Promise<void> {

@@ -118,6 +118,28 @@ export class Keyring implements FieldCipher {
     return got.length === want.length && timingSafeEqual(got, want);
   }
 
+  /**
+   * Loads the data key a `mac()` result names when this process does not hold it yet: a hash made after another
+   * process (the CLI, another worker or node) rotated the purpose's data key would otherwise fail verifyMac until a
+   * restart. Re-reads the key state at most once per second, whatever the callers present; never throws (a failed
+   * reload leaves verifyMac to refuse, as before).
+   */
+  async ensureMacKey(purpose: string, expected: string): Promise<void> {
+    const m = /^v(\d{1,9})\./.exec(expected);
+    if (!m || this.#keys.get(purpose)?.has(Number(m[1]))) return;
+    if (this.#macReload) return this.#macReload;
+    if (Date.now() - this.#macReloadAt < 1000) return;
+    this.#macReloadAt = Date.now();
+    this.#macReload = this.reload()
+      .catch(() => {})
+      .finally(() => {
+        this.#macReload = null;
+      });
+    return this.#macReload;
+  }
+  #macReload: Promise<void> | null = null;
+  #macReloadAt = 0;
+
   readonly #macKeys = new WeakMap<DataKey, Buffer>();
   #macKey(key: DataKey): Buffer {
     let k = this.#macKeys.get(key);

@@ -60,9 +60,15 @@ function get(path: string, key?: string): Promise<SentResponse> {
   return send(port, path, { headers: key === undefined ? {} : { 'x-api-key': key } });
 }
 
-/** Same key id, another secret, valid checksum: well-formed, so it reaches the store lookup and the keyed hash. */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * Same key id, another secret, valid checksum: well-formed, so it reaches the store lookup and the keyed hash. The
+ * first secret digit moves on by one, so forging a forgery never comes back to the real key.
+ */
 function forge(key: string): string {
-  const body = `${key.slice(0, 22)}${key[22] === 'A' ? 'B' : 'A'}${key.slice(23, 65)}`;
+  const next = BASE62[(BASE62.indexOf(key[22] as string) + 1) % 62];
+  const body = `${key.slice(0, 22)}${next}${key.slice(23, 65)}`;
   return body + checksumOf(body);
 }
 

@@ -1,6 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Identity } from '../../core/identity.js';
+import type { Keyring } from '../../crypto/keyring.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../../services.js';
 import type { Store } from '../../store/types.js';
 
 /** What a worker remembers of one API key credential: never the key, only its keyed hash. */
@@ -38,7 +40,11 @@ export class CredentialCache {
   readonly #lru = new LRUCache<string, CacheEntry>({ max: MAX_ENTRIES });
   readonly #loading = new Map<string, Promise<CacheEntry>>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** To load a data key that a key's hash names but this process has not seen (rotated since it started). */
+    private readonly keyring: Keyring | null = null,
+  ) {}
 
   /** The entry when it is at most ttlMs old, else undefined (then `load`). */
   fresh(keyId: string, now: number, ttlMs: number): CacheEntry | undefined {
@@ -60,6 +66,7 @@ export class CredentialCache {
     const cred = await this.store.credentials.getByKeyId(keyId);
     let value: CachedCredential | null = null;
     if (cred && cred.kind === 'api-key' && cred.secret_hash) {
+      await this.keyring?.ensureMacKey(CREDENTIAL_MAC_PURPOSE, cred.secret_hash);
       const consumer = await this.store.consumers.get(cred.consumer_id);
       if (consumer) {
         const expires = cred.expires_at === null ? Number.POSITIVE_INFINITY : Date.parse(cred.expires_at);

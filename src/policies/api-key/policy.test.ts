@@ -329,6 +329,28 @@ describe('api-key request', () => {
     expect(ctx.identity).toBeNull();
   });
 
+  it('accepts a key hashed under a credential-mac data key rotated by another process since this one started', async () => {
+    const gateway = await openServices(join(dir, 'rotated'));
+    const cli = await openServices(join(dir, 'rotated'));
+    try {
+      const rotation = await cli.keyring.rotateDataKey(CREDENTIAL_MAC_PURPOSE);
+      expect(rotation.version).toBe(2);
+      const c = await cli.store.consumers.create({ name: 'after-rotation' });
+      const { key, keyId } = generateApiKey();
+      const hash = cli.keyring.mac(CREDENTIAL_MAC_PURPOSE, key);
+      expect(hash).toMatch(/^v2\./);
+      await cli.store.credentials.create({ consumer_id: c.id, kind: 'api-key', key_id: keyId, secret_hash: hash });
+      const p = policy({}, new ServiceRegistry(gateway.store, gateway.keyring));
+      const ctx = request({ 'x-api-key': key });
+      expect(await run(p, ctx)).toBeUndefined();
+      expect(ctx.identity?.subject).toBe('after-rotation');
+      expect(await run(p, request({ 'x-api-key': forge(key) }))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    } finally {
+      await cli.store.close();
+      await gateway.store.close();
+    }
+  });
+
   it('records last use in one batched write at close, not one per request', async () => {
     const services = new ServiceRegistry(store, keyring);
     const p = policy({}, services);

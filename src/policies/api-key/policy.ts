@@ -24,7 +24,7 @@ export default definePolicy({
         { scope: env.scope, query_param: cfg.query_param },
         'api-key accepts keys in the query string: URLs are written to access logs (of proxies and upstreams too), browser history and Referer headers, so keys sent this way leak; prefer the header',
       );
-    const cache = env.services.shared('api-key/credentials', () => new CredentialCache(store));
+    const cache = env.services.shared('api-key/credentials', () => new CredentialCache(store, keyring));
     const usage = env.services.shared('api-key/last-used', () => new LastUsed(store, env.logger));
     const { header, query_param: queryParam, cache_ttl_ms: ttl, hide_credentials: hide } = cfg;
     const challenge = `ApiKey header="${header}"`;

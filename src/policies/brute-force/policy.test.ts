@@ -146,7 +146,13 @@ function gateway(cfg: Record<string, unknown> = {}) {
     });
     return ctx;
   };
-  return { clock: c, send };
+  /** The same request as a WebSocket handshake (server.ts handleUpgrade): connect and request phases only. */
+  const upgrade = async (key?: string, ip = '192.0.2.1'): Promise<RequestContext> => {
+    const ctx = makeCtx({ url: '/x', clientIp: ip, headers: key === undefined ? {} : { 'x-test-key': key } });
+    await pipeline.runHandshake(ctx);
+    return ctx;
+  };
+  return { clock: c, send, upgrade };
 }
 
 const statusOf = (ctx: RequestContext) => ctx.response?.status;
@@ -226,5 +232,23 @@ describe('brute-force policy', () => {
     // without the successes, the third failure locks the credential
     for (let i = 0; i < 3; i++) expect(statusOf(await g.send('bob:typo', `203.0.113.${ip++}`))).toBe(401);
     expect(statusOf(await g.send('bob:right', `203.0.113.${ip++}`))).toBe(429);
+  });
+
+  it('counts failures made on WebSocket handshakes too: an Upgrade header does not make guessing free', async () => {
+    const g = gateway();
+    for (let i = 0; i < 3; i++) {
+      const r = await g.upgrade(`guess${i}:x`);
+      expect(statusOf(r)).toBe(401);
+      expect(r.error?.code).toBe('UNAUTHENTICATED');
+    }
+    const locked = await g.upgrade('alice:right');
+    expect(statusOf(locked)).toBe(429);
+    expect(locked.identity).toBeNull();
+    // and the lockout holds for plain requests from that address as well
+    expect(statusOf(await g.send('alice:right'))).toBe(429);
+    // a handshake that authenticates goes through (no answer: the caller connects upstream)
+    const ok = await g.upgrade('alice:right', '192.0.2.9');
+    expect(ok.response).toBeNull();
+    expect(ok.identity?.subject).toBe('alice');
   });
 });

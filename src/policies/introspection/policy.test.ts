@@ -11,6 +11,7 @@ import type { ClientCertificate, RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import type { PolicyInstance } from '../../core/policy.js';
 import { ServiceRegistry } from '../../core/shared.js';
+import { generateApiKey } from '../../identity/api-key.js';
 import def from './policy.js';
 import { schema } from './schema.js';
 
@@ -193,6 +194,15 @@ describe('introspection: which requests it handles', () => {
       const err = await run(p, makeCtx({ headers: { authorization: auth } }));
       expect(err?.code, auth).toBe('UNAUTHENTICATED');
       expect(err?.headers?.['www-authenticate']).toBe('Bearer realm="rampart", error="invalid_token"');
+    }
+    expect(calls).toHaveLength(0);
+  });
+
+  it("never sends Rampart's own secrets (API keys, client secrets) to the endpoint", async () => {
+    const { p } = make();
+    for (const t of [generateApiKey().key, `rmcs_${'A'.repeat(43)}`]) {
+      const err = await run(p, bearer(t));
+      expect(err?.code, t).toBe('UNAUTHENTICATED');
     }
     expect(calls).toHaveLength(0);
   });

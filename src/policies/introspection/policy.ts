@@ -11,6 +11,8 @@ import { type IntrospectionConfig, schema } from './schema.js';
 const CHALLENGE = 'Bearer realm="rampart"';
 /** RFC 6750 2.1 b64token after "Bearer ". */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** The prefixes of Rampart's own secrets: API keys (src/identity/api-key.ts) and client secrets (src/authserver). */
+const OWN_SECRET = /^(rmpk|rmcs)_/;
 /** Three base64url segments: a JWS compact serialisation, left to the jwt policy. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -187,7 +189,9 @@ export default definePolicy({
         if (!auth || !/^bearer /i.test(auth)) return;
         const token = BEARER.exec(auth)?.[1];
         if (token && cfg.skip_jwt && JWT_SHAPE.test(token)) return;
-        if (!token || token.length > cfg.max_token_bytes) throw invalidToken();
+        // Rampart's own secrets (an API key, a built-in client secret) sent as a bearer token by mistake: refused
+        // here, never handed to a third party's endpoint (and its logs).
+        if (!token || token.length > cfg.max_token_bytes || OWN_SECRET.test(token)) throw invalidToken();
         const key = createHash('sha256').update(token).digest('base64url');
         ctx.authAttempt = `token:${key}`;
         ctx.onAuthAttempt?.(ctx.authAttempt);

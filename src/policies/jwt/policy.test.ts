@@ -604,6 +604,16 @@ describe('jwt: consumers from the store', () => {
     expect(unknown.ctx.identity).toMatchObject({ consumerId: null, subject: 'nobody' });
   });
 
+  it('refuses a cached token within 1 s of its consumer being disabled', async () => {
+    const carol = await store.consumers.create({ name: 'carol' });
+    const { inst } = make({ issuers: [issuerCfg()], consumer_lookup: true }, new ServiceRegistry(store));
+    const token = await sign(es, { sub: 'carol' });
+    expect((await run(inst, token)).ctx.identity).toMatchObject({ consumerId: carol.id });
+    await store.consumers.update(carol.id, { status: 'disabled' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expectInvalid(await run(inst, token));
+  });
+
   it('answers 503 when the store cannot be read (never lets the token through unmapped)', async () => {
     const closed = await openStore({ kind: 'sqlite', dataDir: join(dir, 'closed') }, new TestCipher());
     await closed.close();

@@ -25,8 +25,11 @@ const CHALLENGE = 'Bearer realm="rampart"';
 const INVALID_TOKEN_HEADERS = { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` };
 /** Keys tried for a token without kid when several fit its alg; more is refused rather than a CPU sink. */
 const MAX_CANDIDATES = 3;
-/** How long a subject-to-consumer lookup is reused (a disabled consumer is refused within this). */
-const CONSUMER_TTL_MS = 5000;
+/**
+ * How long a subject-to-consumer lookup is reused: a disabled or deleted consumer is refused on every worker within
+ * this, as API keys and certificates are (their cache_ttl_ms default).
+ */
+const CONSUMER_TTL_MS = 500;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 const invalidToken = () =>

@@ -328,6 +328,30 @@ describe('mtls-identity: rules', () => {
     expect(await outcome(p, cert({ subject: 'C=UK\nO=Acme\nCN=zed' }).cert)).toBeNull();
   });
 
+  it('a "*" in a subject rule spans one RDN value: an escaped "," in a crafted CN does not open a new RDN', async () => {
+    const { p } = make(
+      {
+        match: [
+          { subject: 'CN=*,O=Acme', consumer: 'acme' },
+          { subject: 'CN=x\\,O=Acme', consumer: 'literal' },
+        ],
+      },
+      new ServiceRegistry(),
+    );
+    expect(await outcome(p, cert({ subject: 'CN=bob\nO=Acme' }).cert)).toBe('acme');
+    expect(await outcome(p, cert({ subject: 'CN=b\\,c\nO=Acme' }).cert)).toBe('acme');
+    // One RDN, CN "x,O=Acme" (no O at all), as node prints it: not Acme's.
+    expect(await outcome(p, cert({ subject: 'CN=x\\,O=Acme' }).cert)).toBe('literal');
+    expect(await outcome(p, cert({ subject: 'CN=y\\,O=Acme' }).cert)).toBeNull();
+    expect(await outcome(p, cert({ subject: 'CN=y\\, O=Acme' }).cert)).toBeNull();
+  });
+
+  it('refuses a certificate past its validity (a connection or TLS session that outlived it)', async () => {
+    const { p } = make({ match: [{ cn: 'late', consumer: 'late' }] }, new ServiceRegistry());
+    expect(await outcome(p, cert({ cn: 'late' }).cert)).toBe('late');
+    expect(await outcome(p, cert({ cn: 'late', validTo: new Date(Date.now() - 1000) }).cert)).toBe('UNAUTHENTICATED');
+  });
+
   it('requires every field of a rule to match', async () => {
     const { p } = make({ match: [{ san_dns: 'api.acme.example', cn: 'api', consumer: 'api' }] }, new ServiceRegistry());
     expect(await outcome(p, cert({ cn: 'api', sans: ['DNS:api.acme.example'] }).cert)).toBe('api');

@@ -40,14 +40,33 @@ function viewOf(c: ClientCertificate): CertView {
   return v;
 }
 
-/** A DN as "O=Acme,CN=alice": node's one-RDN-per-line form, or what a config writes ("O = Acme, CN = alice"). */
+/**
+ * A DN as "O=Acme,CN=alice": node's one-RDN-per-line form, or what a config writes ("O = Acme, CN = alice"). Node
+ * escapes special characters inside a value (RFC 4514: a CN "x,O=Acme" prints as "CN=x\,O=Acme"), so only an
+ * unescaped "," or a line break separates RDNs: a crafted value stays one RDN and cannot pose as several.
+ */
 function dn(text: string): string {
-  return text
-    .split(/\s*[\n,]\s*/)
+  const rdns: string[] = [];
+  let cur = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (ch === '\\' && i + 1 < text.length) {
+      cur += ch + text[++i];
+    } else if (ch === ',' || ch === '\n') {
+      rdns.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  rdns.push(cur);
+  return rdns
+    .map((rdn) => rdn.trim())
     .filter(Boolean)
     .map((rdn) => rdn.replace(/^([^=]+?)\s*=\s*/, '$1='))
     .join(',');
 }
+
+/** What "*" spans in a subject or issuer: one RDN value, escaped characters ("\,") included, never a separator. */
+const RDN_VALUE = '(?:[^,\\\\]|\\\\[\\s\\S])+';
 
 /**
  * An exact value or a single-"*" glob, anchored at both ends; `span` is what "*" may cover (at least one
@@ -73,8 +92,8 @@ function compileRule(r: MatchRule): (v: CertView) => boolean {
   if (r.san_dns !== undefined) anyOf(r.san_dns, '[^.]+', true, (v) => v.dns);
   if (r.san_email !== undefined) anyOf(r.san_email, '[^@]+', true, (v) => v.email);
   if (r.cn !== undefined) anyOf(r.cn, '[\\s\\S]+', false, (v) => (v.cn === null ? [] : [v.cn]));
-  if (r.subject !== undefined) anyOf(dn(r.subject), '[^,]+', false, (v) => [v.subject]);
-  if (r.issuer !== undefined) anyOf(dn(r.issuer), '[^,]+', false, (v) => [v.issuer]);
+  if (r.subject !== undefined) anyOf(dn(r.subject), RDN_VALUE, false, (v) => [v.subject]);
+  if (r.issuer !== undefined) anyOf(dn(r.issuer), RDN_VALUE, false, (v) => [v.issuer]);
   return (v) => checks.every((c) => c(v));
 }
 
@@ -210,6 +229,9 @@ export default definePolicy({
       async request(ctx) {
         const cert = ctx.clientCert;
         if (ctx.identity || !cert) return;
+        // TLS checked the dates at the handshake only: a keep-alive connection, an HTTP/2 session or a resumed TLS
+        // session outlives the certificate.
+        if (cert.validTo.getTime() <= Date.now()) throw refused();
         const fp = normalizeFingerprint(cert.fingerprint256);
         if (!fp) throw refused();
         const id = await identify(ctx, cert, fp);
