@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
 import { GatewayError } from './errors.js';
+import type { Decision } from './decision.js';
 import type { Identity } from './identity.js';
 
 /**
@@ -91,6 +92,13 @@ export class RequestContext {
   onAuthAttempt: ((credentialKey: string) => void) | null = null;
   /** The credential key passed to onAuthAttempt, for counting a failure against it. */
   authAttempt: string | null = null;
+  /** Authorization decisions in the order they were made (null until the first: most requests on public routes). */
+  decisions: Decision[] | null = null;
+
+  /** Records an authorization decision; a deny must still be thrown (FORBIDDEN) by the policy that made it. */
+  decide(d: Decision): void {
+    (this.decisions ??= []).push(d);
+  }
 
   params: Record<string, string | undefined> = {};
   /** Headers that will be sent upstream (hop-by-hop removed, forwarding headers set). Policies may edit. */

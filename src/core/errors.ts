@@ -45,6 +45,11 @@ export const ERRORS = {
     title: 'Forbidden',
     doc: 'The credential is valid but not for this route or scope (an API key limited to other routes, a token without a required scope).',
   },
+  FORBIDDEN: {
+    status: 403,
+    title: 'Forbidden',
+    doc: 'An authorization rule denied the request (a missing role or scope, a failed condition, an object that belongs to someone else, or no rule allowing it: deny by default). The audit log names the rule; the answer does not.',
+  },
   AUTH_LOCKED: {
     status: 429,
     title: 'Too many failed authentications',
