@@ -261,6 +261,23 @@ describe('orders', () => {
     expect((await call<Order[]>('/orders?user_id=u_1002')).body.map((o) => o.id)).toEqual(['ord_3003', 'ord_3007']);
   });
 
+  it('filters by id, patches and deletes any order without an ownership check', async () => {
+    expect((await call<Order[]>('/orders?id=ord_3003')).body.map((o) => o.id)).toEqual(['ord_3003']);
+    expect((await call<Order[]>('/orders?user_id=u_1001&id=ord_3003')).body).toEqual([]);
+
+    const patched = await call<Order>('/orders/ord_3003', sendJson('PATCH', { status: 'cancelled' }));
+    expect(patched.res.status).toBe(200);
+    expect(patched.body).toMatchObject({ id: 'ord_3003', user_id: 'u_1002', status: 'cancelled', total: 29 });
+    const items = await call<Order>('/orders/ord_3003', sendJson('PATCH', { items: [{ sku: 'X', qty: 2, price: 3 }] }));
+    expect(items.body.total).toBe(6);
+    expect((await call('/orders/ord_3003', sendJson('PATCH', { status: 'lost' }))).res.status).toBe(400);
+
+    const del = await fetch(`${api.url}/orders/ord_3003`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect((await call('/orders/ord_3003')).res.status).toBe(404);
+    expect((await call('/orders/ord_3003', { method: 'DELETE' })).res.status).toBe(404);
+  });
+
   it('validates new orders', async () => {
     const unknownUser = await call('/orders', sendJson('POST', { user_id: 'u_9', card_number: '1', items: [] }));
     expect(unknownUser.res.status).toBe(400);
@@ -272,6 +289,29 @@ describe('orders', () => {
     );
     expect(badItems.res.status).toBe(400);
     expect((badItems.body as { error: string }).error).toMatch(/^items must be/);
+  });
+});
+
+describe('transfers', () => {
+  it('moves money out of whichever account the body names (no ownership check)', async () => {
+    const { res, body } = await call(
+      '/transfers',
+      sendJson('POST', { from_account: 'acc_2004', to_account: 'acc_2003', amount: 100.5 }),
+    );
+    expect(res.status).toBe(201);
+    expect(body).toEqual({ from_account: 'acc_2004', to_account: 'acc_2003', amount: 100.5, from_balance: 97899.62 });
+    expect((await call<Account>('/accounts/acc_2003')).body.balance).toBe(410.9);
+
+    const bad = await call(
+      '/transfers',
+      sendJson('POST', { from_account: 'acc_0', to_account: 'acc_2003', amount: 1 }),
+    );
+    expect(bad.res.status).toBe(400);
+    const negative = await call(
+      '/transfers',
+      sendJson('POST', { from_account: 'acc_2001', to_account: 'acc_2003', amount: -5 }),
+    );
+    expect(negative.body).toEqual({ error: 'amount must be a positive number' });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type DemoData,
   type Order,
   type OrderItem,
+  type OrderStatus,
   orderTotal,
   type User,
 } from './data.js';
@@ -74,6 +75,8 @@ function parseJsonObject(body: string): Record<string, unknown> {
 const fakeBcrypt = (password: string): string =>
   `$2b$10$${scryptSync(password, randomBytes(16), 40).toString('base64').replaceAll('+', '.').slice(0, 53)}`;
 
+const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'shipped', 'delivered', 'cancelled'];
+
 const USER_STRING_FIELDS = ['name', 'email', 'phone', 'ssn', 'date_of_birth', 'tenant_id', 'internal_notes'] as const;
 const ADDRESS_FIELDS = ['street', 'city', 'postal_code', 'country'] as const;
 
@@ -134,6 +137,11 @@ function buildRoutes(db: DemoData): Route[] {
     return user;
   };
   const ordersOf = (userId: string): Order[] => db.orders.filter((o) => o.user_id === userId);
+  const findOrder = (id: string): Order => {
+    const order = db.orders.find((o) => o.id === id);
+    if (!order) throw new HttpError(404, 'order not found');
+    return order;
+  };
 
   return [
     ['GET', /^\/health$/, () => ok({ status: 'ok' })],
@@ -193,8 +201,12 @@ function buildRoutes(db: DemoData): Route[] {
       'GET',
       /^\/orders$/,
       ({ query }) => {
+        // Filters: ?user_id= (a user's orders), ?id= (one order, as a list). Neither: every order.
         const userId = query.get('user_id');
-        return ok(userId === null ? db.orders : ordersOf(userId));
+        const id = query.get('id');
+        let orders = userId === null ? db.orders : ordersOf(userId);
+        if (id !== null) orders = orders.filter((o) => o.id === id);
+        return ok(orders);
       },
     ],
     [
@@ -220,13 +232,52 @@ function buildRoutes(db: DemoData): Route[] {
         return created(`/orders/${order.id}`, order);
       },
     ],
+    ['GET', /^\/orders\/([^/]+)$/, ({ id }) => ok(findOrder(id))],
     [
-      'GET',
+      'PATCH',
+      /^\/orders\/([^/]+)$/,
+      ({ id, body }) => {
+        const order = findOrder(id);
+        const input = parseJsonObject(body);
+        if (input.status !== undefined) {
+          if (typeof input.status !== 'string' || !ORDER_STATUSES.includes(input.status as OrderStatus))
+            throw new HttpError(400, `status must be one of ${ORDER_STATUSES.join(', ')}`);
+          order.status = input.status as OrderStatus;
+        }
+        if (input.items !== undefined) {
+          order.items = orderItems(input.items);
+          order.total = orderTotal(order.items);
+        }
+        return ok(order);
+      },
+    ],
+    [
+      'DELETE',
       /^\/orders\/([^/]+)$/,
       ({ id }) => {
-        const order = db.orders.find((o) => o.id === id);
-        if (!order) throw new HttpError(404, 'order not found');
-        return ok(order);
+        db.orders.splice(db.orders.indexOf(findOrder(id)), 1);
+        return { status: 204 };
+      },
+    ],
+
+    // Moves money between any two accounts: whoever asks, from whichever account the body names.
+    [
+      'POST',
+      /^\/transfers$/,
+      ({ body }) => {
+        const input = parseJsonObject(body);
+        const from = db.accounts.find((a) => a.id === input.from_account);
+        const to = db.accounts.find((a) => a.id === input.to_account);
+        if (!from || !to) throw new HttpError(400, 'from_account and to_account must reference existing accounts');
+        const amount = input.amount;
+        if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0)
+          throw new HttpError(400, 'amount must be a positive number');
+        from.balance = Math.round((from.balance - amount) * 100) / 100;
+        to.balance = Math.round((to.balance + amount) * 100) / 100;
+        return {
+          status: 201,
+          body: { from_account: from.id, to_account: to.id, amount, from_balance: from.balance },
+        };
       },
     ],
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { compileCidrs } from '../core/client-ip.js';
 import type { RequestContext, RouteInfo } from '../core/context.js';
-import { buildPipeline, type Pipeline } from '../core/pipeline.js';
+import { buildPipeline, type Pipeline, type PolicyLayer } from '../core/pipeline.js';
 import type { PolicyInstance, PolicyServices } from '../core/policy.js';
 import { Router } from '../core/router.js';
 import { ServiceRegistry } from '../core/shared.js';
@@ -47,15 +47,13 @@ export class Generation {
     services: PolicyServices = new ServiceRegistry(),
   ) {
     this.trusted = compileCidrs(config.trusted_proxies);
-    const global = { scope: 'global', policies: config.policies };
+
     try {
       for (const [name, u] of Object.entries(config.upstreams)) this.upstreams.set(name, new Upstream(name, u, pools));
       this.routes = config.routes.map((r) => {
         const up = r.upstream ? (this.upstreams.get(r.upstream) ?? null) : null;
         const upCfg = r.upstream ? config.upstreams[r.upstream] : undefined;
-        const layers = [global];
-        if (upCfg) layers.push({ scope: `upstream:${r.upstream}`, policies: upCfg.policies });
-        layers.push({ scope: `route:${r.name}`, policies: r.policies });
+        const layers = layersOf(config, r);
         const t = { ...upCfg?.timeouts, ...r.timeouts };
         const pipeline = buildPipeline(layers, this.instances, logger, services, { requireIdentity: !r.public });
         if (!r.public && pipeline.challenges.length === 0)
@@ -93,7 +91,7 @@ export class Generation {
           upstreamPath: compileRewrite(r),
         };
       });
-      this.fallback = buildPipeline([global], this.instances, logger, services);
+      this.fallback = buildPipeline(layersOf(config, null), this.instances, logger, services);
       this.router = new Router(this.routes);
     } catch (e) {
       this.close();
@@ -125,6 +123,15 @@ export class Generation {
     for (const u of this.upstreams.values()) u.close();
     for (const p of this.instances.values()) void Promise.resolve(p.close?.()).catch(() => {});
   }
+}
+
+/** The config layers a route's policies come from, least specific first (global, upstream, route); null: no route. */
+export function layersOf(config: Config, r: RouteConfig | null): PolicyLayer[] {
+  const layers: PolicyLayer[] = [{ scope: 'global', policies: config.policies }];
+  const upCfg = r?.upstream ? config.upstreams[r.upstream] : undefined;
+  if (r && upCfg) layers.push({ scope: `upstream:${r.upstream}`, policies: upCfg.policies });
+  if (r) layers.push({ scope: `route:${r.name}`, policies: r.policies });
+  return layers;
 }
 
 /** strip_prefix / rewrite compiled to one function. Params are re-encoded; the query is kept as sent. */

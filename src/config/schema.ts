@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authServerIssues, authServerSchema } from '../authserver/schema.js';
 import { cidrErrors } from '../core/client-ip.js';
 import { POLICIES } from '../policies/index.js';
+import { objectAccessIssues } from '../policies/object-access/route-check.js';
 import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
 
 /**
@@ -434,6 +435,7 @@ export const configSchema = z
         });
       }
       authServerIssues(root, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
+      objectAccessIssues(root, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     },
     { when: () => true },
   );

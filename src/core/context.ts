@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
-import { GatewayError } from './errors.js';
 import type { Decision } from './decision.js';
+import { GatewayError } from './errors.js';
 import type { Identity } from './identity.js';
 
 /**
@@ -97,7 +97,8 @@ export class RequestContext {
 
   /** Records an authorization decision; a deny must still be thrown (FORBIDDEN) by the policy that made it. */
   decide(d: Decision): void {
-    (this.decisions ??= []).push(d);
+    if (this.decisions) this.decisions.push(d);
+    else this.decisions = [d];
   }
 
   params: Record<string, string | undefined> = {};

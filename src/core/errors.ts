@@ -50,6 +50,11 @@ export const ERRORS = {
     title: 'Forbidden',
     doc: 'An authorization rule denied the request (a missing role or scope, a failed condition, an object that belongs to someone else, or no rule allowing it: deny by default). The audit log names the rule; the answer does not.',
   },
+  OBJECT_NOT_FOUND: {
+    status: 404,
+    title: 'Not found',
+    doc: "An object-level rule (`object-access` with `deny_as: not_found`) denied access to an object that is not the caller's: answered as not found, so that ids cannot be probed for existence.",
+  },
   AUTH_LOCKED: {
     status: 429,
     title: 'Too many failed authentications',
@@ -58,7 +63,7 @@ export const ERRORS = {
   AUTH_UNAVAILABLE: {
     status: 503,
     title: 'Service unavailable',
-    doc: 'The identity provider needed to verify the credential is unreachable (no signing key can be had, introspection failed): the request is refused, not let through. `Retry-After` is set.',
+    doc: 'The identity provider needed to verify the credential is unreachable (no signing key can be had, introspection failed), or the ownership store that object-level authorization asks: the request is refused, not let through. `Retry-After` is set.',
   },
   CORS_ORIGIN_DENIED: {
     status: 403,

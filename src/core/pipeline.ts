@@ -227,13 +227,42 @@ export function problemResponse(
  * shared per layer, so a global policy is one instance for every route (one shared state, e.g. counters).
  */
 export function buildPipeline(
-  layers: readonly { scope: string; policies: PoliciesConfig }[],
+  layers: readonly PolicyLayer[],
   cache: Map<string, PolicyInstance>,
   logger: Logger,
   services: PolicyServices = new ServiceRegistry(),
   opts: { requireIdentity?: boolean } = {},
 ): Pipeline {
   const steps: PipelineStep[] = [];
+  for (const { def, scope, cfg } of choosePolicies(layers)) {
+    const key = `${scope}/${def.name}`;
+    let instance = cache.get(key);
+    if (!instance) {
+      instance = def.create(cfg, {
+        logger: logger.child({ policy: def.name, scope }),
+        scope,
+        services,
+      });
+      cache.set(key, instance);
+    }
+    steps.push({ name: def.name, order: def.order, scope, instance });
+  }
+  return new Pipeline(steps, opts);
+}
+
+export interface PolicyLayer {
+  scope: string;
+  policies: PoliciesConfig;
+}
+
+/**
+ * Which policies a route gets and from which layer, in the registry's order, without instantiating any:
+ * most specific layer wins, `enabled: false` drops an inherited one. `rampart policies --config` prints this.
+ */
+export function choosePolicies(
+  layers: readonly PolicyLayer[],
+): { def: (typeof POLICIES)[number]; scope: string; cfg: Record<string, unknown> }[] {
+  const out: { def: (typeof POLICIES)[number]; scope: string; cfg: Record<string, unknown> }[] = [];
   for (const def of POLICIES) {
     let chosen: { scope: string; cfg: Record<string, unknown> & { enabled: boolean } } | null = null;
     for (const layer of layers) {
@@ -241,18 +270,8 @@ export function buildPipeline(
       if (cfg) chosen = { scope: layer.scope, cfg };
     }
     if (!chosen || chosen.cfg.enabled === false) continue;
-    const key = `${chosen.scope}/${def.name}`;
-    let instance = cache.get(key);
-    if (!instance) {
-      const { enabled: _enabled, ...cfg } = chosen.cfg;
-      instance = def.create(cfg, {
-        logger: logger.child({ policy: def.name, scope: chosen.scope }),
-        scope: chosen.scope,
-        services,
-      });
-      cache.set(key, instance);
-    }
-    steps.push({ name: def.name, order: def.order, scope: chosen.scope, instance });
+    const { enabled: _enabled, ...cfg } = chosen.cfg;
+    out.push({ def, scope: chosen.scope, cfg });
   }
-  return new Pipeline(steps, opts);
+  return out;
 }

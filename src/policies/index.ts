@@ -1,11 +1,15 @@
 import type { PolicyDefinition } from '../core/policy.js';
 import apiKey from './api-key/policy.js';
+import authorize from './authorize/policy.js';
 import bruteForce from './brute-force/policy.js';
 import cors from './cors/policy.js';
+import decisionDebug from './decision-debug/policy.js';
+import externalAuthz from './external-authz/policy.js';
 import headers from './headers/policy.js';
 import introspection from './introspection/policy.js';
 import jwt from './jwt/policy.js';
 import mtlsIdentity from './mtls-identity/policy.js';
+import objectAccess from './object-access/policy.js';
 import requestId from './request-id/policy.js';
 import requestLimits from './request-limits/policy.js';
 import securityHeaders from './security-headers/policy.js';
@@ -22,6 +26,10 @@ export const POLICIES: readonly PolicyDefinition[] = [
   apiKey,
   jwt,
   mtlsIdentity,
+  authorize,
+  decisionDebug,
+  objectAccess,
+  externalAuthz,
 ].sort((a, b) => a.order - b.order);
 
 export const POLICY_BY_NAME: ReadonlyMap<string, PolicyDefinition> = new Map(POLICIES.map((p) => [p.name, p]));

@@ -59,6 +59,19 @@ describe('demo config end to end', () => {
     expect(((await bad.json()) as { detail: string }).detail).not.toMatch(/checksum|secret|hash/i);
   });
 
+  it("stops bob swapping in alice's id (404, as for an id that does not exist), and keeps the admin area to admins", async () => {
+    const as = (who: string) => ({ headers: { 'x-api-key': creds.apiKeys[who] as string } });
+    expect((await fetch(`${base}/api/users/u_1002`, as('bob'))).status).toBe(200);
+    const swapped = await fetch(`${base}/api/users/u_1001`, as('bob'));
+    expect(swapped.status).toBe(404);
+    expect(((await swapped.json()) as { code: string }).code).toBe('OBJECT_NOT_FOUND');
+    expect((await fetch(`${base}/api/users/u_1001`, as('ops'))).status).toBe(200);
+    expect((await fetch(`${base}/api/admin/stats`, as('ops'))).status).toBe(200);
+    const denied = await fetch(`${base}/api/admin/stats`, as('alice'));
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { code: string }).code).toBe('FORBIDDEN');
+  });
+
   it('the seeded OAuth client gets a token from the built-in authorization server and calls a route with it', async () => {
     const t = await fetch(`${base}/oauth/token`, {
       method: 'POST',

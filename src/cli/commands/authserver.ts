@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ACTIVATION_DELAY_MS, createSigningKey, KEY_REFRESH_MS, planKeys } from '../../authserver/keys.js';
 import { authServerSettings } from '../../authserver/settings.js';
 import type { Config } from '../../config/schema.js';
 import { output, type StoreOptions, withServices, withStoreOptions } from '../store.js';
@@ -14,6 +13,9 @@ export function register(program: Command): void {
   withStoreOptions(as.command('rotate-key'))
     .description('add a signing key: published at once, signing shortly after; the previous key retires later')
     .action(async (o: StoreOptions) => {
+      const { ACTIVATION_DELAY_MS, createSigningKey, KEY_REFRESH_MS, planKeys } = await import(
+        '../../authserver/keys.js'
+      );
       await withServices(o, async ({ store }, config) => {
         const s = settingsOf(config, o);
         const key = await createSigningKey(store, s.signingAlg);
@@ -33,6 +35,7 @@ export function register(program: Command): void {
   withStoreOptions(as.command('keys'))
     .description('list the signing keys: signing, published, retired')
     .action(async (o: StoreOptions) => {
+      const { ACTIVATION_DELAY_MS, planKeys } = await import('../../authserver/keys.js');
       await withServices(o, async ({ store }, config) => {
         const s = settingsOf(config, o);
         const keys = await store.signingKeys.list({ limit: 1000 });

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { registerClient } from '../../authserver/clients.js';
 import type { OAuthClient } from '../../store/types.js';
 import { collect, output, type StoreOptions, withServices, withStoreOptions } from '../store.js';
 import { findConsumer } from './consumers.js';
@@ -21,6 +20,7 @@ export function register(program: Command): void {
     .option('--jwks-file <file>', 'public JWKS of the client: it authenticates with private_key_jwt, no secret')
     .action(async (ref: string, o: StoreOptions & { scope: string[]; jwksFile?: string }) => {
       const jwks = o.jwksFile === undefined ? undefined : readJwks(o.jwksFile);
+      const { registerClient } = await import('../../authserver/clients.js');
       await withServices(o, async ({ store, keyring }) => {
         const consumer = await findConsumer(store, ref);
         const { client, secret } = await registerClient(store, keyring, {

@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfigFile } from '../../config/load.js';
-import { EnvKeySource } from '../../crypto/env-key-source.js';
-import { createKeyFile, FileKeySource } from '../../crypto/file-key-source.js';
-import { FileKeyState } from '../../crypto/key-state-file.js';
-import { Keyring, type MasterRewrap } from '../../crypto/keyring.js';
+import type { Keyring, MasterRewrap } from '../../crypto/keyring.js';
 import type { KeySource } from '../../crypto/types.js';
-import { createLogger } from '../../observability/logger.js';
-import { openServices, type Services } from '../../services.js';
+import type { Services } from '../../services.js';
 
 interface SourceOptions {
   masterKeys?: string;
@@ -34,6 +29,7 @@ export function register(program: Command): void {
     .description('create a master key file (mode 0600) holding one random version 1; refuses to overwrite')
     .requiredOption('--master-keys <file>', 'master key file to create')
     .action(async (o: { masterKeys: string }) => {
+      const { createKeyFile } = await import('../../crypto/file-key-source.js');
       if (!(await createKeyFile(o.masterKeys))) throw new Error(`${o.masterKeys} already exists; it was left alone`);
       print(`created ${o.masterKeys} (mode 0600) with master key version 1`);
     });
@@ -44,6 +40,7 @@ export function register(program: Command): void {
     )
     .action(async (o: SourceOptions) => {
       const { ring, source } = await open(o);
+      const { FileKeySource } = await import('../../crypto/file-key-source.js');
       if (source instanceof FileKeySource) {
         const r = await ring.rotateMaster();
         print(
@@ -100,8 +97,14 @@ function withSource(cmd: Command): Command {
 /** The gateway's store opened by --config, closed after the command (postAction hook). */
 let opened: Services | null = null;
 
+/** Imports the keyring (and with --config the config loader and store) only when a command runs. */
 async function open(o: SourceOptions): Promise<{ ring: Keyring; source: KeySource }> {
   if (o.config) {
+    const [{ loadConfigFile }, { createLogger }, { openServices }] = await Promise.all([
+      import('../../config/load.js'),
+      import('../../observability/logger.js'),
+      import('../../services.js'),
+    ]);
     const { config, file } = loadConfigFile(o.config);
     const services = await openServices(config, file, createLogger('warn'));
     if (!services) throw new Error(`${o.config} configures no store: there is no keyring state to rotate`);
@@ -112,6 +115,12 @@ async function open(o: SourceOptions): Promise<{ ring: Keyring; source: KeySourc
   if (!o.masterKeys === !o.masterEnv)
     throw new Error('give --config FILE, or one of --master-keys FILE or --master-env NAME');
   if (!o.state) throw new Error('give --state FILE with --master-keys or --master-env');
+  const [{ EnvKeySource }, { FileKeySource }, { FileKeyState }, { Keyring }] = await Promise.all([
+    import('../../crypto/env-key-source.js'),
+    import('../../crypto/file-key-source.js'),
+    import('../../crypto/key-state-file.js'),
+    import('../../crypto/keyring.js'),
+  ]);
   const source = o.masterKeys ? await FileKeySource.open(o.masterKeys) : EnvKeySource.fromEnv(o.masterEnv ?? '');
   return { ring: await Keyring.open({ source, state: new FileKeyState(o.state) }), source };
 }

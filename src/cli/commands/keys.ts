@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import type { Keyring } from '../../crypto/keyring.js';
 import { API_KEY_ID_LENGTH, API_KEY_PREFIX, generateApiKey } from '../../identity/api-key.js';
-import { CREDENTIAL_MAC_PURPOSE } from '../../services.js';
 import type { Consumer, Credential, Store } from '../../store/types.js';
 import {
   collect,
@@ -149,6 +148,8 @@ async function issue(
   routes: string[],
   expires: Date | null,
 ): Promise<{ key: string; credential: Credential }> {
+  // Already loaded by withServices; imported here rather than at the top, which runs at every CLI start.
+  const { CREDENTIAL_MAC_PURPOSE } = await import('../../services.js');
   const { key, keyId } = generateApiKey();
   const credential = await store.credentials.create({
     consumer_id: consumerId,

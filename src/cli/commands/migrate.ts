@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { migrateStore, type StoreConfig } from '../../store/index.js';
+import type { StoreConfig } from '../../store/index.js';
 
 export function register(program: Command): void {
   program
@@ -27,6 +27,7 @@ export function register(program: Command): void {
         if (!url) throw new Error('--store postgres needs --url or RAMPART_STORE_URL');
         cfg = { kind: 'postgres', url, schema: o.schema };
       }
+      const { migrateStore } = await import('../../store/index.js');
       const { from, to } = await migrateStore(cfg);
       // Never echo the URL: it may carry a password.
       process.stdout.write(

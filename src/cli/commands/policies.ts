@@ -1,9 +1,4 @@
 import type { Command } from 'commander';
-import { Generation } from '../../config/compile.js';
-import { loadConfigFile } from '../../config/load.js';
-import { createLogger } from '../../observability/logger.js';
-import { POLICIES } from '../../policies/index.js';
-import { PoolRegistry } from '../../proxy/pools.js';
 
 export function register(program: Command): void {
   program
@@ -11,21 +6,33 @@ export function register(program: Command): void {
     .description('print the policy order; with --config, the pipeline each route gets')
     .option('-c, --config <file>', 'show the compiled pipeline per route for this config')
     .action(async (o: { config?: string }) => {
+      // The policy list is this command's output, so it loads every policy; the compiler only with --config.
+      const { POLICIES } = await import('../../policies/index.js');
       const out: string[] = ['order  policy              description'];
       for (const p of POLICIES) out.push(`${String(p.order).padStart(5)}  ${p.name.padEnd(20)}${p.description}`);
       if (o.config) {
+        // The plan only: instantiating policies would need the store, keys and identity providers.
+        const [{ layersOf }, { choosePolicies, IDENTITY_GATE_ORDER }, { loadConfigFile }] = await Promise.all([
+          import('../../config/compile.js'),
+          import('../../core/pipeline.js'),
+          import('../../config/load.js'),
+        ]);
         const { config } = loadConfigFile(o.config);
-        const pools = new PoolRegistry();
-        const gen = new Generation(config, 0, pools, createLogger('silent'));
+        const show = (steps: ReturnType<typeof choosePolicies>, gate: boolean) => {
+          const names = steps.map((s) => `${s.def.name}@${s.scope}`);
+          if (gate) {
+            const at = steps.findIndex((s) => s.def.order >= IDENTITY_GATE_ORDER);
+            names.splice(at === -1 ? names.length : at, 0, '[identity gate]');
+          }
+          return names.join(' → ') || '(none)';
+        };
         out.push('', 'route                pipeline (request order; response runs in reverse)');
-        for (const r of gen.routes) {
+        for (const r of config.routes) {
           out.push(
-            `${r.name.padEnd(20)} ${r.pipeline.steps.map((s) => `${s.name}@${s.scope}`).join(' → ') || '(none)'} → ${r.upstream ? `upstream:${r.upstream}` : '(no upstream)'}`,
+            `${r.name.padEnd(20)} ${show(choosePolicies(layersOf(config, r)), !r.public)} → ${r.upstream ? `upstream:${r.upstream}` : '(no upstream)'}`,
           );
         }
-        out.push(`${'(no route)'.padEnd(20)} ${gen.fallback.steps.map((s) => s.name).join(' → ') || '(none)'} → 404`);
-        gen.retire();
-        await pools.closeAll();
+        out.push(`${'(no route)'.padEnd(20)} ${show(choosePolicies(layersOf(config, null)), false)} → 404`);
       }
       process.stdout.write(`${out.join('\n')}\n`);
     });

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfigFile } from '../../config/load.js';
-import { createLogger } from '../../observability/logger.js';
-import { openServices } from '../../services.js';
 
 export function register(program: Command): void {
   program
@@ -11,6 +8,11 @@ export function register(program: Command): void {
     )
     .option('-c, --config <file>', 'config file', 'rampart.yaml')
     .action(async (o: { config: string }) => {
+      const [{ loadConfigFile }, { createLogger }, { openServices }] = await Promise.all([
+        import('../../config/load.js'),
+        import('../../observability/logger.js'),
+        import('../../services.js'),
+      ]);
       const { config, file } = loadConfigFile(o.config);
       const services = await openServices(config, file, createLogger('warn'));
       if (!services) {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { start } from '../../runtime.js';
 
 export function register(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function register(program: Command): void {
     })
     .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
     .action(async (o: { config: string; workers?: number; watch: boolean }) => {
+      const { start } = await import('../../runtime.js');
       await start({ config: o.config, workers: o.workers, watch: o.watch });
     });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ConfigError, formatIssue, loadConfigFile } from '../../config/load.js';
 
 export function register(program: Command): void {
   program
@@ -7,7 +6,8 @@ export function register(program: Command): void {
     .description('check a config file; prints every problem with file:line:column and field, exits 1 on errors')
     .argument('[file]', 'config file', 'rampart.yaml')
     .option('--json', 'print the issues as JSON')
-    .action((file: string, o: { json?: boolean }) => {
+    .action(async (file: string, o: { json?: boolean }) => {
+      const { ConfigError, formatIssue, loadConfigFile } = await import('../../config/load.js');
       try {
         const { warnings } = loadConfigFile(file);
         if (o.json) process.stdout.write(`${JSON.stringify({ valid: true, issues: warnings }, null, 2)}\n`);
