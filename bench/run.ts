@@ -10,6 +10,9 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { loadConfigFile } from '../src/config/load.js';
+import { createLogger } from '../src/observability/logger.js';
+import { openServices } from '../src/services.js';
 import { createCa, issue } from '../src/tls/certs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -197,6 +200,36 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${identity.jwt}` },
       proc: await rampart('bench/jwt-nocache.yaml', false),
     },
+    {
+      name: 'rampart + api-key + authorize roles (bench/authorize-rbac.yaml)',
+      ref: 7,
+      headers: { 'x-api-key': identity.apiKey },
+      proc: await startProc(
+        ['dist/src/cli/main.js', 'start', '--config', 'bench/authorize-rbac.yaml', '--workers', '1', '--no-watch'],
+        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
+        jsonPort,
+      ),
+    },
+    {
+      name: 'rampart + api-key + authorize CEL (bench/authorize-cel.yaml)',
+      ref: 7,
+      headers: { 'x-api-key': identity.apiKey },
+      proc: await startProc(
+        ['dist/src/cli/main.js', 'start', '--config', 'bench/authorize-cel.yaml', '--workers', '1', '--no-watch'],
+        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
+        jsonPort,
+      ),
+    },
+    {
+      name: 'rampart + api-key + object-access ownership (bench/object-access.yaml)',
+      ref: 7,
+      headers: { 'x-api-key': identity.apiKey },
+      proc: await startProc(
+        ['dist/src/cli/main.js', 'start', '--config', 'bench/object-access.yaml', '--workers', '1', '--no-watch'],
+        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
+        jsonPort,
+      ),
+    },
   ];
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
@@ -215,8 +248,8 @@ async function main(): Promise<void> {
   // Ratios are taken within each round (paired with the reference measured moments before) and then the median
   // over rounds: a shared VM's slow spells hit both sides of a pair, so they cancel instead of deciding the result.
   const rows = targets.map((t) => {
-    // TLS rows compare with the minimal proxy over TLS, identity rows with bare Rampart; the others with the
-    // minimal proxy.
+    // TLS rows compare with the minimal proxy over TLS, identity rows with bare Rampart, authorization rows with
+    // the API-key row (the identity they need); the others with the minimal proxy.
     const ref = samples.get(targets[t.ref ?? 1]?.name as string) ?? [];
     const s = samples.get(t.name) ?? [];
     return {
@@ -226,6 +259,7 @@ async function main(): Promise<void> {
       p99: median(s.map((x) => x.p99)),
       cpuUs: median(s.map((x) => x.cpuUs)),
       rpsRatio: median(s.map((x, i) => x.rps / (ref[i]?.rps ?? Number.NaN))),
+      rpsVsBare: median(s.map((x, i) => x.rps / (samples.get(targets[2]?.name as string)?.[i]?.rps ?? Number.NaN))),
       p99Ratio: median(s.map((x, i) => x.p99 / (ref[i]?.p99 ?? Number.NaN))),
       errors: s.reduce((a, x) => a + x.errors + x.non2xx, 0),
     };
@@ -240,7 +274,10 @@ async function main(): Promise<void> {
   ].join('\n');
   const bare = rows[2] as (typeof rows)[number];
   const tlsRow = rows[6] as (typeof rows)[number];
-  const [apiKey, jwtCached, jwtForced] = rows.slice(7) as (typeof rows)[number][];
+  const [apiKey, jwtCached, jwtForced, rbac, cel, owner] = rows.slice(7) as (typeof rows)[number][];
+  const authz = (r: (typeof rows)[number] | undefined) =>
+    `${r?.rpsRatio.toFixed(2)}x of API key alone (${r?.rpsVsBare.toFixed(2)}x of bare)`;
+  const authzVerdict = `Authorization (issue 5), each on top of the API key it needs: roles ${authz(rbac)}, CEL condition ${authz(cel)}, ownership check ${authz(owner)}. Target: each costs <= 10% (>= 0.90x).`;
   const identityVerdict = `Identity (issue 4), against bare Rampart in the same round: API key ${apiKey?.rpsRatio.toFixed(2)}x throughput, cached JWT ${jwtCached?.rpsRatio.toFixed(2)}x, JWT verified on every request ${jwtForced?.rpsRatio.toFixed(2)}x. Target: API key and cached JWT each cost <= 10% (>= 0.90x).`;
   const verdict = `Target: bare Rampart >= 0.90x the minimal proxy's throughput (measured ${bare.rpsRatio.toFixed(2)}x) and p99 within 1.3x (measured ${bare.p99Ratio.toFixed(2)}x). Over TLS 1.3 against the minimal proxy over TLS: ${tlsRow.rpsRatio.toFixed(2)}x throughput, ${tlsRow.p99Ratio.toFixed(2)}x p99.`;
   const md = `# Benchmark results
@@ -259,14 +296,17 @@ a file, to show that cost apart. Each target's stdout is in \`bench/.tmp/\` afte
 ${table}
 
 ¹ Reference: the minimal proxy for the plain rows, the minimal proxy over TLS for the TLS row, bare Rampart for the
-identity rows (API key: one SQLite lookup per key per 500 ms, an HMAC-SHA256 per request; JWT: ES256, a static key).
+identity rows (API key: one SQLite lookup per key per 500 ms, an HMAC-SHA256 per request; JWT: ES256, a static key),
+and the API-key row for the authorization rows (they need an identity; the ownership check reads a bounded cache).
 
 ${verdict}
 
 ${identityVerdict}
+
+${authzVerdict}
 `;
   writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), md);
-  process.stdout.write(`\n${table}\n\n${verdict}\n${identityVerdict}\n`);
+  process.stdout.write(`\n${table}\n\n${verdict}\n${identityVerdict}\n${authzVerdict}\n`);
 }
 
 /**
@@ -283,8 +323,21 @@ async function identitySetup(): Promise<{ dataDir: string; apiKey: string; jwt: 
       env,
       stdio: ['ignore', 'pipe', 'ignore'],
     }).toString();
-  cli('consumers', 'create', 'bench');
+  // As an operator would: a consumer (an admin bound to user u_1001, for the authorization rows) and its key.
+  const consumer = (
+    JSON.parse(cli('consumers', 'create', 'bench', '--group', 'admin', '--attr', 'user_id=u_1001', '--json')) as {
+      id: string;
+    }
+  ).id;
   const apiKey = (JSON.parse(cli('keys', 'create', 'bench', '--json')) as { key: string }).key;
+  // The ownership record bench/object-access.yaml checks (no CLI for ownership imports yet).
+  const services = await openServices(
+    loadConfigFile(`${root}bench/api-key.yaml`, env).config,
+    `${root}bench/api-key.yaml`,
+    createLogger('warn'),
+  );
+  await services?.store.ownership.upsert({ resource_type: 'user', resource_id: 'u_1001', owner_id: consumer });
+  await services?.close();
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   writeFileSync(`${tmp}jwt-public.pem`, await exportSPKI(publicKey));
   const jwt = await new SignJWT({ scope: 'read' })

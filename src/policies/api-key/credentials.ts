@@ -19,6 +19,12 @@ export interface CachedCredential {
   readonly routes: ReadonlySet<string> | null;
   /** Built once per lookup and shared by the requests it serves (frozen). */
   readonly identity: Identity;
+  /**
+   * SHA-256 of the key once it verified against secretHash: later requests within this entry's life compare a
+   * one-shot SHA-256 (about 1 µs) instead of an HMAC (5-8 µs with Node's per-call Hmac object). A key id names
+   * exactly one key, so a digest mismatch is a wrong key. Never the key itself; gone when the entry is reloaded.
+   */
+  verified: Buffer | null;
 }
 
 export interface CacheEntry {
@@ -88,6 +94,7 @@ export class CredentialCache {
             clientId: null,
             expiresAt: cred.expires_at === null ? null : Math.floor(expires / 1000),
           } satisfies Identity),
+          verified: null,
         };
       }
     }

@@ -318,6 +318,14 @@ describe('api-key request', () => {
     expect(entry).not.toContain(k.key.slice(22, 65));
   });
 
+  it('after a key verified, a forged key with the same id is still refused (the cached digest path)', async () => {
+    const p = policy({ cache_ttl_ms: 1000 });
+    const k = await newKey();
+    expect(await run(p, request({ 'x-api-key': k.key }))).toBeUndefined();
+    expect(await run(p, request({ 'x-api-key': forge(k.key) }))).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await run(p, request({ 'x-api-key': k.key }))).toBeUndefined();
+  });
+
   it('fails closed with 503 AUTH_UNAVAILABLE when the store cannot answer', async () => {
     const broken = await openServices(join(dir, 'broken'));
     const k = await newKey();

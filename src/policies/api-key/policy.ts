@@ -1,3 +1,4 @@
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
@@ -38,8 +39,14 @@ export default definePolicy({
 
     const check = (ctx: RequestContext, key: string, entry: CacheEntry, now: number, inQuery: boolean): void => {
       const c = entry.value;
-      const macOk = keyring.verifyMac(CREDENTIAL_MAC_PURPOSE, key, c ? c.secretHash : decoy);
-      if (c === null || !macOk || now >= c.validUntil) throw failed();
+      let ok: boolean;
+      if (c !== null && c.verified !== null) {
+        ok = timingSafeEqual(hash('sha256', key, 'buffer'), c.verified);
+      } else {
+        ok = keyring.verifyMac(CREDENTIAL_MAC_PURPOSE, key, c ? c.secretHash : decoy);
+        if (ok && c !== null) c.verified = hash('sha256', key, 'buffer');
+      }
+      if (c === null || !ok || now >= c.validUntil) throw failed();
       if (c.routes !== null && (ctx.route === null || !c.routes.has(ctx.route.name)))
         throw new GatewayError('INSUFFICIENT_SCOPE', 'This API key is not valid for this route.');
       ctx.identity = c.identity;
