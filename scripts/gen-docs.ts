@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configJsonSchema } from '../src/config/json-schema.js';
 import { ERRORS } from '../src/core/errors.js';
-import { POLICIES } from '../src/policies/index.js';
+import { POLICY_SCHEMAS } from '../src/policies/schemas.js';
 
 type Schema = Record<string, unknown> & {
   type?: string | string[];
@@ -132,11 +132,11 @@ export function configurationMarkdown(schema: Schema): string {
     '',
     ...markdownTable(
       ['Order', 'Policy', 'Description'],
-      POLICIES.map((p) => [String(p.order), `[\`${p.name}\`](#${p.name})`, p.description]),
+      POLICY_SCHEMAS.map((p) => [String(p.order), `[\`${p.name}\`](#${p.name})`, p.description]),
     ),
   );
   const policies = (top.policies?.properties ?? {}) as Record<string, Schema>;
-  for (const p of POLICIES) {
+  for (const p of POLICY_SCHEMAS) {
     const s = policies[p.name];
     const main = s?.anyOf?.[0] ?? s;
     out.push('', `### ${p.name}`, '', p.description, '');

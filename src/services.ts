@@ -2,6 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { EnvKeySource, ensureDemoMasterKey, FileKeySource, Keyring, type KeySource } from './crypto/index.js';
+import { CREDENTIAL_MAC_PURPOSE } from './crypto/purposes.js';
 import { openStore, STORE_PURPOSE, type Store, type StoreConfig } from './store/index.js';
 
 /** Durable services the gateway opens at start when the config asks for a store: the keyring and the store. */
@@ -13,8 +14,8 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** The keyring purpose whose data keys make the keyed hashes of API keys and other recognise-only secrets. */
-export const CREDENTIAL_MAC_PURPOSE = 'credential-mac';
+// Defined in a leaf module so policies can name it without loading the store drivers; re-exported for callers here.
+export { CREDENTIAL_MAC_PURPOSE } from './crypto/purposes.js';
 
 export class StartupError extends Error {
   override readonly name = 'StartupError';

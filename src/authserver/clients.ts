@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Keyring } from '../crypto/keyring.js';
-import { CREDENTIAL_MAC_PURPOSE } from '../services.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../crypto/purposes.js';
 import type { JsonObject, OAuthClient, Store } from '../store/types.js';
 
 /**

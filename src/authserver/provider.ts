@@ -1,7 +1,7 @@
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Keyring } from '../crypto/keyring.js';
-import { CREDENTIAL_MAC_PURPOSE } from '../services.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../crypto/purposes.js';
 import type { Store } from '../store/types.js';
 import { storeAdapter } from './adapter.js';
 import { checkClientSecret, SCOPES_METADATA } from './clients.js';

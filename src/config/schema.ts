@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { authServerIssues, authServerSchema } from '../authserver/schema.js';
 import { cidrErrors } from '../core/client-ip.js';
-import { POLICIES } from '../policies/index.js';
 import { objectAccessIssues } from '../policies/object-access/route-check.js';
+import { POLICY_SCHEMAS } from '../policies/schemas.js';
 import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
 
 /**
@@ -13,11 +13,11 @@ import { bool, headerName, httpMethod, int, ratio, secret } from './types.js';
 /** `policies:` block: one optional key per registered policy, each with `enabled`. */
 function policiesSchema() {
   const shape: Record<string, z.ZodType> = {};
-  for (const p of POLICIES) {
+  for (const p of POLICY_SCHEMAS) {
     // `{ enabled: false }` alone switches an inherited policy off without repeating its required fields.
     shape[p.name] = z
       .union([
-        p.config.safeExtend({ enabled: bool().default(true).describe('false turns an inherited policy off here.') }),
+        p.schema.safeExtend({ enabled: bool().default(true).describe('false turns an inherited policy off here.') }),
         z.object({ enabled: z.union([z.literal(false), z.literal('false').transform(() => false as const)]) }).strict(),
       ])
       .optional()

@@ -52,12 +52,16 @@ export interface PolicyServices {
 // biome-ignore lint/suspicious/noExplicitAny: a policy's config schema is any zod object
 export type AnyObjectSchema = z.ZodObject<any>;
 
-export interface PolicyDefinition<S extends AnyObjectSchema = AnyObjectSchema> {
+/** What the one ordered list knows of a policy without its implementation (each policy's schema.ts exports it). */
+export interface PolicyMeta {
   /** The key under `policies:` in rampart.yaml. */
   readonly name: string;
   /** Position in the one ordered list (lower runs first in the request phase). Leave gaps of 100. */
   readonly order: number;
   readonly description: string;
+}
+
+export interface PolicyDefinition<S extends AnyObjectSchema = AnyObjectSchema> extends PolicyMeta {
   readonly config: S;
   /** Runs once per config load: compile matchers and values here, never per request. */
   create(config: z.output<S>, env: PolicyEnv): PolicyInstance;

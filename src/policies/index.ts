@@ -14,7 +14,12 @@ import requestId from './request-id/policy.js';
 import requestLimits from './request-limits/policy.js';
 import securityHeaders from './security-headers/policy.js';
 
-/** The one ordered list of policies (`rampart policies` prints it). Request phases run in this order. */
+/**
+ * The one ordered list of policies with their implementations (the pipeline builds from it). Request phases run in
+ * this order. Each policy takes its name, order and description from its schema.ts (`meta`); policies/schemas.ts
+ * lists the same policies without implementations for the config schema, `rampart policies` and the docs, and
+ * policies/schemas.test.ts fails if the two lists differ: add a policy to both.
+ */
 export const POLICIES: readonly PolicyDefinition[] = [
   requestId,
   requestLimits,

@@ -6,10 +6,10 @@ export function register(program: Command): void {
     .description('print the policy order; with --config, the pipeline each route gets')
     .option('-c, --config <file>', 'show the compiled pipeline per route for this config')
     .action(async (o: { config?: string }) => {
-      // The policy list is this command's output, so it loads every policy; the compiler only with --config.
-      const { POLICIES } = await import('../../policies/index.js');
+      // The list needs only each policy's meta (no implementations); the compiler and the policies only with --config.
+      const { POLICY_SCHEMAS } = await import('../../policies/schemas.js');
       const out: string[] = ['order  policy              description'];
-      for (const p of POLICIES) out.push(`${String(p.order).padStart(5)}  ${p.name.padEnd(20)}${p.description}`);
+      for (const p of POLICY_SCHEMAS) out.push(`${String(p.order).padStart(5)}  ${p.name.padEnd(20)}${p.description}`);
       if (o.config) {
         // The plan only: instantiating policies would need the store, keys and identity providers.
         const [{ layersOf }, { choosePolicies, IDENTITY_GATE_ORDER }, { loadConfigFile }] = await Promise.all([

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Identity } from '../../core/identity.js';
 import type { Keyring } from '../../crypto/keyring.js';
-import { CREDENTIAL_MAC_PURPOSE } from '../../services.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../../crypto/purposes.js';
 import type { Store } from '../../store/types.js';
 
 /** What a worker remembers of one API key credential: never the key, only its keyed hash. */

@@ -2,19 +2,16 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
+import { CREDENTIAL_MAC_PURPOSE } from '../../crypto/purposes.js';
 import { parseApiKey } from '../../identity/api-key.js';
-import { CREDENTIAL_MAC_PURPOSE } from '../../services.js';
 import { type CacheEntry, CredentialCache, LastUsed } from './credentials.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 /** Logged at most this often while the store fails, so an outage does not flood the log. */
 const STORE_ERROR_LOG_MS = 5_000;
 
 export default definePolicy({
-  name: 'api-key',
-  order: 1200,
-  description:
-    'API keys (rmpk_…) from a header (or, only where a route says so, a query parameter), checked against the store: keyed hash compared in constant time, scopes, allowed routes, expiry, revocation within cache_ttl_ms on every worker.',
+  ...meta,
   config: schema,
   create(cfg, env) {
     const { store, keyring } = env.services;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName, int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -21,3 +22,11 @@ export const schema = z
       .describe('Remove the key (header or query parameter) from the request sent upstream.'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'api-key',
+  order: 1200,
+  description:
+    'API keys (rmpk_…) from a header (or, only where a route says so, a query parameter), checked against the store: keyed hash compared in constant time, scopes, allowed routes, expiry, revocation within cache_ttl_ms on every worker.',
+} as const satisfies PolicyMeta;

@@ -3,7 +3,7 @@ import type { Effect } from '../../core/decision.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
 import { Activation, type Condition, compileCondition } from './cel.js';
-import { type AuthorizeConfig, type NameSet, schema } from './schema.js';
+import { type AuthorizeConfig, meta, type NameSet, schema } from './schema.js';
 
 /** A failing condition is logged at most this often per policy instance, with how many were not logged. */
 const EVAL_ERROR_LOG_MS = 5_000;
@@ -26,10 +26,7 @@ interface Names {
 const FORBIDDEN = () => new GatewayError('FORBIDDEN');
 
 export default definePolicy({
-  name: 'authorize',
-  order: 2100,
-  description:
-    'Role, scope and method rules with CEL conditions over the request, the identity and token claims; deny rules win, no matching rule denies. Every decision is recorded with its rule.',
+  ...meta,
   config: schema,
   create(cfg, env) {
     const rules = compileRules(cfg);

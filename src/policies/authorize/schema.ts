@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, httpMethod } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 import { compileCondition } from './cel.js';
 
 const names = z.array(z.string().min(1).max(128)).min(1);
@@ -88,3 +89,11 @@ export const schema = z
 
 export type AuthorizeConfig = z.output<typeof schema>;
 export type NameSet = z.output<ReturnType<typeof nameSet>>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'authorize',
+  order: 2100,
+  description:
+    'Role, scope and method rules with CEL conditions over the request, the identity and token claims; deny rules win, no matching rule denies. Every decision is recorded with its rule.',
+} as const satisfies PolicyMeta;

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
 import { type LockoutRules, Lockouts } from './lockouts.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 /** The process-wide lockout table (PolicyServices.shared): it survives config reloads, as lockouts must. */
 export const LOCKOUTS_KEY = 'brute-force/lockouts';
@@ -17,10 +17,7 @@ export const LOCKOUTS_KEY = 'brute-force/lockouts';
  * counters (Redis).
  */
 export default definePolicy({
-  name: 'brute-force',
-  order: 1000,
-  description:
-    'Locks out a client address or a credential after repeated failed authentications (429 + Retry-After), doubling on repeats; counts per process.',
+  ...meta,
   config: schema,
   create(cfg, env) {
     const lockouts = env.services.shared(LOCKOUTS_KEY, () => new Lockouts());

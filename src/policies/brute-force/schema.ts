@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -15,3 +16,11 @@ export const schema = z
     path: ['max_lockout_s'],
     message: 'max_lockout_s must be at least lockout_s',
   });
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'brute-force',
+  order: 1000,
+  description:
+    'Locks out a client address or a credential after repeated failed authentications (429 + Retry-After), doubling on repeats; counts per process.',
+} as const satisfies PolicyMeta;

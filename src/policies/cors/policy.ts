@@ -1,13 +1,11 @@
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 const OWNED = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
 
 export default definePolicy({
-  name: 'cors',
-  order: 300,
-  description: 'CORS with an origin allowlist; answers preflights; never reflects an unlisted origin.',
+  ...meta,
   config: schema,
   create(cfg) {
     const exact = new Set(cfg.origins.filter((o) => !o.startsWith('~') && o !== '*'));

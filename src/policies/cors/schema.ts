@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName, httpMethod, int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -31,3 +32,10 @@ export const schema = z
       }
     });
   });
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'cors',
+  order: 300,
+  description: 'CORS with an origin allowlist; answers preflights; never reflects an unlisted origin.',
+} as const satisfies PolicyMeta;

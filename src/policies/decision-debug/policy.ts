@@ -2,7 +2,7 @@ import { compileCidrs } from '../../core/client-ip.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Decision } from '../../core/decision.js';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 export const DEBUG_REQUEST_HEADER = 'x-rampart-debug';
 export const DECISION_HEADER = 'x-rampart-decision';
@@ -12,12 +12,7 @@ const MAX_DECISIONS = 16;
 const MAX_TOKEN = 64;
 
 export default definePolicy({
-  name: 'decision-debug',
-  // Lowest of the response phases that touch the answer (they run in reverse order), so the header is added last,
-  // after every other policy has decided and decorated, and on local errors (a 403) too.
-  order: 50,
-  description:
-    'Trusted callers that send `x-rampart-debug: decision` get `x-rampart-decision` listing each authorization decision as "effect policy:rule" (never reasons). Trusted: every configured criterion holds (client address, role).',
+  ...meta,
   config: schema,
   create(cfg) {
     const inCidrs = cfg.trusted.cidrs ? compileCidrs(cfg.trusted.cidrs) : null;

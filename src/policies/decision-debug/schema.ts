@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cidrErrors } from '../../core/client-ip.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -26,3 +27,13 @@ export const schema = z
       .describe('Who may see decisions: every criterion given must hold (an address in cidrs AND one of roles).'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'decision-debug',
+  // Lowest of the response phases that touch the answer (they run in reverse order), so the header is added last,
+  // after every other policy has decided and decorated, and on local errors (a 403) too.
+  order: 50,
+  description:
+    'Trusted callers that send `x-rampart-debug: decision` get `x-rampart-decision` listing each authorization decision as "effect policy:rule" (never reasons). Trusted: every configured criterion holds (client address, role).',
+} as const satisfies PolicyMeta;

@@ -6,9 +6,9 @@ import { definePolicy } from '../../core/policy.js';
 import { DecisionCache, type Verdict } from './cache.js';
 import { ask, authzenVerdict, opaVerdict, PdpFailure, poolFor } from './client.js';
 import { authzenBody, inputBuilder, opaBody } from './input.js';
-import { type ExternalAuthzConfig, schema } from './schema.js';
+import { type ExternalAuthzConfig, meta, schema } from './schema.js';
 
-const POLICY = 'external-authz';
+const POLICY = meta.name;
 
 /** The answer never says which rule denied, nor that a PDP was asked. */
 function forbidden(): GatewayError {
@@ -16,10 +16,7 @@ function forbidden(): GatewayError {
 }
 
 export default definePolicy({
-  name: POLICY,
-  order: 2300,
-  description:
-    'External decision point: asks a policy service (OPA data API or OpenID AuthZEN evaluation) with the request metadata; bounded decision cache with coalescing; fails closed (403) on timeout or error.',
+  ...meta,
   config: schema,
   create(cfg: ExternalAuthzConfig, env) {
     const base = new URL(cfg.url);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName, int, SENSITIVE_HEADER, secret } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 /** A claim name, or a dotted path into nested claims ("realm_access.roles"). */
 const claimPath = z.string().regex(/^[A-Za-z0-9_:$-]+(\.[A-Za-z0-9_:$-]+)*$/, 'a claim name or a dotted path');
@@ -192,3 +193,11 @@ export const schema = z
 
 export type ExternalAuthzConfig = z.output<typeof schema>;
 export type AuthzenConfig = z.output<typeof authzenSchema>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'external-authz',
+  order: 2300,
+  description:
+    'External decision point: asks a policy service (OPA data API or OpenID AuthZEN evaluation) with the request metadata; bounded decision cache with coalescing; fails closed (403) on timeout or error.',
+} as const satisfies PolicyMeta;

@@ -1,6 +1,6 @@
 import type { HeaderMap } from '../../core/context.js';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 type Edits = { set: Record<string, string>; add: Record<string, string>; remove: string[] };
 
@@ -19,9 +19,7 @@ function compile(e: Edits): ((h: HeaderMap) => void) | undefined {
 }
 
 export default definePolicy({
-  name: 'headers',
-  order: 900,
-  description: 'Sets, appends or removes request headers sent upstream and response headers sent back.',
+  ...meta,
   config: schema,
   create(cfg) {
     const req = compile(cfg.request);

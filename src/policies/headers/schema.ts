@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { headerName, SENSITIVE_HEADER } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 /** Connection-level headers the proxy owns; editing them would break framing or smuggle requests. */
 export const RESERVED = new Set([
@@ -38,3 +39,10 @@ export const schema = z
     response: edits.default({ set: {}, add: {}, remove: [] }).describe('Edits to the response sent to the client.'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'headers',
+  order: 900,
+  description: 'Sets, appends or removes request headers sent upstream and response headers sent back.',
+} as const satisfies PolicyMeta;

@@ -6,7 +6,7 @@ import type { Identity } from '../../core/identity.js';
 import { definePolicy } from '../../core/policy.js';
 import { IntrospectionCache } from './cache.js';
 import { IntrospectionFailure, introspect, poolFor } from './client.js';
-import { type IntrospectionConfig, schema } from './schema.js';
+import { type IntrospectionConfig, meta, schema } from './schema.js';
 
 const CHALLENGE = 'Bearer realm="rampart"';
 /** RFC 6750 2.1 b64token after "Bearer ". */
@@ -47,10 +47,7 @@ function formEncode(s: string): string {
 }
 
 export default definePolicy({
-  name: 'introspection',
-  order: 1400,
-  description:
-    'Opaque bearer tokens checked by OAuth 2.0 token introspection (RFC 7662); answers cached up to the token expiry; fails closed (503).',
+  ...meta,
   config: schema,
   create(cfg: IntrospectionConfig, env) {
     const url = new URL(cfg.endpoint);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, int, secret } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 /** A claim name, or a dotted path into nested claims ("realm_access.roles"). */
 const claimPath = z.string().regex(/^[A-Za-z0-9_:$-]+(\.[A-Za-z0-9_:$-]+)*$/, 'a claim name or a dotted path');
@@ -71,3 +72,11 @@ export const schema = z
   .strict();
 
 export type IntrospectionConfig = z.output<typeof schema>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'introspection',
+  order: 1400,
+  description:
+    'Opaque bearer tokens checked by OAuth 2.0 token introspection (RFC 7662); answers cached up to the token expiry; fails closed (503).',
+} as const satisfies PolicyMeta;

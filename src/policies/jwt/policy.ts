@@ -18,7 +18,7 @@ import {
   StaticKeySet,
 } from '../../identity/jwks.js';
 import type { Consumer } from '../../store/types.js';
-import { type IssuerConfig, type JwtConfig, type StaticKeyConfig, schema } from './schema.js';
+import { type IssuerConfig, type JwtConfig, meta, type StaticKeyConfig, schema } from './schema.js';
 
 const CHALLENGE = 'Bearer realm="rampart"';
 /** RFC 6750 §3.1: the same answer whatever failed (signature, expiry, audience, key, shape). */
@@ -68,10 +68,7 @@ interface Verified {
 type ConsumerHit = Consumer | null;
 
 export default definePolicy({
-  name: 'jwt',
-  order: 1300,
-  description:
-    'JWT / OIDC access tokens: keys by discovery, JWKS or static keys; per-issuer algorithms; iss/aud/exp/nbf/iat with bounded skew; certificate-bound tokens (RFC 8705); verified tokens cached.',
+  ...meta,
   config: schema,
   create(cfg, env) {
     const { services, logger } = env;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bool, headerName, int, secret } from '../../config/types.js';
-import { ASYMMETRIC_ALGS, allowedKeyUrl, checkJwk, pemToJwk, SYMMETRIC_ALGS } from '../../identity/jwks.js';
+import type { PolicyMeta } from '../../core/policy.js';
+import { ASYMMETRIC_ALGS, allowedKeyUrl, checkJwk, pemToJwk, SYMMETRIC_ALGS } from '../../identity/jwk.js';
 
 /** A claim name (tried as is first, so "https://example.com/roles" works) or a dotted path ("realm_access.roles"). */
 const claimPath = z.string().min(1).max(256);
@@ -214,3 +215,11 @@ export const schema = z
 export type JwtConfig = z.output<typeof schema>;
 export type IssuerConfig = z.output<typeof issuer>;
 export type StaticKeyConfig = z.output<typeof staticKey>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'jwt',
+  order: 1300,
+  description:
+    'JWT / OIDC access tokens: keys by discovery, JWKS or static keys; per-issuer algorithms; iss/aud/exp/nbf/iat with bounded skew; certificate-bound tokens (RFC 8705); verified tokens cached.',
+} as const satisfies PolicyMeta;

@@ -5,7 +5,7 @@ import { definePolicy } from '../../core/policy.js';
 import type { Consumer } from '../../store/types.js';
 import { normalizeFingerprint } from '../../tls/fingerprint.js';
 import { MtlsLookups } from './lookups.js';
-import { type MatchRule, type MtlsIdentityConfig, schema } from './schema.js';
+import { type MatchRule, type MtlsIdentityConfig, meta, schema } from './schema.js';
 
 /** No standard scheme names client certificates; a 401 still needs a challenge (RFC 9110 11.6.1). */
 const CHALLENGE = 'mTLS realm="rampart"';
@@ -108,10 +108,7 @@ function epochSeconds(iso: string | Date): number {
 }
 
 export default definePolicy({
-  name: 'mtls-identity',
-  order: 1100,
-  description:
-    'Maps a verified client certificate to a consumer: by its fingerprint bound in the store (`rampart certs bind`) or by SAN/subject rules.',
+  ...meta,
   config: schema,
   create(cfg: MtlsIdentityConfig, env) {
     const store = env.services.store;

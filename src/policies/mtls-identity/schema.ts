@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 /** An exact value, or one with a single "*" (compiled at load; see policy.ts for what "*" may span). */
 const pattern = z
@@ -57,3 +58,11 @@ export const schema = z
   .strict();
 
 export type MtlsIdentityConfig = z.output<typeof schema>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'mtls-identity',
+  order: 1100,
+  description:
+    'Maps a verified client certificate to a consumer: by its fingerprint bound in the store (`rampart certs bind`) or by SAN/subject rules.',
+} as const satisfies PolicyMeta;

@@ -6,7 +6,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import { definePolicy } from '../../core/policy.js';
 import { type OwnerEntry, OwnershipCache } from './ownership.js';
-import { type ObjectAccessConfig, schema } from './schema.js';
+import { meta, type ObjectAccessConfig, schema } from './schema.js';
 import {
   type Body,
   compileIdentitySelector,
@@ -27,7 +27,7 @@ import {
   singleValue,
 } from './selectors.js';
 
-const POLICY = 'object-access';
+const POLICY = meta.name;
 /** Logged at most this often while the store fails, so an outage does not flood the log. */
 const STORE_ERROR_LOG_MS = 5_000;
 
@@ -58,10 +58,7 @@ const deny = (rule: string, reason: string): Decision =>
   Object.freeze({ effect: 'deny', policy: POLICY, rule, reason });
 
 export default definePolicy({
-  name: POLICY,
-  order: 2200,
-  description:
-    "Object-level authorization against BOLA (OWASP API1): binding rules tie an id in the path, query, header or JSON body to the caller's identity; ownership tracking records who created an object from the upstream's answer and then lets only the owner, their tenant or bypass roles reach it. Deny by default.",
+  ...meta,
   config: schema,
   create(cfg, env) {
     const store = env.services.store;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName, httpMethod, int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 import { compileIdentitySelector, IDENTITY_SELECTOR_HELP, parsePointer } from './selectors.js';
 
 const ruleName = z
@@ -229,3 +230,11 @@ export const schema = z
 
 export type ObjectAccessConfig = z.output<typeof schema>;
 export type SourceConfig = z.output<typeof source>;
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'object-access',
+  order: 2200,
+  description:
+    "Object-level authorization against BOLA (OWASP API1): binding rules tie an id in the path, query, header or JSON body to the caller's identity; ownership tracking records who created an object from the upstream's answer and then lets only the owner, their tenant or bypass roles reach it. Deny by default.",
+} as const satisfies PolicyMeta;

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 /** Incoming ids are kept only if short and plain, so they cannot inject into logs or headers. */
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export default definePolicy({
-  name: 'request-id',
-  order: 100,
-  description: 'Gives every request an id, sent upstream, echoed back and written to every log line.',
+  ...meta,
   config: schema,
   create(cfg) {
     const { header, trust_incoming: trust, echo } = cfg;

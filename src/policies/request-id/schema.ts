@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -10,3 +11,10 @@ export const schema = z
     echo: bool().default(true).describe('Send the id back in the response.'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'request-id',
+  order: 100,
+  description: 'Gives every request an id, sent upstream, echoed back and written to every log line.',
+} as const satisfies PolicyMeta;

@@ -1,11 +1,9 @@
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 export default definePolicy({
-  name: 'request-limits',
-  order: 200,
-  description: 'Caps URL length, header count and size, and body size before anything reads the body.',
+  ...meta,
   config: schema,
   create(cfg) {
     return {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -9,3 +10,10 @@ export const schema = z
     max_header_bytes: int(16).default(8192).describe('Longest single header value (431 above it).'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'request-limits',
+  order: 200,
+  description: 'Caps URL length, header count and size, and body size before anything reads the body.',
+} as const satisfies PolicyMeta;

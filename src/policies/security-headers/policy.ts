@@ -1,12 +1,9 @@
 import type { HeaderMap } from '../../core/context.js';
 import { definePolicy } from '../../core/policy.js';
-import { schema } from './schema.js';
+import { meta, schema } from './schema.js';
 
 export default definePolicy({
-  name: 'security-headers',
-  order: 400,
-  description:
-    'Safe response headers for APIs (nosniff, CSP, frame and referrer policy, HSTS on TLS) and strips stack banners.',
+  ...meta,
   config: schema,
   create(cfg) {
     const fixed: HeaderMap = {};

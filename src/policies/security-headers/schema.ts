@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, headerName, int } from '../../config/types.js';
+import type { PolicyMeta } from '../../core/policy.js';
 
 export const schema = z
   .object({
@@ -26,3 +27,11 @@ export const schema = z
       .describe('Cache-Control: no-store on answers to requests with credentials, unless the upstream set one.'),
   })
   .strict();
+
+/** Name, position and description in the one ordered list (registered in policies/schemas.ts). */
+export const meta = {
+  name: 'security-headers',
+  order: 400,
+  description:
+    'Safe response headers for APIs (nosniff, CSP, frame and referrer policy, HSTS on TLS) and strips stack banners.',
+} as const satisfies PolicyMeta;

@@ -1,0 +1,46 @@
+import type { AnyObjectSchema, PolicyMeta } from '../core/policy.js';
+import * as apiKey from './api-key/schema.js';
+import * as authorize from './authorize/schema.js';
+import * as bruteForce from './brute-force/schema.js';
+import * as cors from './cors/schema.js';
+import * as decisionDebug from './decision-debug/schema.js';
+import * as externalAuthz from './external-authz/schema.js';
+import * as headers from './headers/schema.js';
+import * as introspection from './introspection/schema.js';
+import * as jwt from './jwt/schema.js';
+import * as mtlsIdentity from './mtls-identity/schema.js';
+import * as objectAccess from './object-access/schema.js';
+import * as requestId from './request-id/schema.js';
+import * as requestLimits from './request-limits/schema.js';
+import * as securityHeaders from './security-headers/schema.js';
+
+/** A policy as the config schema, `rampart policies` and the docs see it: no implementation loaded. */
+export interface PolicySchemaEntry extends PolicyMeta {
+  readonly schema: AnyObjectSchema;
+}
+
+/**
+ * Every policy's name, order, description and config schema, sorted by `order`, from each policy's schema.ts only.
+ * The config schema (config/schema.ts) is built from this list so that loading or validating a config never loads
+ * the policies' implementations (jose, undici, caches, the store). policies/index.ts lists the same policies with
+ * their implementations, which spread the same `meta`; policies/schemas.test.ts fails if the two lists differ.
+ * Keep the schema modules light: zod, config/types and pure helpers, never a client, cache or store.
+ */
+export const POLICY_SCHEMAS: readonly PolicySchemaEntry[] = [
+  requestId,
+  requestLimits,
+  cors,
+  securityHeaders,
+  headers,
+  introspection,
+  bruteForce,
+  apiKey,
+  jwt,
+  mtlsIdentity,
+  authorize,
+  decisionDebug,
+  objectAccess,
+  externalAuthz,
+]
+  .map((m): PolicySchemaEntry => ({ ...m.meta, schema: m.schema }))
+  .sort((a, b) => a.order - b.order);
