@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Keyring } from '../crypto/keyring.js';
+import type { SharedState } from '../state/types.js';
 import type { Store } from '../store/types.js';
 import type { RequestContext } from './context.js';
 import type { IdentityPolicyInfo, LocalIssuer } from './identity.js';
@@ -39,6 +40,11 @@ export interface PolicyServices {
   /** The store and keyring when the config has `store:`; a policy that needs them throws at create without. */
   readonly store: Store | null;
   readonly keyring: Keyring | null;
+  /**
+   * Counters and expiring values exact across workers and nodes (src/state): memory in one process, the cluster
+   * primary for workers of one machine, Redis for many nodes. Null until the runtime provides one.
+   */
+  readonly state: SharedState | null;
   /** The built-in authorization server when `auth_server` is enabled: the jwt policy trusts its tokens. */
   readonly authServer: LocalIssuer | null;
   /**

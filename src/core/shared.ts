@@ -1,4 +1,5 @@
 import type { Keyring } from '../crypto/keyring.js';
+import type { SharedState } from '../state/types.js';
 import type { Store } from '../store/types.js';
 import type { LocalIssuer } from './identity.js';
 import type { PolicyServices } from './policy.js';
@@ -12,6 +13,8 @@ export class ServiceRegistry implements PolicyServices {
     readonly keyring: Keyring | null = null,
     /** Set by the runtime once the built-in authorization server is up. */
     public authServer: LocalIssuer | null = null,
+    /** Shared counters (src/state); set by the runtime. */
+    public state: SharedState | null = null,
   ) {}
 
   shared<T>(key: string, make: () => T): T {
