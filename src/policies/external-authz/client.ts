@@ -1,18 +1,10 @@
 import { Pool } from 'undici';
 import type { PolicyServices } from '../../core/policy.js';
+import { CallFailure, type JsonCall, postJson } from '../../proxy/post-json.js';
 import type { Verdict } from './cache.js';
 
 /** Why a PDP call gave no decision; recorded as the reason of an "error" deny and logged (rate-limited). */
-export class PdpFailure extends Error {
-  override readonly name = 'PdpFailure';
-  constructor(
-    readonly reason: 'timeout' | 'unreachable' | 'status' | 'too_large' | 'not_json' | 'malformed',
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
+export { CallFailure as PdpFailure };
 
 /** One keep-alive pool per PDP origin for the whole process: reloads and routes reuse warm connections. */
 export function poolFor(services: PolicyServices, origin: string): Pool {
@@ -22,83 +14,10 @@ export function poolFor(services: PolicyServices, origin: string): Pool {
   );
 }
 
-export interface PdpCall {
-  pool: Pool;
-  /** Path (and no query) of the endpoint. */
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  timeoutMs: number;
-  maxBytes: number;
-}
+export type PdpCall = JsonCall;
 
 /** POSTs one question and returns the parsed JSON object of a 200 answer; anything else is a PdpFailure. */
-export async function ask(c: PdpCall): Promise<Record<string, unknown>> {
-  const signal = AbortSignal.timeout(c.timeoutMs);
-  let res: Awaited<ReturnType<Pool['request']>>;
-  try {
-    res = await c.pool.request({
-      method: 'POST',
-      path: c.path,
-      headers: c.headers,
-      body: c.body,
-      signal,
-      headersTimeout: c.timeoutMs,
-      bodyTimeout: c.timeoutMs,
-    });
-  } catch (e) {
-    throw failure(e, signal, c.timeoutMs);
-  }
-  const body = res.body;
-  // An error answer's body is of no use and may be large: drop it (which frees the connection).
-  if (res.statusCode !== 200) {
-    body.on('error', () => {});
-    body.destroy();
-    throw new PdpFailure('status', `answered ${res.statusCode}`, res.statusCode);
-  }
-  if (Number(res.headers['content-length'] ?? 0) > c.maxBytes) {
-    body.on('error', () => {});
-    body.destroy();
-    throw new PdpFailure('too_large', `answer larger than ${c.maxBytes} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > c.maxBytes) throw new PdpFailure('too_large', `answer larger than ${c.maxBytes} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-  } catch (e) {
-    if (e instanceof PdpFailure) throw e;
-    throw failure(e, signal, c.timeoutMs);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
-  } catch {
-    throw new PdpFailure('not_json', 'answer is not JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new PdpFailure('malformed', 'answer is not a JSON object');
-  return parsed as Record<string, unknown>;
-}
-
-function failure(e: unknown, signal: AbortSignal, timeoutMs: number): PdpFailure {
-  const code = (e as { code?: string } | null)?.code;
-  const name = (e as { name?: string } | null)?.name;
-  const timedOut =
-    signal.aborted ||
-    name === 'TimeoutError' ||
-    name === 'AbortError' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_ABORTED';
-  return timedOut
-    ? new PdpFailure('timeout', `no answer within ${timeoutMs} ms`)
-    : new PdpFailure('unreachable', (e as Error | null)?.message ?? 'connection failed');
-}
+export const ask: (c: PdpCall) => Promise<Record<string, unknown>> = postJson;
 
 /**
  * OPA's data API answer: `{"result": <bool>}`, or `{"result": {<field>: <bool>, <reason>?: <string>}}`. OPA leaves
@@ -110,11 +29,11 @@ export function opaVerdict(answer: Record<string, unknown>, field: string, reaso
   const r = answer.result;
   if (typeof r === 'boolean') return { allow: r, reason: undefined };
   if (typeof r !== 'object' || r === null || Array.isArray(r))
-    throw new PdpFailure('malformed', 'result is neither a boolean nor an object');
+    throw new CallFailure('malformed', 'result is neither a boolean nor an object');
   const o = r as Record<string, unknown>;
   const v = Object.hasOwn(o, field) ? o[field] : undefined;
   if (v === undefined) return { allow: false, reason: 'undefined' };
-  if (typeof v !== 'boolean') throw new PdpFailure('malformed', `result.${field} is not a boolean`);
+  if (typeof v !== 'boolean') throw new CallFailure('malformed', `result.${field} is not a boolean`);
   return { allow: v, reason: Object.hasOwn(o, reasonField) ? reasonText(o[reasonField]) : undefined };
 }
 
@@ -124,7 +43,7 @@ export function opaVerdict(answer: Record<string, unknown>, field: string, reaso
  */
 export function authzenVerdict(answer: Record<string, unknown>): Verdict {
   const d = answer.decision;
-  if (typeof d !== 'boolean') throw new PdpFailure('malformed', 'answer has no boolean "decision"');
+  if (typeof d !== 'boolean') throw new CallFailure('malformed', 'answer has no boolean "decision"');
   const c = answer.context;
   let reason: string | undefined;
   if (typeof c === 'object' && c !== null && !Array.isArray(c)) {
