@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import type { Services } from '../services.js';
+import type { Credential, CredentialKind, Store } from '../store/types.js';
 
 /** Options every store-backed command takes (consumers, keys). */
 export interface StoreOptions {
@@ -77,4 +78,29 @@ export function parseExpiry(s: string, now = Date.now()): Date {
     if (!Number.isNaN(t)) return new Date(t);
   }
   throw new Error(`"${s}" is neither a duration (90s, 15m, 24h, 30d, 2w) nor an ISO-8601 time`);
+}
+
+/** Every credential of one kind (optionally one consumer's), page by page, with the names of their consumers. */
+export async function listCredentials(
+  store: Store,
+  kind: CredentialKind,
+  consumerId?: string,
+): Promise<{ all: Credential[]; names: Map<string, string> }> {
+  const all: Credential[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await store.credentials.list({
+      kind,
+      limit: 1000,
+      ...(after && { after }),
+      ...(consumerId !== undefined && { consumer_id: consumerId }),
+    });
+    all.push(...page);
+    if (page.length < 1000) break;
+    after = page[page.length - 1]?.id;
+  }
+  const names = new Map<string, string>();
+  for (const c of all) {
+    if (!names.has(c.consumer_id)) names.set(c.consumer_id, (await store.consumers.get(c.consumer_id))?.name ?? '?');
+  }
+  return { all, names };
 }

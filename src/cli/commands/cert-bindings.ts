@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Credential, Store } from '../../store/types.js';
 import { fingerprintOfPem, normalizeFingerprint } from '../../tls/fingerprint.js';
-import { collect, output, parseExpiry, type StoreOptions, withServices, withStoreOptions } from '../store.js';
+import {
+  collect,
+  listCredentials,
+  output,
+  parseExpiry,
+  type StoreOptions,
+  withServices,
+  withStoreOptions,
+} from '../store.js';
 import { credentialStatus, credentialView, findConsumer } from './consumers.js';
 
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/; // RFC 6749 scope-token characters
@@ -92,23 +100,7 @@ export function register(program: Command): void {
     .action(async (o: StoreOptions & { consumer?: string }) => {
       await withServices(o, async ({ store }) => {
         const consumer = o.consumer === undefined ? null : await findConsumer(store, o.consumer);
-        const all: Credential[] = [];
-        for (let after: string | undefined; ; ) {
-          const page = await store.credentials.list({
-            kind: 'mtls',
-            limit: 1000,
-            ...(after && { after }),
-            ...(consumer && { consumer_id: consumer.id }),
-          });
-          all.push(...page);
-          if (page.length < 1000) break;
-          after = page[page.length - 1]?.id;
-        }
-        const names = new Map<string, string>();
-        for (const c of all) {
-          if (!names.has(c.consumer_id))
-            names.set(c.consumer_id, (await store.consumers.get(c.consumer_id))?.name ?? '?');
-        }
+        const { all, names } = await listCredentials(store, 'mtls', consumer?.id);
         output(
           o,
           all.map((c) => ({ ...credentialView(c), consumer: names.get(c.consumer_id) })),

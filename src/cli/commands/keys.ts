@@ -5,6 +5,7 @@ import { API_KEY_ID_LENGTH, API_KEY_PREFIX, generateApiKey } from '../../identit
 import type { Consumer, Credential, Store } from '../../store/types.js';
 import {
   collect,
+  listCredentials,
   output,
   parseDuration,
   parseExpiry,
@@ -49,23 +50,7 @@ export function register(program: Command): void {
     .action(async (o: StoreOptions & { consumer?: string }) => {
       await withServices(o, async ({ store }) => {
         const consumer = o.consumer === undefined ? null : await findConsumer(store, o.consumer);
-        const all: Credential[] = [];
-        for (let after: string | undefined; ; ) {
-          const page = await store.credentials.list({
-            kind: 'api-key',
-            limit: 1000,
-            ...(after && { after }),
-            ...(consumer && { consumer_id: consumer.id }),
-          });
-          all.push(...page);
-          if (page.length < 1000) break;
-          after = page[page.length - 1]?.id;
-        }
-        const names = new Map<string, string>();
-        for (const k of all) {
-          if (!names.has(k.consumer_id))
-            names.set(k.consumer_id, (await store.consumers.get(k.consumer_id))?.name ?? '?');
-        }
+        const { all, names } = await listCredentials(store, 'api-key', consumer?.id);
         output(
           o,
           all.map((k) => ({ ...credentialView(k), consumer: names.get(k.consumer_id) })),
