@@ -16,6 +16,8 @@ import { Metrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { type BoundListener, Gateway } from './server.js';
 import { openServices, reencryptInBackground, type Services } from './services.js';
+import { MemoryState, openState, serveClusterState } from './state/index.js';
+import type { SharedState } from './state/types.js';
 
 export interface StartOptions {
   config: string;
@@ -94,12 +96,34 @@ function warnAuthServerReload(before: LoadedConfig, next: LoadedConfig, logger: 
     logger.warn('auth_server changes take effect on restart; the authorization server keeps its current settings');
 }
 
+/** The shared state is opened once at start; a reload says so when its block changed. */
+function warnStateReload(before: LoadedConfig, next: LoadedConfig, logger: Logger): void {
+  if (JSON.stringify(before.config.state) !== JSON.stringify(next.config.state))
+    logger.warn('state changes take effect on restart; the shared state keeps its current backend');
+}
+
+/** Logs Redis connection errors of the shared state at most every 10 s (ioredis retries in the background). */
+function stateErrors(logger: Logger): (e: Error) => void {
+  let last = 0;
+  return (e) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    logger.warn({ err: { message: e.message } }, 'shared state (redis) unreachable; reconnecting');
+  };
+}
+
 /** Serves the authorization server's path on the gateway and offers it to policies (the jwt policy's LocalIssuer). */
-function gatewayWith(logger: Logger, metrics: boolean, services: Services | null, auth: AuthServer | null): Gateway {
+function gatewayWith(
+  logger: Logger,
+  metrics: boolean,
+  services: Services | null,
+  auth: AuthServer | null,
+  state: SharedState | null,
+): Gateway {
   const gw: Gateway = new Gateway({
     logger,
     metrics: metrics ? new Metrics(() => gw.current) : null,
-    services: new ServiceRegistry(services?.store, services?.keyring, auth),
+    services: new ServiceRegistry(services?.store, services?.keyring, auth, state),
   });
   if (auth) gw.mount(auth.path, auth.handle);
   return gw;
@@ -120,7 +144,8 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
   const services = await servicesOrExit(loaded, logger);
   if (services) reencryptInBackground(services, logger);
   const auth = await authServerOrExit(loaded, services, logger);
-  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth);
+  const state = await openState(loaded.config, 'single', stateErrors(logger));
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state);
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
   if (loaded.config.metrics.enabled) {
@@ -135,6 +160,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
       const next = loadConfigFile(opts.config);
       for (const w of next.warnings) logger.warn({ issue: formatIssue(w) }, 'unsafe setting');
       warnAuthServerReload(loaded, next, logger);
+      warnStateReload(loaded, next, logger);
       const g = gw.apply(next);
       logger.info({ generation: g.id, trigger: why }, 'config reloaded');
     } catch (e) {
@@ -150,6 +176,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
     await auth?.close();
     await services?.close();
+    await state?.close();
     logger.info('stopped');
     logger.flush();
   });
@@ -190,12 +217,15 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
     if (as) await ensureSigningKey(services.store, as.signingAlg, logger);
     await services.close();
   }
+  // The primary owns the counters all workers share (unless they share Redis instead).
+  const state = await openState(loaded.config, 'primary');
   let stopping = false;
   const workers = new Set<Worker>();
   let ready = 0;
   const fork = () => {
     const w = cluster.fork({ RAMPART_CONFIG: resolve(opts.config) });
     workers.add(w);
+    if (state instanceof MemoryState) serveClusterState(w, state);
     w.on('message', (m: Msg) => {
       if (m.type === 'ready' && ++ready === n)
         logger.info({ workers: n, listeners: m.listeners }, 'all workers listening');
@@ -246,6 +276,7 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
     }, grace);
     await Promise.all(exits);
     clearTimeout(t);
+    await state?.close();
     logger.info('stopped');
     logger.flush();
     setTimeout(() => process.exit(0), 50);
@@ -260,7 +291,8 @@ async function runWorker(file: string): Promise<void> {
   const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
   const services = await servicesOrExit(loaded, logger);
   const auth = await authServerOrExit(loaded, services, logger);
-  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth);
+  const state = await openState(loaded.config, 'worker', stateErrors(logger));
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state);
   // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
   if (loaded.config.metrics.enabled) new AggregatorRegistry();
   gw.apply(loaded);
@@ -271,6 +303,7 @@ async function runWorker(file: string): Promise<void> {
     try {
       const next = loadConfigFile(path);
       warnAuthServerReload(loaded, next, logger);
+      warnStateReload(loaded, next, logger);
       const g = gw.apply(next);
       logger.info({ generation: g.id }, 'config reloaded');
     } catch (e) {
@@ -282,6 +315,7 @@ async function runWorker(file: string): Promise<void> {
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
     await auth?.close();
     await services?.close();
+    await state?.close();
     logger.flush();
   });
 }

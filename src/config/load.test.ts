@@ -112,9 +112,9 @@ describe('parseConfig: unknown fields', () => {
   });
 
   it('names an unknown policy and lists the registered ones', () => {
-    const i = only(yaml(...BASE, 'policies:', '  rate-limit: {}'));
-    expect(i).toMatchObject({ line: 7, column: 3, path: 'policies.rate-limit' });
-    expect(i.message).toBe(`unknown policy "rate-limit" (policies: ${POLICIES.map((p) => p.name).join(', ')})`);
+    const i = only(yaml(...BASE, 'policies:', '  geo-fence: {}'));
+    expect(i).toMatchObject({ line: 7, column: 3, path: 'policies.geo-fence' });
+    expect(i.message).toBe(`unknown policy "geo-fence" (policies: ${POLICIES.map((p) => p.name).join(', ')})`);
   });
 
   it('suggests a policy for a typo at upstream level', () => {

@@ -337,6 +337,20 @@ export const configSchema = z
       .describe(
         'Durable entities (consumers, credentials, keys): embedded SQLite in data_dir, or PostgreSQL for clusters.',
       ),
+    state: z
+      .object({
+        kind: z.enum(['memory', 'redis']).default('memory'),
+        url: secret()
+          .optional()
+          .describe('Redis URL (kind: redis), redis://[user:password@]host:port[/db]: ${env:REDIS_URL}.'),
+        key_prefix: z.string().max(128).default('rampart:').describe('Prepended to every Redis key.'),
+        timeout_ms: int(1, 60_000)
+          .default(500)
+          .describe('A state call slower than this fails (the policy decides how).'),
+      })
+      .strict()
+      .default({ kind: 'memory', key_prefix: 'rampart:', timeout_ms: 500 })
+      .describe('Shared counters (rate limits, concurrency, deny list): memory (one machine) or redis (many nodes).'),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -433,6 +447,10 @@ export const configSchema = z
           path: ['store', 'url'],
           message: 'kind: postgres needs url (${env:DATABASE_URL})',
         });
+      }
+      const state = obj(root.state);
+      if (state.kind === 'redis' && typeof state.url !== 'string') {
+        ctx.addIssue({ code: 'custom', path: ['state', 'url'], message: 'kind: redis needs url (${env:REDIS_URL})' });
       }
       authServerIssues(root, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
       objectAccessIssues(root, (path, message) => ctx.addIssue({ code: 'custom', path, message }));

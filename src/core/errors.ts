@@ -65,6 +65,21 @@ export const ERRORS = {
     title: 'Service unavailable',
     doc: 'The identity provider needed to verify the credential is unreachable (no signing key can be had, introspection failed), or the ownership store that object-level authorization asks: the request is refused, not let through. `Retry-After` is set.',
   },
+  IP_DENIED: {
+    status: 403,
+    title: 'Forbidden',
+    doc: 'The `ip-filter` policy refused the client address (after the trusted-proxies walk): it is in a `deny` range, outside the `allow` ranges, or on the dynamic deny list (added with an expiry, e.g. by brute-force detection).',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    title: 'Too many requests',
+    doc: 'A `rate-limit` limit is used up for this key (IP, consumer, credential, header ...). `Retry-After` says when one more request fits; `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) describe every limit on the route.',
+  },
+  STATE_UNAVAILABLE: {
+    status: 503,
+    title: 'Service unavailable',
+    doc: 'A policy needs the shared state (rate-limit counters, the dynamic deny list) and cannot reach it (Redis down, the cluster primary not answering), and is configured with `on_state_error: fail-closed`. `Retry-After` is set; it recovers by itself.',
+  },
   CORS_ORIGIN_DENIED: {
     status: 403,
     title: 'Origin not allowed',

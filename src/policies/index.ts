@@ -7,9 +7,11 @@ import decisionDebug from './decision-debug/policy.js';
 import externalAuthz from './external-authz/policy.js';
 import headers from './headers/policy.js';
 import introspection from './introspection/policy.js';
+import ipFilter from './ip-filter/policy.js';
 import jwt from './jwt/policy.js';
 import mtlsIdentity from './mtls-identity/policy.js';
 import objectAccess from './object-access/policy.js';
+import rateLimit from './rate-limit/policy.js';
 import requestId from './request-id/policy.js';
 import requestLimits from './request-limits/policy.js';
 import securityHeaders from './security-headers/policy.js';
@@ -22,6 +24,7 @@ import securityHeaders from './security-headers/policy.js';
  */
 export const POLICIES: readonly PolicyDefinition[] = [
   requestId,
+  ipFilter,
   requestLimits,
   cors,
   securityHeaders,
@@ -35,6 +38,7 @@ export const POLICIES: readonly PolicyDefinition[] = [
   decisionDebug,
   objectAccess,
   externalAuthz,
+  rateLimit,
 ].sort((a, b) => a.order - b.order);
 
 export const POLICY_BY_NAME: ReadonlyMap<string, PolicyDefinition> = new Map(POLICIES.map((p) => [p.name, p]));

@@ -7,9 +7,11 @@ import * as decisionDebug from './decision-debug/schema.js';
 import * as externalAuthz from './external-authz/schema.js';
 import * as headers from './headers/schema.js';
 import * as introspection from './introspection/schema.js';
+import * as ipFilter from './ip-filter/schema.js';
 import * as jwt from './jwt/schema.js';
 import * as mtlsIdentity from './mtls-identity/schema.js';
 import * as objectAccess from './object-access/schema.js';
+import * as rateLimit from './rate-limit/schema.js';
 import * as requestId from './request-id/schema.js';
 import * as requestLimits from './request-limits/schema.js';
 import * as securityHeaders from './security-headers/schema.js';
@@ -28,6 +30,7 @@ export interface PolicySchemaEntry extends PolicyMeta {
  */
 export const POLICY_SCHEMAS: readonly PolicySchemaEntry[] = [
   requestId,
+  ipFilter,
   requestLimits,
   cors,
   securityHeaders,
@@ -41,6 +44,7 @@ export const POLICY_SCHEMAS: readonly PolicySchemaEntry[] = [
   decisionDebug,
   objectAccess,
   externalAuthz,
+  rateLimit,
 ]
   .map((m): PolicySchemaEntry => ({ ...m.meta, schema: m.schema }))
   .sort((a, b) => a.order - b.order);

@@ -1,0 +1,55 @@
+import { compileCidrs } from '../../core/client-ip.js';
+import { GatewayError } from '../../core/errors.js';
+import { definePolicy } from '../../core/policy.js';
+import { deniedReason } from './deny-list.js';
+import { meta, schema } from './schema.js';
+
+const STATE_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Refuses clients by address in the connect phase, before anything reads the request. The address is
+ * `ctx.clientIp`, which forwarding headers change only when the TCP peer is a trusted proxy (core/client-ip.ts), so
+ * a spoofed X-Forwarded-For from anyone else is ignored. The answer is the same 403 for every reason: which list
+ * matched is logged, not told.
+ */
+export default definePolicy({
+  ...meta,
+  config: schema,
+  create(cfg, env) {
+    const denied = compileCidrs(cfg.deny);
+    const allowed = cfg.allow ? compileCidrs(cfg.allow) : null;
+    const state = cfg.dynamic ? env.services.state : null;
+    let lastStateLog = 0;
+
+    const refuse = () => new GatewayError('IP_DENIED', 'The client address is not allowed.');
+
+    return {
+      async connect(ctx) {
+        const ip = ctx.clientIp;
+        if (denied(ip) || (allowed && !allowed(ip))) throw refuse();
+        if (!state) return;
+        let reason: string | null;
+        try {
+          reason = await deniedReason(state, ip);
+        } catch (err) {
+          const now = Date.now();
+          if (now - lastStateLog >= STATE_LOG_INTERVAL_MS) {
+            lastStateLog = now;
+            env.logger.warn(
+              { err, policy: 'ip-filter', scope: env.scope, mode: cfg.on_state_error },
+              'dynamic deny list unavailable',
+            );
+          }
+          if (cfg.on_state_error === 'fail-closed') {
+            throw new GatewayError('STATE_UNAVAILABLE', undefined, { headers: { 'retry-after': '1' } });
+          }
+          return;
+        }
+        if (reason !== null) {
+          env.logger.debug({ policy: 'ip-filter', ip, reason }, 'address on the dynamic deny list');
+          throw refuse();
+        }
+      },
+    };
+  },
+});

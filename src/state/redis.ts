@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { StateUnavailableError } from './errors.js';
+import { normalize } from './memory.js';
+import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
+
+/**
+ * Shared state in Redis, for many nodes. Every decision is one Lua script (EVALSHA, loaded on first use by ioredis),
+ * atomic and one round trip; calls of one tick share one write (auto-pipelining). Time is Redis's own clock (TIME),
+ * so nodes with skewed clocks still share one count. Same semantics as MemoryState (GCRA exact, exact sliding log
+ * bounded by `limit` entries per key).
+ *
+ * Unreachable Redis never queues: with no connection a call fails at once, a slow one after `timeoutMs`, both as
+ * StateUnavailableError; ioredis reconnects in the background and calls succeed again by themselves.
+ */
+
+const GCRA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local limit, window, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local eps = 1e-6
+local iv = window / limit
+local cap = burst * iv
+local base = now
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat and tat > now then base = tat end
+local nxt = base + cost * iv
+if nxt - now > cap + eps then
+  return {0, 0, math.max(0, math.ceil(base + iv - now - cap - eps)), math.max(0, math.ceil(base - now - eps))}
+end
+local ttl = math.ceil(nxt - now)
+if ttl > 0 then redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', ttl) end
+local remaining = math.max(0, math.floor((cap - (nxt - now)) / iv + eps))
+local retry = 0
+if remaining <= 0 then retry = math.max(0, math.ceil(nxt + iv - now - cap - eps)) end
+return {1, remaining, retry, math.max(0, math.ceil(nxt - now - eps))}
+`;
+
+// KEYS[1]: zset of admitted entries (score = ms, member = "seq:cost"); KEYS[2]: hash {used, seq}.
+const SLIDING = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local edge = now - window
+local used = tonumber(redis.call('HGET', KEYS[2], 'used') or '0')
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', edge)
+if #old > 0 then
+  for i = 1, #old do used = used - tonumber(string.match(old[i], ':([^:]+)$')) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', edge)
+end
+local allowed = used + cost <= limit
+if allowed and cost > 0 then
+  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  redis.call('ZADD', KEYS[1], now, seq .. ':' .. ARGV[3])
+  used = used + cost
+end
+if used <= 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  used = 0
+else
+  redis.call('HSET', KEYS[2], 'used', used)
+  redis.call('PEXPIRE', KEYS[1], window)
+  redis.call('PEXPIRE', KEYS[2], window)
+end
+local remaining = 0
+if allowed then remaining = limit - used end
+local reset = 0
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #newest > 0 then reset = tonumber(newest[2]) + window - now end
+local retry = 0
+local need = used - limit + 1
+if remaining <= 0 and need > 0 then
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local freed = 0
+  for i = 1, #all, 2 do
+    freed = freed + tonumber(string.match(all[i], ':([^:]+)$'))
+    if freed >= need then
+      retry = tonumber(all[i + 1]) + window - now
+      break
+    end
+  end
+end
+if allowed then return {1, remaining, retry, reset} end
+return {0, 0, retry, reset}
+`;
+
+// KEYS[1]: zset of slots (score = expiry ms). ARGV: limit, ttlMs, slot id.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+if held >= tonumber(ARGV[1]) then return {0, held} end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
+return {1, held + 1}
+`;
+
+// Frees the slot that would expire last (as MemoryState): a crashed worker's older slot then lapses by itself.
+const RELEASE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZPOPMAX', KEYS[1])
+return 0
+`;
+
+type Scripts = {
+  rampartGcra(key: string, limit: number, windowMs: number, burst: number, cost: number): Promise<number[]>;
+  rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, cost: number): Promise<number[]>;
+  rampartAcquire(key: string, limit: number, ttlMs: number, id: string): Promise<number[]>;
+  rampartRelease(key: string): Promise<number>;
+};
+
+export interface RedisStateOptions {
+  /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
+  url?: string | undefined;
+  /** Prepended to every key, so several gateways (or test runs) can share one Redis. Default "rampart:". */
+  keyPrefix?: string | undefined;
+  /** How long a call may take before StateUnavailableError; also the connect timeout. Default 500 ms. */
+  timeoutMs?: number | undefined;
+  /** Called on connection errors (logging); never thrown. */
+  onError?: ((e: Error) => void) | undefined;
+}
+
+export class RedisState implements SharedState {
+  readonly kind = 'redis';
+  readonly #redis: Redis & Scripts;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  #lastError: Error | null = null;
+
+  constructor(opts: RedisStateOptions = {}) {
+    this.#prefix = opts.keyPrefix ?? 'rampart:';
+    this.#timeoutMs = opts.timeoutMs ?? 500;
+    this.#redis = new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+      enableOfflineQueue: false,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: Math.max(this.#timeoutMs, 1000),
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: true,
+      // Reconnect forever, backing off to 1 s: recovery needs no restart.
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+    }) as Redis & Scripts;
+    this.#redis.on('error', (e: Error) => {
+      this.#lastError = e;
+      opts.onError?.(e);
+    });
+    this.#redis.defineCommand('rampartGcra', { numberOfKeys: 1, lua: GCRA });
+    this.#redis.defineCommand('rampartSliding', { numberOfKeys: 2, lua: SLIDING });
+    this.#redis.defineCommand('rampartAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+    this.#redis.defineCommand('rampartRelease', { numberOfKeys: 1, lua: RELEASE });
+  }
+
+  /** Resolves once connected (or rejects after timeoutMs): for start-up checks and tests. */
+  async ready(timeoutMs = 5000): Promise<void> {
+    if (this.#redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.#redis.off('ready', ok);
+        reject(
+          new StateUnavailableError(
+            'redis',
+            `not connected after ${timeoutMs} ms (${this.#lastError?.message ?? 'no answer'})`,
+          ),
+        );
+      }, timeoutMs);
+      const ok = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.#redis.once('ready', ok);
+    });
+  }
+
+  async #run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.#redis.status !== 'ready')
+      throw new StateUnavailableError(
+        'redis',
+        `not connected (${this.#redis.status}${this.#lastError ? `: ${this.#lastError.message}` : ''})`,
+      );
+    try {
+      return await f();
+    } catch (e) {
+      throw new StateUnavailableError('redis', (e as Error).message, { cause: e });
+    }
+  }
+
+  async consume(request: ConsumeRequest): Promise<ConsumeResult> {
+    const r = normalize(request);
+    const out = await this.#run(() =>
+      r.algorithm === 'gcra'
+        ? this.#redis.rampartGcra(`${this.#prefix}g:${r.key}`, r.limit, r.windowMs, r.burst, r.cost)
+        : this.#redis.rampartSliding(
+            `${this.#prefix}w:${r.key}`,
+            `${this.#prefix}wm:${r.key}`,
+            r.limit,
+            r.windowMs,
+            r.cost,
+          ),
+    );
+    return { allowed: out[0] === 1, remaining: out[1] ?? 0, retryAfterMs: out[2] ?? 0, resetMs: out[3] ?? 0 };
+  }
+
+  async acquire(key: string, limit: number, ttlMs: number): Promise<{ acquired: boolean; held: number }> {
+    const out = await this.#run(() =>
+      this.#redis.rampartAcquire(`${this.#prefix}c:${key}`, limit, Math.max(1, Math.ceil(ttlMs)), randomUUID()),
+    );
+    return { acquired: out[0] === 1, held: out[1] ?? 0 };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#run(() => this.#redis.rampartRelease(`${this.#prefix}c:${key}`));
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#run(() => this.#redis.set(`${this.#prefix}v:${key}`, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.#run(() => this.#redis.get(`${this.#prefix}v:${key}`));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#run(() => this.#redis.del(`${this.#prefix}v:${key}`));
+  }
+
+  async close(): Promise<void> {
+    this.#redis.disconnect(false);
+  }
+}
