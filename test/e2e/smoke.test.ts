@@ -53,6 +53,8 @@ describe('demo config end to end', () => {
     const ok = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': creds.apiKeys.alice as string } });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { id: string }).id).toBe('u_1001');
+    expect(ok.headers.get('ratelimit-policy')).toBe('"per-caller";q=120;w=60');
+    expect(ok.headers.get('ratelimit')).toMatch(/^"per-caller";r=\d+;t=\d+$/);
     const forged = `${(creds.apiKeys.alice as string).slice(0, -10)}AAAAAAAAAA`;
     const bad = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': forged } });
     expect(bad.status).toBe(401);
