@@ -147,6 +147,13 @@ async function main(): Promise<void> {
   const tlsEnv = { TLS_CERT, TLS_KEY };
 
   const identity = await identitySetup();
+  // Configs with a store: the one identitySetup filled (consumer, API key, ownership record).
+  const withStore = (cfg: string) =>
+    startProc(
+      ['dist/src/cli/main.js', 'start', '--config', cfg, '--workers', '1', '--no-watch'],
+      { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
+      jsonPort,
+    );
   const targets: {
     name: string;
     proc: Proc;
@@ -182,11 +189,7 @@ async function main(): Promise<void> {
       name: 'rampart + api-key (bench/api-key.yaml)',
       ref: 2,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await startProc(
-        ['dist/src/cli/main.js', 'start', '--config', 'bench/api-key.yaml', '--workers', '1', '--no-watch'],
-        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
-        jsonPort,
-      ),
+      proc: await withStore('bench/api-key.yaml'),
     },
     {
       name: 'rampart + jwt, cached (bench/jwt-cached.yaml)',
@@ -204,31 +207,19 @@ async function main(): Promise<void> {
       name: 'rampart + api-key + authorize roles (bench/authorize-rbac.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await startProc(
-        ['dist/src/cli/main.js', 'start', '--config', 'bench/authorize-rbac.yaml', '--workers', '1', '--no-watch'],
-        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
-        jsonPort,
-      ),
+      proc: await withStore('bench/authorize-rbac.yaml'),
     },
     {
       name: 'rampart + api-key + authorize CEL (bench/authorize-cel.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await startProc(
-        ['dist/src/cli/main.js', 'start', '--config', 'bench/authorize-cel.yaml', '--workers', '1', '--no-watch'],
-        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
-        jsonPort,
-      ),
+      proc: await withStore('bench/authorize-cel.yaml'),
     },
     {
       name: 'rampart + api-key + object-access ownership (bench/object-access.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await startProc(
-        ['dist/src/cli/main.js', 'start', '--config', 'bench/object-access.yaml', '--workers', '1', '--no-watch'],
-        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
-        jsonPort,
-      ),
+      proc: await withStore('bench/object-access.yaml'),
     },
   ];
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
