@@ -40,6 +40,14 @@ export function secret() {
 export const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i;
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+
+/**
+ * GET implies HEAD, as routes treat it (config/compile.ts): a rule written for GET must also hold for HEAD, or a HEAD
+ * request would skip a GET-only deny or binding and still reach the upstream (which answers it as a GET).
+ */
+export function withHead<T extends string>(methods: readonly T[]): readonly T[] {
+  return methods.includes('GET' as T) && !methods.includes('HEAD' as T) ? [...methods, 'HEAD' as T] : methods;
+}
 export const httpMethod = z
   .string()
   .transform((m) => m.toUpperCase())

@@ -149,7 +149,8 @@ const env = new Environment({
     },
   })
   .registerVariable('request', 'rampart.Request', {
-    description: 'method, path, params, query (first values), headers (lower-case; no credentials), ip, time',
+    description:
+      'method, path, params, query (a parameter repeated with different values fails the condition), headers (lower-case; no credentials), ip, time',
   })
   .registerVariable('identity', 'rampart.Identity', {
     description: 'kind, id (consumer id), subject, roles, scopes, attributes, client_id',
@@ -256,7 +257,11 @@ function scanAst(root: unknown): { badRegex: string | null; timeZone: boolean } 
   return { badRegex, timeZone };
 }
 
-/** First value of each query parameter, decoded ("+" is a space); later repeats are ignored. */
+/**
+ * Each query parameter's value, decoded ("+" is a space). A parameter repeated with the same value counts once; one
+ * repeated with different values makes the query unreadable (the getter throws, so a condition on it fails closed):
+ * `?user_id=me&user_id=victim` must not pass a rule on the first value while an upstream reads the last.
+ */
 export function parseQuery(q: string): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   if (q.length <= 1) return out;
@@ -264,7 +269,10 @@ export function parseQuery(q: string): Record<string, string> {
     if (!part) continue;
     const eq = part.indexOf('=');
     const k = decode(eq === -1 ? part : part.slice(0, eq));
-    if (!(k in out)) out[k] = eq === -1 ? '' : decode(part.slice(eq + 1));
+    const v = eq === -1 ? '' : decode(part.slice(eq + 1));
+    if (!(k in out)) out[k] = v;
+    else if (out[k] !== v)
+      throw new Error(`query parameter ${JSON.stringify(k.slice(0, 64))} repeats with different values`);
   }
   return out;
 }

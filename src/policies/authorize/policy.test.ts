@@ -209,6 +209,19 @@ describe('authorize: RBAC and scope matrix', () => {
       ]);
   });
 
+  it('a rule for GET holds for HEAD too: a GET-only deny cannot be skipped with HEAD', () => {
+    const p = policy({
+      rules: [
+        { name: 'no-guest-reads', effect: 'deny', methods: ['GET'], roles: ['guest'] },
+        { name: 'all', roles: ['guest', 'user'] },
+      ],
+    });
+    const guest = identity({ roles: ['guest'] });
+    expect(decide(p, req({ id: guest, method: 'GET' }))).toBe('FORBIDDEN');
+    expect(decide(p, req({ id: guest, method: 'HEAD' }))).toBe('FORBIDDEN');
+    expect(decide(p, req({ id: identity({ roles: ['user'] }), method: 'HEAD' }))).toBe('allow');
+  });
+
   it('deny rules win over allow rules whatever their order; no match denies by default; every decision recorded', () => {
     const p = policy({
       rules: [
@@ -299,11 +312,13 @@ describe('authorize: CEL over every attribute source', () => {
     );
     expect(t('identity.attributes.level >= 3 && identity.attributes.org.tier == "gold"', { id })).toBe('allow');
   });
-  it('method, path, query (first value, decoded) and headers', () => {
+  it('method, path, query (decoded; a parameter repeated with different values fails closed) and headers', () => {
     expect(t('request.method == "PUT" && request.path.startsWith("/orders/")', { method: 'PUT' })).toBe('allow');
     expect(
-      t('request.query.view == "full view" && request.query.page == "1"', { url: '/o?view=full+view&page=1&page=2' }),
+      t('request.query.view == "full view" && request.query.page == "1"', { url: '/o?view=full+view&page=1&page=1' }),
     ).toBe('allow');
+    // The upstream may read the last (or every) value: a rule on the first must not pass.
+    expect(t('request.query.page == "1"', { url: '/o?page=1&page=2' })).toBe('FORBIDDEN');
     expect(t('request.query.view == "x"', { url: '/o?view=y' })).toBe('FORBIDDEN');
     expect(t('request.headers["x-tenant"] == "acme"', { headers: { 'x-tenant': 'acme' } })).toBe('allow');
   });
@@ -419,7 +434,8 @@ describe('authorize: per-request cost', () => {
     if (!q.ok) throw new Error(q.message);
     expect(q.condition.test(act)).toBe(true);
     expect(queryReads).toBe(1);
-    expect(parseQuery('?a=1&a=2&b&c=%ZZ&d=%C3%A9')).toEqual({ a: '1', b: '', c: '%ZZ', d: 'é' });
+    expect(parseQuery('?a=1&a=1&b&c=%ZZ&d=%C3%A9')).toEqual({ a: '1', b: '', c: '%ZZ', d: 'é' });
+    expect(() => parseQuery('?a=1&a=2')).toThrow(/repeats with different values/);
   });
 
   it('measures µs per request with compiled rules (CPU time printed, not asserted)', () => {

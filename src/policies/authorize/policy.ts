@@ -1,3 +1,4 @@
+import { withHead } from '../../config/types.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Effect } from '../../core/decision.js';
 import { GatewayError } from '../../core/errors.js';
@@ -135,7 +136,7 @@ function compileRules(cfg: AuthorizeConfig): Rule[] {
     return {
       name: r.name ?? `rules[${i}]`,
       effect: r.effect,
-      methods: r.methods ? new Set(r.methods) : null,
+      methods: r.methods ? new Set(withHead(r.methods)) : null,
       roles: names(r.roles),
       scopes: names(r.scopes),
       when,

@@ -322,6 +322,18 @@ describe('binding rules', () => {
     expect(mixed.decisions?.[0]?.reason).toBe('body /lines/*/account does not match identity.attributes.accounts');
   });
 
+  it('apply a GET-only rule to HEAD too (routes answer HEAD for GET): no id probing by HEAD', async () => {
+    const p = policy({
+      bindings: [
+        { name: 'any', from: { header: 'x-account' }, in: 'identity.attributes.accounts' },
+        { name: 'qry', from: { query: 'account' }, in: 'identity.attributes.accounts', methods: ['GET'] },
+      ],
+    });
+    const head = (q: string) => request(alice, 'HEAD', `/t?account=${q}`, { headers: { 'x-account': 'acc_1' } });
+    expect(await run(p, head('acc_3'))).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await run(p, head('acc_1'))).toBeUndefined();
+  });
+
   it('deny a body that is not JSON, and ids that are not ids (objects, empty strings), even when optional', async () => {
     const p = policy({
       bindings: [{ name: 'b', from: { body: '/account_id' }, in: 'identity.attributes.accounts', optional: true }],

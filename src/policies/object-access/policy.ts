@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { HTTP_METHODS } from '../../config/types.js';
+import { HTTP_METHODS, withHead } from '../../config/types.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Decision } from '../../core/decision.js';
 import { GatewayError } from '../../core/errors.js';
@@ -94,7 +94,10 @@ export default definePolicy({
 
     const rules: { rule: Rule; methods: readonly string[] }[] = [];
     cfg.bindings.forEach((b, i) => {
-      rules.push({ rule: bindingRule(b, b.name ?? `bindings[${i}]`, refuse), methods: b.methods ?? HTTP_METHODS });
+      rules.push({
+        rule: bindingRule(b, b.name ?? `bindings[${i}]`, refuse),
+        methods: b.methods ? withHead(b.methods) : HTTP_METHODS,
+      });
     });
     const many = tracks.length > 1;
     tracks.forEach((t, i) => {
@@ -139,7 +142,7 @@ export default definePolicy({
         refuse,
         unavailable,
       });
-      rules.push({ rule, methods: p.methods ?? HTTP_METHODS });
+      rules.push({ rule, methods: p.methods ? withHead(p.methods) : HTTP_METHODS });
     });
 
     // Per method, the rules that apply, built once.

@@ -200,7 +200,8 @@ describe('rate-limit behaviour', () => {
     expect((await l.send({ headers: { 'x-cost': '7' } })).headers.ratelimit).toBe('"units";r=3;t=60');
     expect((await l.send({ headers: { 'x-cost': '4' } })).err?.code).toBe('RATE_LIMITED');
     expect((await l.send({ headers: { 'x-cost': '3' } })).headers.ratelimit).toBe('"units";r=0;t=60');
-    expect((await l.send({ headers: { 'x-cost': '0' } })).err).toBeUndefined();
+    // The client chooses the header: "0" still costs one unit, so it cannot make requests free.
+    expect((await l.send({ headers: { 'x-cost': '0' } })).err?.code).toBe('RATE_LIMITED');
     expect((await l.send({ headers: { 'x-cost': 'lots' } })).err?.code).toBe('BAD_REQUEST');
     const fixed = limiter({ limits: [{ name: 'f', limit: 10, window: '1m', cost: 5 }] });
     expect(await admitted(fixed, 4)).toBe(2);

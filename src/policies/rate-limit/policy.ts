@@ -78,7 +78,8 @@ function costOf(l: CompiledLimit, ctx: RequestContext): number {
   if (typeof raw !== 'string' || !/^[0-9]{1,10}$/.test(raw)) {
     throw new GatewayError('BAD_REQUEST', `Header ${l.cost.header} must be a non-negative integer.`);
   }
-  return Number(raw);
+  // The client writes this header: "0" would make its requests free. A request always costs at least one unit.
+  return Math.max(1, Number(raw));
 }
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));

@@ -54,7 +54,7 @@ const limit = z
       .union([int(0, 1_000_000_000), z.object({ header: headerName }).strict()])
       .default(1)
       .describe(
-        'Units one request uses: a number, or { header: name } to read a non-negative integer from a request header (absent: 1; not an integer: 400). A request costing more than `limit` is always refused.',
+        'Units one request uses: a number, or { header: name } to read an integer from a request header (absent or 0: 1, since the client writes it; not an integer: 400). A request costing more than `limit` is always refused.',
       ),
   })
   .strict()
