@@ -33,6 +33,19 @@ describe('MemoryState (fake clock)', () => {
     expect(r(2)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 400, resetMs: 1000 });
   });
 
+  it('keeps at most maxKeys counters per algorithm under a flood of new keys, forgetting the oldest', () => {
+    const s = new MemoryState({ now: () => 1_000_000, sweepMs: 0, maxKeys: 100 });
+    for (let i = 0; i < 1000; i++) {
+      s.consumeSync({ key: `g${i}`, algorithm: 'gcra', limit: 1, windowMs: 60_000 });
+      s.consumeSync({ key: `s${i}`, algorithm: 'sliding-window', limit: 1, windowMs: 60_000 });
+    }
+    expect(s.size()).toMatchObject({ gcra: 100, sliding: 100 });
+    // The newest keys are still counted exactly; a forgotten one starts afresh (admits, never wrongly refuses).
+    expect(s.consumeSync({ key: 'g999', algorithm: 'gcra', limit: 1, windowMs: 60_000 }).allowed).toBe(false);
+    expect(s.consumeSync({ key: 's999', algorithm: 'sliding-window', limit: 1, windowMs: 60_000 }).allowed).toBe(false);
+    expect(s.consumeSync({ key: 'g0', algorithm: 'gcra', limit: 1, windowMs: 60_000 }).allowed).toBe(true);
+  });
+
   it('sweeps expired entries, so memory is bounded by live keys', () => {
     const { clock, s } = clocked();
     for (let i = 0; i < 1000; i++) {

@@ -19,6 +19,12 @@ export interface MemoryStateOptions {
   now?: () => number;
   /** How often expired entries are swept; 0 disables the timer (call sweep() yourself). Default 10 s. */
   sweepMs?: number;
+  /**
+   * Most counters kept per algorithm (default 1,000,000). Keys come from requests (addresses, headers, claims), so a
+   * flood of new ones must not grow memory without bound: past the cap the oldest counter is forgotten, which can
+   * only admit more for that key, never refuse wrongly.
+   */
+  maxKeys?: number;
 }
 
 interface Log {
@@ -48,8 +54,11 @@ export class MemoryState implements SharedState {
   readonly #values = new Map<string, { value: string; exp: number }>();
   readonly #timer: NodeJS.Timeout | null;
 
+  readonly #maxKeys: number;
+
   constructor(opts: MemoryStateOptions = {}) {
     this.#now = opts.now ?? Date.now;
+    this.#maxKeys = opts.maxKeys ?? 1_000_000;
     const every = opts.sweepMs ?? 10_000;
     this.#timer = every > 0 ? setInterval(() => this.sweep(), every) : null;
     this.#timer?.unref();
@@ -75,6 +84,7 @@ export class MemoryState implements SharedState {
         resetMs: Math.ceil(base - now - EPS),
       };
     }
+    if (this.#tat.size >= this.#maxKeys && !this.#tat.has(req.key)) evictOldest(this.#tat);
     this.#tat.set(req.key, next);
     const remaining = Math.max(0, Math.floor((cap - (next - now)) / t + EPS));
     return {
@@ -89,6 +99,7 @@ export class MemoryState implements SharedState {
     let log = this.#logs.get(req.key);
     if (!log) {
       log = { ts: [], cost: [], head: 0, used: 0, windowMs: req.windowMs };
+      if (this.#logs.size >= this.#maxKeys) evictOldest(this.#logs);
       this.#logs.set(req.key, log);
     }
     log.windowMs = req.windowMs;
@@ -210,6 +221,12 @@ export class MemoryState implements SharedState {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
   }
+}
+
+/** Forgets the counter inserted first (a Map iterates in insertion order): O(1), no sweep on the request path. */
+function evictOldest(m: Map<string, unknown>): void {
+  const first = m.keys().next();
+  if (!first.done) m.delete(first.value);
 }
 
 /** Drops log entries at or before now - windowMs, compacting the arrays once half of them are dead. */

@@ -54,6 +54,7 @@ describe('rate-limit schema', () => {
     expect(schema.parse({ limits: [{ name: 'a', limit: 5, window: '1m' }] })).toEqual({
       limits: [{ name: 'a', limit: 5, window: '1m', algorithm: 'gcra', key: ['ip'], cost: 1 }],
       headers: true,
+      ipv6_prefix: 64,
       on_state_error: 'local',
     });
   });
@@ -135,6 +136,18 @@ describe('rate-limit behaviour', () => {
       ratelimit: '"per-ip";r=0;t=10',
     });
     expect((await l.send({ clientIp: '192.0.2.2' })).err).toBeUndefined();
+  });
+
+  it('counts IPv6 clients per /64 by default (rotating addresses within it does not escape), or per address', async () => {
+    const l = limiter({ limits: [{ name: 'per-ip', limit: 2, window: '10s' }] });
+    expect((await l.send({ clientIp: '2001:db8:1:2::1' })).err).toBeUndefined();
+    expect((await l.send({ clientIp: '2001:db8:1:2:aaaa::9' })).err).toBeUndefined();
+    expect((await l.send({ clientIp: '2001:db8:1:2:ffff:ffff:ffff:fffe' })).err?.code).toBe('RATE_LIMITED');
+    expect((await l.send({ clientIp: '2001:db8:1:3::1' })).err).toBeUndefined(); // another /64
+    const each = limiter({ limits: [{ name: 'per-ip', limit: 1, window: '10s' }], ipv6_prefix: 128 });
+    expect((await each.send({ clientIp: '2001:db8::1' })).err).toBeUndefined();
+    expect((await each.send({ clientIp: '2001:db8::2' })).err).toBeUndefined();
+    expect((await each.send({ clientIp: '2001:db8::2' })).err?.code).toBe('RATE_LIMITED');
   });
 
   it('can leave the informative headers off successes (a 429 still has them)', async () => {

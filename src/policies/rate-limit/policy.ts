@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { Counter, register } from 'prom-client';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
@@ -36,11 +37,11 @@ interface CompiledLimit {
 }
 
 /** A key part's value, or null when the request lacks it (then the counter falls back to the client IP). */
-function partValue(ctx: RequestContext, part: string): string | null {
+function partValue(ctx: RequestContext, part: string, v6Prefix: number): string | null {
   const id = ctx.identity;
   switch (part) {
     case 'ip':
-      return ctx.clientIp;
+      return ipKey(ctx.clientIp, v6Prefix);
     case 'consumer':
       return id?.consumerId ?? null;
     case 'credential':
@@ -59,13 +60,19 @@ function partValue(ctx: RequestContext, part: string): string | null {
 }
 
 /** Counter key: values URI-encoded (no separator can be forged), long ones hashed to bound key size. */
-function counterKey(scope: string, l: CompiledLimit, ctx: RequestContext): string {
+/** The client's address as counted: IPv4 (and IPv4-mapped, already folded) per address, IPv6 per /prefix network. */
+function ipKey(ip: string, v6Prefix: number): string {
+  if (v6Prefix === 128 || !ip.includes(':') || !ipaddr.IPv6.isValid(ip)) return ip;
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Prefix}`).toString()}/${v6Prefix}`;
+}
+
+function counterKey(scope: string, l: CompiledLimit, ctx: RequestContext, v6Prefix: number): string {
   let out = `rl|${scope}|${l.name}`;
   for (const part of l.key) {
-    const v = partValue(ctx, part);
+    const v = partValue(ctx, part, v6Prefix);
     // A request without this part (no identity, no header) is counted by its address, in a namespace of its own, so
     // leaving a header out or calling anonymously never escapes the limit nor shares a real key's counter.
-    const piece = v === null ? `${part}=?ip:${ctx.clientIp}` : `${part}=${encodeURIComponent(v)}`;
+    const piece = v === null ? `${part}=?ip:${ipKey(ctx.clientIp, v6Prefix)}` : `${part}=${encodeURIComponent(v)}`;
     out += `|${piece.length > 200 ? `${part}=#${createHash('sha256').update(piece).digest('base64url')}` : piece}`;
   }
   return out;
@@ -148,7 +155,7 @@ export default definePolicy({
         const items: string[] = [];
         for (const l of limits) {
           const r = await consume({
-            key: counterKey(env.scope, l, ctx),
+            key: counterKey(env.scope, l, ctx, cfg.ipv6_prefix),
             algorithm: l.algorithm,
             limit: l.limit,
             windowMs: l.windowMs,

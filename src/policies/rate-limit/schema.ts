@@ -86,6 +86,11 @@ export const schema = z
     headers: bool()
       .default(true)
       .describe('Send RateLimit-Policy and RateLimit on successful responses too (always sent on a 429).'),
+    ipv6_prefix: int(32, 128)
+      .default(64)
+      .describe(
+        'IPv6 clients are counted per network of this prefix length (a subscriber usually holds a whole /64, so counting per address would let it rotate addresses to escape the limit); 128 counts every address apart. IPv4 is counted per address.',
+      ),
     on_state_error: z
       .enum(['fail-open', 'fail-closed', 'local'])
       .default('local')
