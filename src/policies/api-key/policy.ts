@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
+import { decodeQueryComponent } from '../../core/query.js';
 import { CREDENTIAL_MAC_PURPOSE } from '../../crypto/purposes.js';
 import { parseApiKey } from '../../identity/api-key.js';
 import { type CacheEntry, CredentialCache, LastUsed } from './credentials.js';
@@ -100,9 +101,9 @@ function queryValue(query: string, name: string): string | undefined | null {
   let found: string | undefined | null;
   for (const part of query.slice(1).split('&')) {
     const eq = part.indexOf('=');
-    if (paramName(eq === -1 ? part : part.slice(0, eq)) !== name) continue;
+    if (decodeQueryComponent(eq === -1 ? part : part.slice(0, eq)) !== name) continue;
     if (found !== undefined) return null;
-    found = eq === -1 ? '' : safeDecode(part.slice(eq + 1));
+    found = eq === -1 ? '' : decodeQueryComponent(part.slice(eq + 1));
   }
   return found;
 }
@@ -115,21 +116,9 @@ function stripQueryParam(ctx: RequestContext, name: string): void {
     .split('&')
     .filter((part) => {
       const eq = part.indexOf('=');
-      return paramName(eq === -1 ? part : part.slice(0, eq)) !== name;
+      return decodeQueryComponent(eq === -1 ? part : part.slice(0, eq)) !== name;
     });
   const next = kept.length ? `?${kept.join('&')}` : '';
   ctx.query = next;
   if (ctx.upstreamPath.endsWith(old)) ctx.upstreamPath = ctx.upstreamPath.slice(0, -old.length || undefined) + next;
-}
-
-function paramName(raw: string): string {
-  return raw.includes('%') || raw.includes('+') ? safeDecode(raw) : raw;
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
 }

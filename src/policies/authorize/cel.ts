@@ -26,6 +26,7 @@ import { Environment, type ParseResult } from '@marcbachmann/cel-js';
 import { SENSITIVE_HEADER } from '../../config/types.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Identity } from '../../core/identity.js';
+import { decodeQueryComponent } from '../../core/query.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze(Object.create(null) as Record<string, never>);
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -268,22 +269,13 @@ export function parseQuery(q: string): Record<string, string> {
   for (const part of q.slice(1).split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const k = decode(eq === -1 ? part : part.slice(0, eq));
-    const v = eq === -1 ? '' : decode(part.slice(eq + 1));
+    const k = decodeQueryComponent(eq === -1 ? part : part.slice(0, eq));
+    const v = eq === -1 ? '' : decodeQueryComponent(part.slice(eq + 1));
     if (!(k in out)) out[k] = v;
     else if (out[k] !== v)
       throw new Error(`query parameter ${JSON.stringify(k.slice(0, 64))} repeats with different values`);
   }
   return out;
-}
-
-function decode(s: string): string {
-  if (!s.includes('%') && !s.includes('+')) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
 }
 
 /** Request headers minus credentials (authorization, cookies, API keys): a condition never sees a secret. */

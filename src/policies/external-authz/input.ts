@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../core/context.js';
 import type { Identity } from '../../core/identity.js';
+import { decodeQueryComponent } from '../../core/query.js';
 import { type AuthzenConfig, authzenSchema, type ExternalAuthzConfig, SENSITIVE_QUERY } from './schema.js';
 
 /**
@@ -193,11 +194,11 @@ export function queryJson(raw: string, only: 'all' | ReadonlySet<string>): strin
   for (const part of raw.slice(1).split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const name = decode(eq === -1 ? part : part.slice(0, eq));
+    const name = decodeQueryComponent(eq === -1 ? part : part.slice(0, eq));
     if (only === 'all' ? SENSITIVE_QUERY.test(name) : !only.has(name)) continue;
     const last = pairs.at(-1);
     if (last && last[0] > name) sorted = false;
-    pairs.push([name, eq === -1 ? '' : decode(part.slice(eq + 1))]);
+    pairs.push([name, eq === -1 ? '' : decodeQueryComponent(part.slice(eq + 1))]);
   }
   // Stable: repeated names keep their order.
   if (!sorted) pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -217,18 +218,9 @@ function queryValue(raw: string, name: string): string | undefined {
   let found: string | undefined;
   for (const part of raw.slice(1).split('&')) {
     const eq = part.indexOf('=');
-    if (decode(eq === -1 ? part : part.slice(0, eq)) !== name) continue;
+    if (decodeQueryComponent(eq === -1 ? part : part.slice(0, eq)) !== name) continue;
     if (found !== undefined) return undefined;
-    found = eq === -1 ? '' : decode(part.slice(eq + 1));
+    found = eq === -1 ? '' : decodeQueryComponent(part.slice(eq + 1));
   }
   return found;
-}
-
-function decode(s: string): string {
-  if (!s.includes('%') && !s.includes('+')) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
 }

@@ -3,6 +3,7 @@ import { isIPv4 } from 'node:net';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
+import { logThrottle } from '../../observability/throttle.js';
 import { DecisionCache, type Verdict } from './cache.js';
 import { ask, authzenVerdict, opaVerdict, PdpFailure, poolFor } from './client.js';
 import { authzenBody, inputBuilder, opaBody } from './input.js';
@@ -55,20 +56,14 @@ export default definePolicy({
       : authzenVerdict;
 
     // At most one failure line per second: a PDP outage must not turn every request into a log line.
-    let lastLog = 0;
-    let suppressed = 0;
+    const throttle = logThrottle(1000);
     const logFailure = (reason: string, status: number | undefined, detail: string) => {
-      const now = Date.now();
-      if (now - lastLog < 1000) {
-        suppressed++;
-        return;
-      }
-      lastLog = now;
+      const suppressed = throttle();
+      if (suppressed === null) return;
       env.logger.error(
         { scope: env.scope, pdp: base.origin, reason, status, detail, suppressed },
         'external-authz: no decision from the PDP: denying (fail closed)',
       );
-      suppressed = 0;
     };
 
     const deny = (ctx: RequestContext, rule: 'default' | 'error', reason: string): never => {

@@ -4,6 +4,7 @@ import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import { definePolicy } from '../../core/policy.js';
+import { logThrottle } from '../../observability/throttle.js';
 import { IntrospectionCache } from './cache.js';
 import { IntrospectionFailure, introspect, poolFor } from './client.js';
 import { type IntrospectionConfig, meta, schema } from './schema.js';
@@ -94,20 +95,14 @@ export default definePolicy({
       : null;
 
     // At most one failure line per second: an IdP outage must not turn every request into a log line.
-    let lastLog = 0;
-    let suppressed = 0;
+    const throttle = logThrottle(1000);
     const logFailure = (f: IntrospectionFailure) => {
-      const now = Date.now();
-      if (now - lastLog < 1000) {
-        suppressed++;
-        return;
-      }
-      lastLog = now;
+      const suppressed = throttle();
+      if (suppressed === null) return;
       env.logger.error(
         { endpoint: url.origin, reason: f.reason, status: f.status, detail: f.message, suppressed },
         'token introspection failed: refusing with 503',
       );
-      suppressed = 0;
     };
 
     /** The endpoint's answer for a token (claims of an active one, or null), from the cache when fresh enough. */
