@@ -55,7 +55,8 @@ export class CredentialCache {
   /** The entry when it is at most ttlMs old, else undefined (then `load`). */
   fresh(keyId: string, now: number, ttlMs: number): CacheEntry | undefined {
     const e = this.#lru.get(keyId);
-    return e !== undefined && now - e.at <= ttlMs ? e : undefined;
+    // A TTL of 0 means no caching: even an entry from this very millisecond is looked up again.
+    return e !== undefined && ttlMs > 0 && now - e.at <= ttlMs ? e : undefined;
   }
 
   /** Looks the key id up in the store (one lookup in flight per key id); store errors reject and are not cached. */

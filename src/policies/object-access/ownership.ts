@@ -50,7 +50,9 @@ export class OwnershipCache {
   fresh(key: string, now: number, ttlMs: number, negativeTtlMs: number): OwnerEntry | undefined {
     const e = this.#lru.get(key);
     if (e === undefined) return undefined;
-    return now - e.at <= (e.value ? ttlMs : negativeTtlMs) ? e : undefined;
+    const ttl = e.value ? ttlMs : negativeTtlMs;
+    // A TTL of 0 means no caching: even an entry from this very millisecond is asked again.
+    return ttl > 0 && now - e.at <= ttl ? e : undefined;
   }
 
   /** Looks (type, id) up in the store, one lookup in flight per key. */
