@@ -239,7 +239,7 @@ describe('built-in authorization server', () => {
     });
     expect(post.status).toBe(200);
 
-    const wrong = await token(a.gw.port, { ...secretClient, secret: `${secretClient.secret.slice(0, -1)}x` });
+    const wrong = await token(a.gw.port, { ...secretClient, secret: wrongLast(secretClient.secret) });
     expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     const unknown = await token(a.gw.port, { id: 'rmc_nobody', secret: secretClient.secret });
     expect(unknown).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
@@ -423,3 +423,8 @@ describe('built-in authorization server', () => {
     expect((await token(a.gw.port, secretClient)).status).toBe(200);
   });
 });
+
+/** The secret with its last character changed (never to itself, which would make the "wrong" secret right). */
+function wrongLast(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`;
+}
