@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import type { Target } from '../proxy/target.js';
-import type { Decision } from './decision.js';
+import type { Decision, SecurityEvent } from './decision.js';
 import { GatewayError } from './errors.js';
 import type { Identity } from './identity.js';
 
@@ -99,6 +99,15 @@ export class RequestContext {
   decide(d: Decision): void {
     if (this.decisions) this.decisions.push(d);
     else this.decisions = [d];
+  }
+
+  /** Security events in the order they were recorded (null until the first). */
+  securityEvents: SecurityEvent[] | null = null;
+
+  /** Records a security event (a detection, a validation failure, a limit hit) for the audit log and anomaly detection. */
+  securityEvent(e: SecurityEvent): void {
+    if (this.securityEvents) this.securityEvents.push(e);
+    else this.securityEvents = [e];
   }
 
   params: Record<string, string | undefined> = {};

@@ -115,6 +115,12 @@ export const ERRORS = {
     title: 'Gateway timeout',
     doc: 'The upstream did not connect or answer within the configured timeouts.',
   },
+  // --- traffic control: quotas, concurrency, load shedding (issue 6) (add rows below this line) ---
+  // --- protocol and smuggling (issue 7) (add rows below this line) ---
+  // --- request validation: OpenAPI and JSON limits (issue 7) (add rows below this line) ---
+  // --- attack detection (issue 7) (add rows below this line) ---
+  // --- audit (issue 8) (add rows below this line) ---
+  // --- response protection (issue 9) (add rows below this line) ---
   SHUTTING_DOWN: { status: 503, title: 'Service unavailable', doc: 'The gateway is draining before it stops.' },
   INTERNAL: {
     status: 500,

@@ -39,6 +39,12 @@ export const POLICIES: readonly PolicyDefinition[] = [
   objectAccess,
   externalAuthz,
   rateLimit,
+  // list: traffic control (issue 6)
+  // list: protocol limits (issue 6/7)
+  // list: request validation (issue 7)
+  // list: attack detection (issue 7)
+  // list: audit (issue 8)
+  // list: response protection (issue 9)
 ].sort((a, b) => a.order - b.order);
 
 export const POLICY_BY_NAME: ReadonlyMap<string, PolicyDefinition> = new Map(POLICIES.map((p) => [p.name, p]));

@@ -45,6 +45,12 @@ export const POLICY_SCHEMAS: readonly PolicySchemaEntry[] = [
   objectAccess,
   externalAuthz,
   rateLimit,
+  // list: traffic control (issue 6)
+  // list: protocol limits (issue 6/7)
+  // list: request validation (issue 7)
+  // list: attack detection (issue 7)
+  // list: audit (issue 8)
+  // list: response protection (issue 9)
 ]
   .map((m): PolicySchemaEntry => ({ ...m.meta, schema: m.schema }))
   .sort((a, b) => a.order - b.order);
