@@ -23,6 +23,8 @@ declare module 'autocannon' {
     amount?: number;
     pipelining?: number;
     headers?: Record<string, string>;
+    method?: string;
+    body?: string;
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;

@@ -21,6 +21,40 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const CONNECTIONS = 64;
 
+/** About 1 KB of JSON as a shop's API receives it: ids, items, an address, free text with apostrophes and a URL. */
+const ORDER_JSON = JSON.stringify({
+  customer_id: 'u_1001',
+  currency: 'EUR',
+  items: [
+    { sku: 'BOOK-001', name: "The Hitchhiker's Guide to the Galaxy", qty: 2, price: 12.5 },
+    { sku: 'PEN-010', name: 'Fountain pen, blue ink (0.5 mm)', qty: 3, price: 1.99 },
+    { sku: 'LAMP-220', name: 'Desk lamp - select the warm white option', qty: 1, price: 49.9 },
+  ],
+  shipping: {
+    name: "Siobhan O'Connor",
+    street: '12 Harbour Road, Flat 3',
+    city: 'Springfield',
+    postal_code: '62701',
+    country: 'US',
+    phone: '+1-202-555-0101',
+  },
+  coupon: 'SPRING-2026',
+  gift: true,
+  note: "Please leave it with the neighbour at no. 14 if I'm out; the door code is 4-1-7. It's a birthday present, so don't ring twice! Tracking updates to https://example.com/orders/track?id=ord_3001&lang=en would be great. Thanks & have a nice day :)",
+  metadata: {
+    source: 'web',
+    campaign: 'newsletter-2026-03',
+    ab_test: 'checkout-v2',
+    referrer: 'https://www.example.org/blog/best-lamps',
+  },
+});
+/**
+ * `--only a,b`: measure only the rows whose name contains one of these words (plus the reference rows they are
+ * compared with) and print them, without writing RESULTS.md: to check new rows on their own.
+ */
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg === -1 ? null : (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean);
+
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
@@ -104,10 +138,23 @@ async function load(
   pid: number,
   https = false,
   headers: Record<string, string> = {},
+  path = '/users/u_1001',
+  body?: string,
 ): Promise<Sample> {
   const before = cpuTicks(pid);
-  const url = `${https ? 'https' : 'http'}://127.0.0.1:${port}/users/u_1001`;
-  const r = await autocannon({ url, connections: CONNECTIONS, duration, headers });
+  const url = `${https ? 'https' : 'http'}://127.0.0.1:${port}${path}`;
+  const r = await autocannon(
+    body === undefined
+      ? { url, connections: CONNECTIONS, duration, headers }
+      : {
+          url,
+          connections: CONNECTIONS,
+          duration,
+          method: 'POST',
+          body,
+          headers: { ...headers, 'content-type': 'application/json' },
+        },
+  );
   const cpuUs = ((cpuTicks(pid) - before) * 10_000) / Math.max(1, r.requests.total);
   if (r.non2xx) process.stdout.write(`  non-2xx answers: ${JSON.stringify(r.statusCodeStats)}\n`);
   return {
@@ -154,6 +201,14 @@ async function main(): Promise<void> {
       { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', DATA_DIR: identity.dataDir },
       jsonPort,
     );
+  // Configs with Redis counters: the local Redis (or REDIS_URL), keys under a prefix of this run only.
+  const redisPrefix = `rampart-bench-${process.pid}-${Date.now()}:`;
+  const withRedis = (cfg: string) =>
+    startProc(
+      ['dist/src/cli/main.js', 'start', '--config', cfg, '--workers', '1', '--no-watch'],
+      { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', BENCH_REDIS_PREFIX: redisPrefix },
+      jsonPort,
+    );
   const targets: {
     name: string;
     proc: Proc;
@@ -161,6 +216,10 @@ async function main(): Promise<void> {
     /** Index of the row this one is compared with (default 1, the minimal proxy). */
     ref?: number;
     headers?: Record<string, string>;
+    /** Request path (default /users/u_1001, the small JSON answer). */
+    path?: string;
+    /** A JSON body to POST instead of a GET. */
+    body?: string;
   }[] = [
     { name: 'upstream direct', proc: upstream },
     {
@@ -221,13 +280,78 @@ async function main(): Promise<void> {
       headers: { 'x-api-key': identity.apiKey },
       proc: await withStore('bench/object-access.yaml'),
     },
+    // Traffic (issue 6): the same one-key rate limit on the in-process memory state and on Redis, and a quota on Redis.
+    {
+      name: 'rampart + rate-limit-memory (bench/rate-limit-memory.yaml)',
+      ref: 2,
+      proc: await rampart('bench/rate-limit-memory.yaml', false),
+    },
+    {
+      name: 'rampart + rate-limit-redis (bench/rate-limit-redis.yaml)',
+      ref: 2,
+      proc: await withRedis('bench/rate-limit-redis.yaml'),
+    },
+    { name: 'rampart + quota-redis (bench/quota-redis.yaml)', ref: 2, proc: await withRedis('bench/quota-redis.yaml') },
+    // Audit (issue 8): an event per request into the hash-chained log; the cost of each durability mode against bare.
+    { name: 'rampart + audit-async (bench/audit-async.yaml)', ref: 2, proc: await withStore('bench/audit-async.yaml') },
+    { name: 'rampart + audit-sync (bench/audit-sync.yaml)', ref: 2, proc: await withStore('bench/audit-sync.yaml') },
   ];
+  // Response protection (issue 9): a 10 KB JSON answer through bare Rampart, then cut to its schema and field rules,
+  // then scanned for personal data and secrets; each compared with the bare row on the same answer.
+  const largeMinimal = targets.length;
+  const largeBare = largeMinimal + 1;
+  targets.push(
+    {
+      name: 'minimal node:http + undici proxy, 10 KB JSON answer',
+      path: '/large-json',
+      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
+    },
+    {
+      name: 'rampart bare, 10 KB JSON answer (bench/bare.yaml)',
+      path: '/large-json',
+      ref: largeMinimal,
+      proc: await rampart('bench/bare.yaml', false),
+    },
+    {
+      name: 'rampart + response-filter, 10 KB JSON (bench/response-filter.yaml)',
+      path: '/large-json',
+      ref: largeBare,
+      proc: await rampart('bench/response-filter.yaml', false),
+    },
+    {
+      name: 'rampart + redact, 10 KB JSON (bench/redact.yaml)',
+      path: '/large-json',
+      ref: largeBare,
+      proc: await rampart('bench/redact.yaml', false),
+    },
+  );
+  // Attack detection (issue 7): a typical 1 KB JSON request (an order with a customer's note) POSTed through bare
+  // Rampart, then inspected by every detector; compared with the bare row on the same request.
+  const postBare = targets.length;
+  targets.push(
+    {
+      name: 'rampart bare, 1 KB JSON POST (bench/bare.yaml)',
+      path: '/orders',
+      body: ORDER_JSON,
+      proc: await rampart('bench/bare.yaml', false),
+    },
+    {
+      name: 'rampart + threat-detection, 1 KB JSON POST (bench/threat-detection.yaml)',
+      path: '/orders',
+      body: ORDER_JSON,
+      ref: postBare,
+      proc: await rampart('bench/threat-detection.yaml', false),
+    },
+  );
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+  const chosen = (t: (typeof targets)[number]) => ONLY === null || ONLY.some((o) => t.name.includes(o));
+  const measured = new Set(targets.filter(chosen).flatMap((t) => [t, targets[t.ref ?? 1], targets[2]]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of targets) {
+      if (!measured.has(t)) continue;
       const pid = t.proc.child.pid as number;
-      await load(t.proc.port, WARMUP, pid, t.https, t.headers);
-      const s = await load(t.proc.port, DURATION, pid, t.https, t.headers);
+      await load(t.proc.port, WARMUP, pid, t.https, t.headers, t.path, t.body);
+      const s = await load(t.proc.port, DURATION, pid, t.https, t.headers, t.path, t.body);
       samples.get(t.name)?.push(s);
       process.stdout.write(
         `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
@@ -258,11 +382,20 @@ async function main(): Promise<void> {
   const table = [
     '| target | req/s | p50 ms | p99 ms | throughput vs reference¹ | p99 vs the same | CPU µs/request (own process) | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
-      (r) =>
-        `| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.rpsRatio.toFixed(2)}x | ${r.p99Ratio.toFixed(2)}x | ${r.cpuUs.toFixed(0)} | ${r.errors} |`,
-    ),
+    ...rows
+      .filter((_, i) => measured.has(targets[i] as (typeof targets)[number]))
+      .map(
+        (r) =>
+          `| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.rpsRatio.toFixed(2)}x | ${r.p99Ratio.toFixed(2)}x | ${r.cpuUs.toFixed(0)} | ${r.errors} |`,
+      ),
   ].join('\n');
+  const byName = (w: string) => rows.find((r) => r.name.includes(w));
+  const [rlMem, rlRedis, quotaRedis] = ['rate-limit-memory', 'rate-limit-redis', 'quota-redis'].map(byName);
+  const trafficVerdict = `Traffic (issue 6), against bare Rampart in the same round: rate limit on the in-memory state ${rlMem?.rpsRatio.toFixed(2)}x throughput, on Redis ${rlRedis?.rpsRatio.toFixed(2)}x, quota on Redis ${quotaRedis?.rpsRatio.toFixed(2)}x. Target: in-memory costs <= 5% (>= 0.95x), Redis <= 25% (>= 0.75x).`;
+  if (ONLY !== null) {
+    process.stdout.write(`\n${table}\n\n${trafficVerdict}\n(--only: RESULTS.md not written)\n`);
+    return;
+  }
   const bare = rows[2] as (typeof rows)[number];
   const tlsRow = rows[6] as (typeof rows)[number];
   const [apiKey, jwtCached, jwtForced, rbac, cel, owner] = rows.slice(7) as (typeof rows)[number][];
@@ -288,16 +421,19 @@ ${table}
 
 ¹ Reference: the minimal proxy for the plain rows, the minimal proxy over TLS for the TLS row, bare Rampart for the
 identity rows (API key: one SQLite lookup per key per 500 ms, an HMAC-SHA256 per request; JWT: ES256, a static key),
-and the API-key row for the authorization rows (they need an identity; the ownership check reads a bounded cache).
+and the API-key row for the authorization rows (they need an identity; the ownership check reads a bounded cache);
+bare Rampart for the traffic rows (one rate-limit or quota counter per request, on one hot key).
 
 ${verdict}
 
 ${identityVerdict}
 
 ${authzVerdict}
+
+${trafficVerdict}
 `;
   writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), md);
-  process.stdout.write(`\n${table}\n\n${verdict}\n${identityVerdict}\n${authzVerdict}\n`);
+  process.stdout.write(`\n${table}\n\n${verdict}\n${identityVerdict}\n${authzVerdict}\n${trafficVerdict}\n`);
 }
 
 /**

@@ -4,6 +4,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, register } from 'prom-client';
+import type { AuditLog } from './audit/log.js';
+import { configReloadEvent, fileDigest, openAudit } from './audit/open.js';
 import type { AuthServer } from './authserver/auth-server.js';
 import { ensureSigningKey } from './authserver/keys.js';
 import { authServerSettings } from './authserver/settings.js';
@@ -15,7 +17,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { type BoundListener, Gateway } from './server.js';
-import { openServices, reencryptInBackground, type Services } from './services.js';
+import { dataDirOf, openServices, reencryptInBackground, type Services } from './services.js';
 import { MemoryState, openState, serveClusterState } from './state/index.js';
 import type { SharedState } from './state/types.js';
 
@@ -112,6 +114,52 @@ function stateErrors(logger: Logger): (e: Error) => void {
   };
 }
 
+/**
+ * Opens this process's audit chain when `audit:` is enabled, with its SIEM sinks and anomaly detectors subscribed
+ * (loaded only when configured), or exits with the reason.
+ */
+async function auditOrExit(
+  loaded: LoadedConfig,
+  services: Services | null,
+  chain: string,
+  logger: Logger,
+  state: SharedState | null,
+) {
+  try {
+    const log = await openAudit(loaded.config, loaded.file, services?.keyring ?? null, chain, logger);
+    const cfg = loaded.config.audit;
+    if (log && cfg && (cfg.sinks?.length || cfg.anomaly?.enabled)) {
+      const { attachAuditSubscribers } = await import('./audit/sinks/attach.js');
+      attachAuditSubscribers(log, cfg, {
+        logger,
+        dataDir: dataDirOf(loaded.config, loaded.file),
+        chain,
+        state,
+        ...(loaded.config.metrics.enabled && { metrics: register }),
+      });
+    }
+    return log;
+  } catch (e) {
+    logger.fatal({ err: { message: (e as Error).message } }, 'cannot open the audit log');
+    logger.flush();
+    process.stderr.write(`rampart: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Records a config load or reload (accepted or rejected) in the audit log: digests of the file before and after. */
+function auditReload(
+  audit: AuditLog | null,
+  loaded: LoadedConfig,
+  before: string,
+  trigger: string,
+  ok: boolean,
+): string {
+  const after = fileDigest(loaded.file);
+  audit?.record(configReloadEvent(audit.node, before, after, trigger, ok));
+  return ok ? after : before;
+}
+
 /** Serves the authorization server's path on the gateway and offers it to policies (the jwt policy's LocalIssuer). */
 function gatewayWith(
   logger: Logger,
@@ -119,11 +167,14 @@ function gatewayWith(
   services: Services | null,
   auth: AuthServer | null,
   state: SharedState | null,
+  audit: AuditLog | null = null,
 ): Gateway {
+  const registry = new ServiceRegistry(services?.store, services?.keyring, auth, state);
+  registry.audit = audit;
   const gw: Gateway = new Gateway({
     logger,
     metrics: metrics ? new Metrics(() => gw.current) : null,
-    services: new ServiceRegistry(services?.store, services?.keyring, auth, state),
+    services: registry,
   });
   if (auth) gw.mount(auth.path, auth.handle);
   return gw;
@@ -144,8 +195,10 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
   const services = await servicesOrExit(loaded, logger);
   if (services) reencryptInBackground(services, logger);
   const auth = await authServerOrExit(loaded, services, logger);
-  const state = await openState(loaded.config, 'single', stateErrors(logger));
-  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state);
+  const state = await openState(loaded.config, 'single', stateErrors(logger), logger);
+  const audit = await auditOrExit(loaded, services, 'main', logger, state);
+  let digest = auditReload(audit, loaded, '', 'start', true);
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state, audit);
   gw.apply(loaded);
   await gw.listen(loaded.config.listeners);
   if (loaded.config.metrics.enabled) {
@@ -162,8 +215,10 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
       warnAuthServerReload(loaded, next, logger);
       warnStateReload(loaded, next, logger);
       const g = gw.apply(next);
+      digest = auditReload(audit, next, digest, why, true);
       logger.info({ generation: g.id, trigger: why }, 'config reloaded');
     } catch (e) {
+      auditReload(audit, loaded, digest, why, false);
       logIssues(logger, e, 'config rejected; the running config keeps serving');
     }
   };
@@ -174,6 +229,7 @@ async function runSingle(opts: StartOptions, loaded: LoadedConfig): Promise<void
     stopWatch();
     logger.info('draining');
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await audit?.close();
     await auth?.close();
     await services?.close();
     await state?.close();
@@ -222,8 +278,9 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
   let stopping = false;
   const workers = new Set<Worker>();
   let ready = 0;
-  const fork = () => {
-    const w = cluster.fork({ RAMPART_CONFIG: resolve(opts.config) });
+  // A worker's slot names its audit chain ("w<slot>"): a restarted worker continues its predecessor's chain.
+  const fork = (slot: number) => {
+    const w = cluster.fork({ RAMPART_CONFIG: resolve(opts.config), RAMPART_WORKER_SLOT: String(slot) });
     workers.add(w);
     if (state instanceof MemoryState) serveClusterState(w, state);
     w.on('message', (m: Msg) => {
@@ -234,10 +291,10 @@ async function runPrimary(opts: StartOptions, loaded: LoadedConfig, n: number): 
       workers.delete(w);
       if (stopping) return;
       logger.error({ worker: w.process.pid, code, signal }, 'worker died; starting a new one');
-      setTimeout(fork, 500).unref();
+      setTimeout(() => fork(slot), 500).unref();
     });
   };
-  for (let i = 0; i < n; i++) fork();
+  for (let i = 0; i < n; i++) fork(i + 1);
 
   if (loaded.config.metrics.enabled) {
     const agg = new AggregatorRegistry();
@@ -291,8 +348,16 @@ async function runWorker(file: string): Promise<void> {
   const logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
   const services = await servicesOrExit(loaded, logger);
   const auth = await authServerOrExit(loaded, services, logger);
-  const state = await openState(loaded.config, 'worker', stateErrors(logger));
-  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state);
+  const state = await openState(loaded.config, 'worker', stateErrors(logger), logger);
+  const audit = await auditOrExit(
+    loaded,
+    services,
+    `w${process.env.RAMPART_WORKER_SLOT ?? cluster.worker?.id ?? 0}`,
+    logger,
+    state,
+  );
+  let digest = auditReload(audit, loaded, '', 'start', true);
+  const gw = gatewayWith(logger, loaded.config.metrics.enabled, services, auth, state, audit);
   // prom-client answers the primary's scrape requests only in a worker that has constructed an AggregatorRegistry.
   if (loaded.config.metrics.enabled) new AggregatorRegistry();
   gw.apply(loaded);
@@ -305,14 +370,17 @@ async function runWorker(file: string): Promise<void> {
       warnAuthServerReload(loaded, next, logger);
       warnStateReload(loaded, next, logger);
       const g = gw.apply(next);
+      digest = auditReload(audit, next, digest, 'reload', true);
       logger.info({ generation: g.id }, 'config reloaded');
     } catch (e) {
+      auditReload(audit, loaded, digest, 'reload', false);
       logIssues(logger, e, 'config rejected; the running config keeps serving');
     }
   });
   // Draining starts on the primary's "shutdown" or on a signal (Ctrl-C reaches the whole process group).
   onStop(async () => {
     await gw.shutdown(gw.current?.config.shutdown_timeout_ms ?? 30_000);
+    await audit?.close();
     await auth?.close();
     await services?.close();
     await state?.close();

@@ -20,7 +20,7 @@ import { beginRequest, recordFailure, recordSuccess } from './proxy/health.js';
 import { PoolRegistry } from './proxy/pools.js';
 import { sendUpstream } from './proxy/send.js';
 import { clientCertOf } from './tls/client-cert.js';
-import { type ClosableServer, TlsListener } from './tls/listener.js';
+import { type ClosableServer, http1Options, TlsListener } from './tls/listener.js';
 import { redirectHandler } from './tls/redirect.js';
 
 export interface GatewayOptions {
@@ -100,26 +100,50 @@ export class Gateway {
         : (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
       // HTTPS (and HTTP/2) listeners: src/tls/listener.ts; their certificate files are watched from here on.
       const tls = l.tls ? new TlsListener({ ...l, tls: l.tls }, handler, this.logger) : null;
-      const server =
-        tls?.server ??
-        createServer(
-          {
-            maxHeaderSize: l.max_header_bytes,
-            headersTimeout: l.headers_timeout_ms,
-            requestTimeout: l.request_timeout_ms,
-            keepAliveTimeout: l.keep_alive_timeout_ms,
-            requireHostHeader: true,
-          },
-          handler,
-        );
+      const server = tls?.server ?? createServer(http1Options(l), handler);
+      // Expect: 100-continue is answered only when something starts reading the body: a request refused before
+      // (413 on its Content-Length, 401, 403) gets its final answer and the client never sends the body.
+      server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        req.once('resume', () => {
+          if (!res.headersSent && !res.destroyed) res.writeContinue();
+        });
+        handler(req, res);
+      });
+      // Any other expectation: 417 as problem+json (node's own answer has no body), before anything reads the body.
+      server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+        const body = Buffer.from(JSON.stringify(problemOf(new GatewayError('EXPECTATION_FAILED'))));
+        const headers: Record<string, string> = {
+          'content-type': PROBLEM_CONTENT_TYPE,
+          'content-length': String(body.length),
+        };
+        // The body that may follow is not wanted: close rather than read it.
+        if (req.httpVersionMajor === 1) headers.connection = 'close';
+        res.writeHead(417, headers);
+        res.end(body);
+      });
       if (!l.redirect_to_https)
         server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
           void this.handleUpgrade(req, socket, head);
         });
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
+      const perIp = new Map<string, number>();
       server.on('connection', (s: Socket) => {
+        // Counted per TCP peer (a proxy in front counts as one peer: raise the limit there). The map holds only
+        // peers with an open connection, so it is bounded by the open sockets.
+        const ip = normalizeIp(s.remoteAddress ?? '');
+        const n = (perIp.get(ip) ?? 0) + 1;
+        if (n > l.max_connections_per_ip) {
+          this.refuseConnection(l.name, ip, s);
+          return;
+        }
+        perIp.set(ip, n);
         this.sockets.add(s);
-        s.once('close', () => this.sockets.delete(s));
+        s.once('close', () => {
+          this.sockets.delete(s);
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left <= 0) perIp.delete(ip);
+          else perIp.set(ip, left);
+        });
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -148,8 +172,13 @@ export class Gateway {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const gen = this.gen;
-    if (!gen) {
+    if (!gen || poisoned.has(req.socket)) {
       res.destroy();
+      return;
+    }
+    const framing = framingError(req);
+    if (framing !== null) {
+      this.refuseFraming(req, res, framing);
       return;
     }
     // The mounted prefix (the authorization server): one string check for every other request.
@@ -176,6 +205,54 @@ export class Gateway {
         res.destroy();
       },
     );
+  }
+
+  /** Closes a connection past the listener's per-IP limit; one log line per second at most, with the count. */
+  private refuseConnection(listener: string, ip: string, s: Socket): void {
+    s.destroy();
+    this.metrics?.connectionsRefused.inc({ listener, reason: 'per_ip_limit' });
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.refusedLoggedAt >= 1000) {
+      this.logger.warn(
+        { listener, peer: ip, refused: this.refusedSinceLog },
+        'connection refused: too many connections from this address',
+      );
+      this.refusedLoggedAt = now;
+      this.refusedSinceLog = 0;
+    }
+  }
+  private refusedLoggedAt = 0;
+  private refusedSinceLog = 0;
+
+  /**
+   * A request whose framing the parser accepted but the gateway will not (see framingError): 400 problem+json
+   * before any policy runs or any byte goes upstream, and the connection is closed: whatever follows on it may be
+   * the smuggled request, so nothing more is read from it.
+   */
+  private refuseFraming(req: IncomingMessage, res: ServerResponse, reason: string): void {
+    const err = new GatewayError('BAD_FRAMING', reason);
+    const body = Buffer.from(JSON.stringify(problemOf(err)));
+    this.logger.warn(
+      { peer: normalizeIp(req.socket.remoteAddress ?? ''), code: err.code, reason },
+      'request refused: bad framing',
+    );
+    this.metrics?.observeRequest('(none)', req.method ?? 'GET', 400, 0, err.code);
+    const headers: Record<string, string> = {
+      'content-type': PROBLEM_CONTENT_TYPE,
+      'content-length': String(body.length),
+      'cache-control': 'no-store',
+    };
+    if (req.httpVersionMajor === 2) {
+      res.writeHead(400, headers);
+      res.end(body);
+      return;
+    }
+    poisoned.add(req.socket);
+    headers.connection = 'close';
+    res.shouldKeepAlive = false;
+    res.writeHead(400, headers);
+    res.end(body, () => req.socket.destroySoon());
   }
 
   private serveMounted(gen: Generation, handler: MountedHandler, req: IncomingMessage, res: ServerResponse): void {
@@ -334,6 +411,23 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    // An upgrade has no body: bytes after its head belong to the new protocol. A Content-Length or Transfer-Encoding
+    // on it would make the upstream read them as a body (or the next request) instead.
+    const cl = req.headers['content-length'];
+    const framing =
+      framingError(req) ??
+      ((cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined
+        ? 'An upgrade request with a body.'
+        : null);
+    if (framing !== null) {
+      const err = new GatewayError('BAD_FRAMING', framing);
+      this.logger.warn(
+        { peer: normalizeIp(req.socket.remoteAddress ?? ''), code: err.code, reason: framing },
+        'request refused: bad framing',
+      );
+      writeRaw(socket, 400, { 'content-type': PROBLEM_CONTENT_TYPE }, Buffer.from(JSON.stringify(problemOf(err))));
+      return;
+    }
     gen.enter();
     this.inflight++;
     this.sockets.add(socket);
@@ -405,23 +499,42 @@ export class Gateway {
         throw new GatewayError('UPSTREAM_UNAVAILABLE', undefined, { cause: e });
       });
       recordSuccess(target);
-      status = 101;
+      delete ctx.upstreamHeaders['content-length'];
       let headText = `${ctx.method} ${ctx.upstreamPath} HTTP/1.1\r\n`;
       for (const [k, v] of Object.entries(ctx.upstreamHeaders)) {
         for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
       }
-      upstream.write(`${headText}\r\n`);
-      if (head.length) upstream.write(head);
+      // Nothing of the client's goes upstream until the upstream has switched protocols: an upstream that answers
+      // the handshake with anything but 101 still speaks HTTP on this connection, and a blind tunnel would let the
+      // client send it requests no route or policy ever saw (WebSocket smuggling).
+      socket.pause();
+      socket.once('close', () => upstream.destroy());
       upstream.on('error', () => socket.destroy());
-      socket.on('data', (c: Buffer) => {
-        ctx.bytesIn += c.length;
-      });
+      upstream.write(`${headText}\r\n`);
+      const answer = await readResponseHead(upstream, route.send?.headerMs ?? route.target.cfg.timeouts.header_ms);
+      const switched = /^HTTP\/1\.[01] 101 /.test(answer.toString('latin1', 0, 13));
+      status = switched ? 101 : Number(answer.toString('latin1', 9, 12)) || 502;
+      upstream.once('close', () => socket.destroy());
+      ctx.bytesOut += answer.length;
+      socket.write(answer);
       upstream.on('data', (c: Buffer) => {
         ctx.bytesOut += c.length;
       });
+      if (!switched) {
+        // The upstream's refusal goes to the client as it comes; the client's bytes are never read. The upstream
+        // is told we are done, and the tunnel ends when it closes (or at its response deadline).
+        upstream.end();
+        upstream.pipe(socket);
+        const t = setTimeout(() => upstream.destroy(), route.target.cfg.timeouts.body_ms);
+        t.unref();
+        upstream.once('close', () => clearTimeout(t));
+        return;
+      }
+      if (head.length) upstream.write(head);
+      socket.on('data', (c: Buffer) => {
+        ctx.bytesIn += c.length;
+      });
       socket.pipe(upstream).pipe(socket);
-      socket.once('close', () => upstream.destroy());
-      upstream.once('close', () => socket.destroy());
     } catch (e) {
       const err = toGatewayError(e);
       ctx.error = err;
@@ -455,6 +568,35 @@ export class Gateway {
     await this.pools.closeAll();
     await this.services.close();
   }
+}
+
+/**
+ * The upstream's answer to a WebSocket handshake, up to the end of its head (plus whatever came with it), bounded in
+ * size and time. Reading stops there (the socket is paused) so that the caller decides what flows next.
+ */
+function readResponseHead(up: Duplex, ms: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (err: Error | null) => {
+      clearTimeout(t);
+      up.off('data', onData);
+      up.off('close', onClose);
+      up.off('error', onClose);
+      up.pause();
+      if (err) reject(err);
+      else resolve(buf);
+    };
+    const onData = (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.indexOf('\r\n\r\n') !== -1) done(null);
+      else if (buf.length > 16_384) done(new GatewayError('UPSTREAM_UNAVAILABLE'));
+    };
+    const onClose = () => done(new GatewayError('UPSTREAM_UNAVAILABLE'));
+    const t = setTimeout(() => done(new GatewayError('UPSTREAM_TIMEOUT')), ms);
+    up.on('data', onData);
+    up.once('close', onClose);
+    up.once('error', onClose);
+  });
 }
 
 /** The prefix matched whole: `/oauth`, `/oauth/...` and `/oauth?...`, not `/oauthx`. */
@@ -492,20 +634,74 @@ function statusText(status: number): string {
   );
 }
 
+/**
+ * Sockets on which a request was refused for its framing: any request node already parsed behind it (pipelined in
+ * the same packet) is dropped unanswered, never proxied.
+ */
+const poisoned = new WeakSet<object>();
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/**
+ * What node's strict parser (llhttp) lets through but a gateway must not, since the upstream or a proxy in front
+ * may frame the same bytes differently (request smuggling). llhttp itself refuses, before a request exists (see
+ * clientError): Content-Length with Transfer-Encoding, a repeated or malformed Content-Length, chunked not last or
+ * repeated, bad chunk sizes and line endings, obs-fold, spaces before the colon, NUL/CR in values. Returns a fixed
+ * reason (never the client's bytes) or null.
+ */
+export function framingError(req: IncomingMessage): string | null {
+  const major = req.httpVersionMajor;
+  if (major === 0) return 'HTTP/0.9 is not served.';
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    // Length first: no lower-casing of every header name on every request. HTTP/2 names are lower case already.
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    else if (major === 2 && (CONNECTION_SPECIFIC.has(name) || (name === 'te' && raw[i + 1] !== 'trailers')))
+      return 'Connection-specific header in an HTTP/2 request.';
+  }
+  if (hosts > 1) return 'More than one Host header.';
+  if (major !== 1) return null;
+  if (hosts === 0 && req.httpVersionMinor >= 1) return 'HTTP/1.1 request without Host.';
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined) return null;
+  // Only chunked is understood; "gzip, chunked" would leave the upstream to undo a coding the gateway never read.
+  if (req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request.';
+  if (te.trim().toLowerCase() !== 'chunked') return 'Transfer-Encoding other than chunked.';
+  return null;
+}
+
+/** llhttp errors that are framing errors: what follows on the connection cannot be delimited. */
+const FRAMING_ERRORS = new Set([
+  'HPE_INVALID_TRANSFER_ENCODING',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_INVALID_CHUNK_SIZE',
+  'HPE_STRICT',
+  'HPE_CR_EXPECTED',
+  'HPE_LF_EXPECTED',
+  'HPE_INVALID_EOF_STATE',
+]);
+
 /** Errors node's parser raises before a request exists: answered as problem+json, then the socket closes. */
 function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
+  // A deadline or parse error in the middle of a request whose answer has begun: the answer cannot be replaced.
+  const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable) || pending?.headersSent) {
     socket.destroy();
     return;
   }
   const code =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? 'HEADERS_TOO_LARGE'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
-        ? 'REQUEST_TIMEOUT'
-        : err.code === 'HPE_URI_TOO_LONG'
-          ? 'URI_TOO_LONG'
-          : 'BAD_REQUEST';
+    err.code !== undefined && FRAMING_ERRORS.has(err.code)
+      ? 'BAD_FRAMING'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
+          ? 'REQUEST_TIMEOUT'
+          : err.code === 'HPE_URI_TOO_LONG'
+            ? 'URI_TOO_LONG'
+            : 'BAD_REQUEST';
   const ge = new GatewayError(code);
   writeRaw(socket, ge.status, { 'content-type': PROBLEM_CONTENT_TYPE }, Buffer.from(JSON.stringify(problemOf(ge))));
 }

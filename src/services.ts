@@ -2,7 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { EnvKeySource, ensureDemoMasterKey, FileKeySource, Keyring, type KeySource } from './crypto/index.js';
-import { CREDENTIAL_MAC_PURPOSE } from './crypto/purposes.js';
+import { AUDIT_PURPOSE, CREDENTIAL_MAC_PURPOSE } from './crypto/purposes.js';
 import { openStore, STORE_PURPOSE, type Store, type StoreConfig } from './store/index.js';
 
 /** Durable services the gateway opens at start when the config asks for a store: the keyring and the store. */
@@ -67,7 +67,7 @@ export async function openServices(config: Config, configFile: string, logger: L
   const store = await openStore(
     storeCfg,
     async (state) => {
-      keyring = await Keyring.open({ source, state, purposes: [STORE_PURPOSE, CREDENTIAL_MAC_PURPOSE] });
+      keyring = await Keyring.open({ source, state, purposes: [STORE_PURPOSE, CREDENTIAL_MAC_PURPOSE, AUDIT_PURPOSE] });
       return keyring;
     },
     { migrate: config.store?.migrate ?? true },

@@ -1,5 +1,5 @@
 import { MemoryState } from '../src/state/memory.js';
-import type { ConsumeRequest, ConsumeResult, SharedState } from '../src/state/types.js';
+import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, SharedState } from '../src/state/types.js';
 
 /**
  * The in-process MemoryState with a switch for outages: `fail = true` makes every call throw, as a backend that
@@ -21,6 +21,9 @@ export class TestState implements SharedState {
 
   async consume(req: ConsumeRequest): Promise<ConsumeResult> {
     return this.#up().consume(req);
+  }
+  async increment(counters: readonly CounterSpec[], by: number): Promise<IncrementResult> {
+    return this.#up().increment(counters, by);
   }
   async acquire(key: string, limit: number, ttlMs: number): Promise<{ acquired: boolean; held: number }> {
     return this.#up().acquire(key, limit, ttlMs);

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { register as audit } from './commands/audit.js';
 import { register as authserver } from './commands/authserver.js';
 import { register as certBindings } from './commands/cert-bindings.js';
 import { register as certs } from './commands/certs.js';
 import { register as clients } from './commands/clients.js';
 import { register as consumers } from './commands/consumers.js';
+import { register as importOpenApi } from './commands/import-openapi.js';
+import { register as inspect } from './commands/inspect.js';
 import { register as keyring } from './commands/keyring.js';
 import { register as keys } from './commands/keys.js';
 import { register as migrate } from './commands/migrate.js';
@@ -31,6 +34,9 @@ for (const register of [
   keys,
   clients,
   authserver,
+  inspect,
+  audit,
+  importOpenApi,
 ])
   register(program);
 

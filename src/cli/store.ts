@@ -42,12 +42,19 @@ export function withStoreOptions(cmd: Command): Command {
 export async function withServices<T>(o: StoreOptions, fn: (s: Services, config: Config) => Promise<T>): Promise<T> {
   const [{ default: pino }, { loadConfigFile }, { createLogger }, { openServices }] = await importServices();
   const { config, file } = loadConfigFile(o.config);
-  const services = await openServices(config, file, createLogger('warn', pino.destination({ dest: 2, sync: true })));
+  const logger = createLogger('warn', pino.destination({ dest: 2, sync: true }));
+  const services = await openServices(config, file, logger);
   if (!services) throw new Error(`${o.config} configures no store (add \`store: {}\`): consumers and keys live there`);
+  // Changes to consumers, credentials and clients go to the audit log (who, what, before/after digests).
+  const audited = (await import('../audit/cli-change.js')).auditStore(services, config, file, logger);
   try {
-    return await fn(services, config);
+    return await fn(audited.services, config);
   } finally {
-    await services.close();
+    try {
+      await audited.flush();
+    } finally {
+      await services.close();
+    }
   }
 }
 

@@ -66,6 +66,7 @@ export class Generation {
           name: r.name,
           upstream: r.upstream ?? null,
           public: r.public,
+          priority: r.priority,
           cfg: r,
           hosts: r.hosts,
           paths: r.paths,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
+import { resolveSpecPaths } from '../policies/request-validation/paths.js';
 import { checkTls, resolveTlsPaths } from '../tls/check.js';
 import { resolveRefs } from './refs.js';
 import { type Config, configSchema } from './schema.js';
@@ -136,6 +137,12 @@ export function parseConfig(
   if (parsed.success) {
     // TLS files are read as the server will read them, so a bad certificate stops the start here with its field.
     resolveTlsPaths(parsed.data, baseDir);
+    // OpenAPI documents of request-validation: paths made absolute, each read once so a bad one fails here.
+    for (const s of resolveSpecPaths(parsed.data, baseDir)) {
+      let node: Node | undefined;
+      for (let n = s.path.length; n >= 0 && !node; n--) node = nodeAt(doc.contents, s.path.slice(0, n));
+      at(node?.range?.[0], formatPath(s.path), s.message);
+    }
     for (const t of checkTls(parsed.data)) {
       let node: Node | undefined;
       for (let n = t.path.length; n >= 0 && !node; n--) node = nodeAt(doc.contents, t.path.slice(0, n));
@@ -168,6 +175,20 @@ export function parseConfig(
         prod
           ? 'upstream TLS verification is off: refused in production (give tls.ca for a private CA instead)'
           : 'upstream TLS verification is off: anyone on the network path can impersonate this upstream',
+        prod ? 'error' : 'warning',
+      );
+    }
+  }
+  const sinks = valueAt(raw, ['audit', 'sinks']);
+  for (const i of Array.isArray(sinks) ? sinks.keys() : []) {
+    const verifyPath = ['audit', 'sinks', i, 'tls', 'verify'];
+    if (isFalse(valueAt(raw, verifyPath))) {
+      at(
+        nodeAt(doc.contents, verifyPath)?.range?.[0],
+        formatPath(verifyPath),
+        prod
+          ? 'SIEM sink TLS verification is off: refused in production (give tls.ca for a private CA instead)'
+          : 'SIEM sink TLS verification is off: anyone on the network path can read and forge the audit stream',
         prod ? 'error' : 'warning',
       );
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditSchema } from '../audit/schema.js';
 import { authServerIssues, authServerSchema } from '../authserver/schema.js';
 import { cidrErrors } from '../core/client-ip.js';
 import { objectAccessIssues } from '../policies/object-access/route-check.js';
@@ -94,6 +95,9 @@ const listener = z
     request_timeout_ms: int(1).default(30_000).describe('Time to receive the whole request (408 after).'),
     keep_alive_timeout_ms: int(1).default(5_000),
     max_header_bytes: int(1024, 1_048_576).default(16_384).describe('Largest request head (431 above it).'),
+    max_connections_per_ip: int(1)
+      .default(256)
+      .describe('Open TCP connections one peer address may hold; a connection past it is closed at once.'),
     tls: listenerTls.optional().describe('Serve HTTPS (and HTTP/2) on this listener; files are reloaded on change.'),
     redirect_to_https: z
       .object({ port: int(1, 65535).default(443).describe('The HTTPS port to send clients to.') })
@@ -271,6 +275,10 @@ export const route = z
         'Serve requests with no identity. Deny by default: a route that is not public answers 401 unless an identity policy (api-key, jwt, introspection, mtls-identity) recognises the caller.',
       ),
     websocket: bool().default(false).describe('Allow WebSocket upgrades on this route.'),
+    priority: z
+      .enum(['critical', 'high', 'normal', 'low'])
+      .default('normal')
+      .describe('Under overload (`load-shed`) low routes are shed first, then normal, then high; critical never.'),
     timeouts: routeTimeouts
       .optional()
       .describe("Override some of the upstream's timeouts for this route; the others stay the upstream's."),
@@ -347,9 +355,14 @@ export const configSchema = z
         timeout_ms: int(1, 60_000)
           .default(500)
           .describe('A state call slower than this fails (the policy decides how).'),
+        startup_wait_ms: int(0, 600_000)
+          .default(5000)
+          .describe(
+            'kind: redis: how long start-up waits for Redis before listening anyway (logged; policies apply their on_state_error until it is reachable, then recover by themselves); 0: do not wait.',
+          ),
       })
       .strict()
-      .default({ kind: 'memory', key_prefix: 'rampart:', timeout_ms: 500 })
+      .default({ kind: 'memory', key_prefix: 'rampart:', timeout_ms: 500, startup_wait_ms: 5000 })
       .describe('Shared counters (rate limits, concurrency, deny list): memory (one machine) or redis (many nodes).'),
     logging: z
       .object({
@@ -370,6 +383,11 @@ export const configSchema = z
     upstreams: z.record(name, upstream).default({}),
     routes: z.array(route).default([]),
     policies,
+    audit: auditSchema
+      .optional()
+      .describe(
+        'The tamper-evident audit log: hash-chained segments with signed checkpoints (needs store: for the keyring).',
+      ),
     auth_server: authServerSchema
       .optional()
       .describe(

@@ -58,6 +58,8 @@ export interface RouteInfo {
   readonly upstream: string | null;
   /** `public: true`: no identity needed (deny by default otherwise). */
   readonly public: boolean;
+  /** Load shedding order (`load-shed`): low is shed first, critical never. Absent: normal. */
+  readonly priority?: 'critical' | 'high' | 'normal' | 'low';
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { AuditLog } from '../audit/log.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SharedState } from '../state/types.js';
 import type { Store } from '../store/types.js';
@@ -47,6 +48,8 @@ export interface PolicyServices {
   readonly state: SharedState | null;
   /** The built-in authorization server when `auth_server` is enabled: the jwt policy trusts its tokens. */
   readonly authServer: LocalIssuer | null;
+  /** The tamper-evident audit log when `audit:` is enabled (src/audit): record(event), subscribe(sub). */
+  readonly audit: AuditLog | null;
   /**
    * One object per key for the whole process, made on first use and kept across config reloads (JWKS caches,
    * verified-token caches, lockout counters): a reload must not forget who is locked out or refetch every key.

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/log.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SharedState } from '../state/types.js';
 import type { Store } from '../store/types.js';
@@ -7,6 +8,8 @@ import type { PolicyServices } from './policy.js';
 /** The process's PolicyServices: store, keyring, and objects shared across config generations. */
 export class ServiceRegistry implements PolicyServices {
   readonly #objects = new Map<string, unknown>();
+  /** The audit log (src/audit); set by the runtime when `audit:` is enabled. */
+  audit: AuditLog | null = null;
 
   constructor(
     readonly store: Store | null = null,

@@ -29,6 +29,11 @@ export class Metrics {
     help: 'Requests stopped by a policy or the proxy, by error code',
     labelNames: ['code'] as const,
   });
+  readonly connectionsRefused = new Counter({
+    name: 'rampart_connections_refused_total',
+    help: 'TCP connections closed on arrival, by listener and reason (per_ip_limit)',
+    labelNames: ['listener', 'reason'] as const,
+  });
 
   // Label children cached per label values: prom-client hashes a labels object on every call, and that
   // allocation showed up as GC time on the request path.

@@ -79,7 +79,7 @@ describe('cluster: 3 real workers (node:cluster) on one key', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const algorithm of ['gcra', 'sliding-window']) {
+  for (const algorithm of ['gcra', 'sliding-window', 'increment']) {
     it(`${algorithm}: admits exactly N of 3 x 1000`, async () => {
       const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'test/state/hammer.mjs')], {
         env: {
@@ -90,6 +90,7 @@ describe('cluster: 3 real workers (node:cluster) on one key', () => {
           PER_WORKER: '1000',
           LIMIT: '500',
           ALGORITHM: algorithm,
+          OP: algorithm === 'increment' ? 'increment' : 'consume',
         },
         timeout: 30_000,
       });

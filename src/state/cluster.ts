@@ -1,7 +1,7 @@
 import type { Worker } from 'node:cluster';
 import { StateUnavailableError } from './errors.js';
 import type { MemoryState } from './memory.js';
-import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
+import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, SharedState } from './types.js';
 
 /**
  * All workers of one machine share the primary's MemoryState over the cluster IPC channel. The primary is the single
@@ -11,6 +11,7 @@ import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
 
 type Call =
   | { id: number; op: 'consume'; req: ConsumeRequest }
+  | { id: number; op: 'increment'; counters: CounterSpec[]; by: number }
   | { id: number; op: 'acquire'; key: string; limit: number; ttlMs: number }
   | { id: number; op: 'release' | 'get' | 'delete'; key: string }
   | { id: number; op: 'set'; key: string; value: string; ttlMs: number };
@@ -114,6 +115,9 @@ export class ClusterStateClient implements SharedState {
   consume(req: ConsumeRequest): Promise<ConsumeResult> {
     return this.#call({ op: 'consume', req });
   }
+  increment(counters: readonly CounterSpec[], by: number): Promise<IncrementResult> {
+    return this.#call({ op: 'increment', counters: [...counters], by });
+  }
   acquire(key: string, limit: number, ttlMs: number): Promise<{ acquired: boolean; held: number }> {
     return this.#call({ op: 'acquire', key, limit, ttlMs });
   }
@@ -147,6 +151,8 @@ export function answer(state: MemoryState, calls: Call[]): Reply[] {
       switch (c.op) {
         case 'consume':
           return { id: c.id, ok: true, v: state.consumeSync(c.req) };
+        case 'increment':
+          return { id: c.id, ok: true, v: state.incrementSync(c.counters, c.by) };
         case 'acquire':
           return { id: c.id, ok: true, v: state.acquireSync(c.key, c.limit, c.ttlMs) };
         case 'release':

@@ -53,14 +53,24 @@ describe('MemoryState (fake clock)', () => {
       s.consumeSync({ key: `w${i}`, algorithm: 'sliding-window', limit: 10, windowMs: 1000 });
       s.acquireSync(`c${i}`, 1, 1000);
       s.setSync(`v${i}`, 'x', 1000);
+      s.incrementSync([{ key: `n${i}`, limit: 5, expiresAtMs: clock.t + 1000 }], 1);
     }
-    expect(s.size()).toEqual({ gcra: 1000, sliding: 1000, slots: 1000, values: 1000 });
+    const all = { gcra: 1000, sliding: 1000, slots: 1000, values: 1000, counters: 1000 };
+    expect(s.size()).toEqual(all);
     clock.t += 50; // a GCRA key lives one emission interval (100 ms) per unit
     s.sweep();
-    expect(s.size()).toEqual({ gcra: 1000, sliding: 1000, slots: 1000, values: 1000 });
+    expect(s.size()).toEqual(all);
     clock.t += 1001;
     s.sweep();
-    expect(s.size()).toEqual({ gcra: 0, sliding: 0, slots: 0, values: 0 });
+    expect(s.size()).toEqual({ gcra: 0, sliding: 0, slots: 0, values: 0, counters: 0 });
+  });
+
+  it('increment: keeps at most maxKeys counters, forgetting the oldest', () => {
+    const s = new MemoryState({ now: () => 1_000_000, sweepMs: 0, maxKeys: 100 });
+    for (let i = 0; i < 1000; i++) s.incrementSync([{ key: `n${i}`, limit: 1, expiresAtMs: 2_000_000 }], 1);
+    expect(s.size().counters).toBe(100);
+    expect(s.incrementSync([{ key: 'n999', limit: 1, expiresAtMs: 2_000_000 }], 1).admitted).toBe(false);
+    expect(s.incrementSync([{ key: 'n0', limit: 1, expiresAtMs: 2_000_000 }], 1).admitted).toBe(true);
   });
 
   it('sliding log never holds more than `limit` entries', () => {

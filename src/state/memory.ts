@@ -1,4 +1,4 @@
-import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
+import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, SharedState } from './types.js';
 
 /**
  * Shared state in this process's memory: exact by construction (every decision runs synchronously on one thread).
@@ -8,7 +8,8 @@ import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
  * - Sliding window: an exact sliding log of admitted requests. It is bounded: a refused request is not logged and
  *   the log of a key never holds more than `limit` units, so at most `limit` entries (fewer with cost > 1 or several
  *   requests in one millisecond, which share an entry). Memory per key is O(limit), which is why very large
- *   windows (quotas of millions per month) belong on GCRA.
+ *   windows (millions per month) belong on GCRA, or on a fixed-window counter.
+ * - Fixed-window counters (increment, for quotas and failure counts): one number and its end per key.
  * - Expired counters, slots and values are swept every `sweepMs`, so memory stays bounded by the live keys.
  */
 
@@ -52,6 +53,8 @@ export class MemoryState implements SharedState {
   /** Expiry times of held slots, ascending. */
   readonly #slots = new Map<string, number[]>();
   readonly #values = new Map<string, { value: string; exp: number }>();
+  /** Fixed-window counters (increment): value and the epoch ms they end. */
+  readonly #counters = new Map<string, { n: number; exp: number }>();
   readonly #timer: NodeJS.Timeout | null;
 
   readonly #maxKeys: number;
@@ -134,6 +137,31 @@ export class MemoryState implements SharedState {
     return { allowed, remaining, retryAfterMs, resetMs };
   }
 
+  /** All-or-nothing increment of fixed-window counters (see SharedState.increment). */
+  incrementSync(counters: readonly CounterSpec[], by: number): IncrementResult {
+    checkIncrement(counters, by);
+    const now = this.#now();
+    const counts = counters.map((c) => {
+      const e = this.#counters.get(c.key);
+      return e && e.exp > now ? e.n : 0;
+    });
+    const admitted = counters.every((c, i) => (counts[i] ?? 0) + by <= c.limit);
+    if (!admitted || by === 0) return { admitted, counts };
+    return {
+      admitted,
+      counts: counters.map((c, i) => {
+        const e = this.#counters.get(c.key);
+        if (e && e.exp > now) {
+          e.n += by;
+          return e.n;
+        }
+        if (!e && this.#counters.size >= this.#maxKeys) evictOldest(this.#counters);
+        this.#counters.set(c.key, { n: (counts[i] ?? 0) + by, exp: c.expiresAtMs });
+        return by;
+      }),
+    };
+  }
+
   acquireSync(key: string, limit: number, ttlMs: number): { acquired: boolean; held: number } {
     const now = this.#now();
     const slots = (this.#slots.get(key) ?? []).filter((e) => e > now);
@@ -178,6 +206,7 @@ export class MemoryState implements SharedState {
 
   deleteSync(key: string): void {
     this.#values.delete(key);
+    this.#counters.delete(key);
   }
 
   /** Drops every expired counter, log, slot and value. */
@@ -193,15 +222,25 @@ export class MemoryState implements SharedState {
       this.#put(k, live);
     }
     for (const [k, v] of this.#values) if (v.exp <= now) this.#values.delete(k);
+    for (const [k, c] of this.#counters) if (c.exp <= now) this.#counters.delete(k);
   }
 
   /** Keys held, per kind (tests and metrics). */
-  size(): { gcra: number; sliding: number; slots: number; values: number } {
-    return { gcra: this.#tat.size, sliding: this.#logs.size, slots: this.#slots.size, values: this.#values.size };
+  size(): { gcra: number; sliding: number; slots: number; values: number; counters: number } {
+    return {
+      gcra: this.#tat.size,
+      sliding: this.#logs.size,
+      slots: this.#slots.size,
+      values: this.#values.size,
+      counters: this.#counters.size,
+    };
   }
 
   async consume(req: ConsumeRequest): Promise<ConsumeResult> {
     return this.consumeSync(req);
+  }
+  async increment(counters: readonly CounterSpec[], by: number): Promise<IncrementResult> {
+    return this.incrementSync(counters, by);
   }
   async acquire(key: string, limit: number, ttlMs: number): Promise<{ acquired: boolean; held: number }> {
     return this.acquireSync(key, limit, ttlMs);
@@ -221,6 +260,15 @@ export class MemoryState implements SharedState {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
   }
+}
+
+/** Refuses nonsense so a policy bug does not admit everything (every backend checks the same way). */
+export function checkIncrement(counters: readonly CounterSpec[], by: number): void {
+  if (!(by >= 0) || !Number.isSafeInteger(by) || counters.length === 0 || counters.length > 16)
+    throw new RangeError('invalid increment: by must be an integer >= 0, with 1 to 16 counters');
+  for (const c of counters)
+    if (!(c.limit >= 0) || !Number.isFinite(c.limit) || !Number.isFinite(c.expiresAtMs) || typeof c.key !== 'string')
+      throw new RangeError(`invalid increment for ${c.key}: a finite limit >= 0 and expiresAtMs`);
 }
 
 /** Forgets the counter inserted first (a Map iterates in insertion order): O(1), no sweep on the request path. */

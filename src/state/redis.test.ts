@@ -38,7 +38,7 @@ describe('redis: 3 separate processes on one key', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const algorithm of ['gcra', 'sliding-window']) {
+  for (const algorithm of ['gcra', 'sliding-window', 'increment']) {
     it(`${algorithm}: admits exactly N of 3 x 1000`, async () => {
       const go = String(Date.now() + 1500);
       const run = () =>
@@ -53,6 +53,7 @@ describe('redis: 3 separate processes on one key', () => {
             PER_WORKER: '1000',
             LIMIT: '500',
             ALGORITHM: algorithm,
+            OP: algorithm === 'increment' ? 'increment' : 'consume',
             GO_AT: go,
           },
           timeout: 30_000,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { StateUnavailableError } from './errors.js';
-import { normalize } from './memory.js';
-import type { ConsumeRequest, ConsumeResult, SharedState } from './types.js';
+import { checkIncrement, normalize } from './memory.js';
+import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, SharedState } from './types.js';
 
 /**
  * Shared state in Redis, for many nodes. Every decision is one Lua script (EVALSHA, loaded on first use by ioredis),
@@ -84,6 +84,29 @@ if allowed then return {1, remaining, retry, reset} end
 return {0, 0, retry, reset}
 `;
 
+// Fixed-window counters, all or nothing. KEYS: the counters; ARGV: by, then limit and expiry (epoch ms) per key. A
+// new counter gets its absolute expiry (PEXPIREAT): the key names its window, so clock skew between nodes only moves
+// when Redis forgets it, never what it counts.
+const INCREMENT = `
+local by = tonumber(ARGV[1])
+local counts = {}
+local ok = 1
+for i = 1, #KEYS do
+  local c = tonumber(redis.call('GET', KEYS[i]) or '0')
+  counts[i] = c
+  if c + by > tonumber(ARGV[2 * i]) then ok = 0 end
+end
+if ok == 1 and by > 0 then
+  for i = 1, #KEYS do
+    local n = redis.call('INCRBY', KEYS[i], by)
+    counts[i] = n
+    if n == by then redis.call('PEXPIREAT', KEYS[i], ARGV[2 * i + 1]) end
+  end
+end
+table.insert(counts, 1, ok)
+return counts
+`;
+
 // KEYS[1]: zset of slots (score = expiry ms). ARGV: limit, ttlMs, slot id.
 const ACQUIRE = `
 local t = redis.call('TIME')
@@ -109,6 +132,7 @@ return 0
 type Scripts = {
   rampartGcra(key: string, limit: number, windowMs: number, burst: number, cost: number): Promise<number[]>;
   rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, cost: number): Promise<number[]>;
+  rampartIncrement(n: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   rampartAcquire(key: string, limit: number, ttlMs: number, id: string): Promise<number[]>;
   rampartRelease(key: string): Promise<number>;
 };
@@ -150,6 +174,7 @@ export class RedisState implements SharedState {
     });
     this.#redis.defineCommand('rampartGcra', { numberOfKeys: 1, lua: GCRA });
     this.#redis.defineCommand('rampartSliding', { numberOfKeys: 2, lua: SLIDING });
+    this.#redis.defineCommand('rampartIncrement', { lua: INCREMENT });
     this.#redis.defineCommand('rampartAcquire', { numberOfKeys: 1, lua: ACQUIRE });
     this.#redis.defineCommand('rampartRelease', { numberOfKeys: 1, lua: RELEASE });
   }
@@ -204,6 +229,14 @@ export class RedisState implements SharedState {
     return { allowed: out[0] === 1, remaining: out[1] ?? 0, retryAfterMs: out[2] ?? 0, resetMs: out[3] ?? 0 };
   }
 
+  async increment(counters: readonly CounterSpec[], by: number): Promise<IncrementResult> {
+    checkIncrement(counters, by);
+    const keys = counters.map((c) => `${this.#prefix}n:${c.key}`);
+    const args = counters.flatMap((c) => [c.limit, Math.ceil(c.expiresAtMs)]);
+    const out = await this.#run(() => this.#redis.rampartIncrement(keys.length, ...keys, by, ...args));
+    return { admitted: out[0] === 1, counts: out.slice(1) };
+  }
+
   async acquire(key: string, limit: number, ttlMs: number): Promise<{ acquired: boolean; held: number }> {
     const out = await this.#run(() =>
       this.#redis.rampartAcquire(`${this.#prefix}c:${key}`, limit, Math.max(1, Math.ceil(ttlMs)), randomUUID()),
@@ -224,7 +257,7 @@ export class RedisState implements SharedState {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#run(() => this.#redis.del(`${this.#prefix}v:${key}`));
+    await this.#run(() => this.#redis.del(`${this.#prefix}v:${key}`, `${this.#prefix}n:${key}`));
   }
 
   async close(): Promise<void> {

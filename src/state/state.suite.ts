@@ -147,6 +147,66 @@ export function runStateSuite(name: string, open: () => Promise<SharedState>): v
       expect(await state.get(k)).toBeNull();
     });
 
+    it('increment: admits exactly the limit out of 1000 concurrent increments, each seeing its own count', async () => {
+      const k = key('inc');
+      const spec = [{ key: k, limit: 100, expiresAtMs: Date.now() + 60_000 }];
+      const rs = await Promise.all(Array.from({ length: 1000 }, () => state.increment(spec, 1)));
+      const ok = rs.filter((r) => r.admitted);
+      expect(ok).toHaveLength(100);
+      expect(new Set(ok.map((r) => r.counts[0])).size).toBe(100);
+      expect(Math.max(...ok.map((r) => r.counts[0] ?? 0))).toBe(100);
+      for (const r of rs.filter((x) => !x.admitted)) expect(r.counts).toEqual([100]);
+    });
+
+    it('increment: all or nothing across counters, by > 1, and by 0 reads', async () => {
+      const exp = Date.now() + 60_000;
+      const day = { key: key('day'), limit: 5, expiresAtMs: exp };
+      const month = { key: key('month'), limit: 8, expiresAtMs: exp };
+      expect(await state.increment([day, month], 3)).toEqual({ admitted: true, counts: [3, 3] });
+      // the day would pass 5: refused, and the month is not charged either
+      expect(await state.increment([day, month], 3)).toEqual({ admitted: false, counts: [3, 3] });
+      expect(await state.increment([day, month], 2)).toEqual({ admitted: true, counts: [5, 5] });
+      expect(await state.increment([month], 3)).toEqual({ admitted: true, counts: [8] });
+      expect(await state.increment([day, month], 0)).toEqual({ admitted: true, counts: [5, 8] });
+      expect(await state.increment([{ ...month, limit: 7 }], 0)).toEqual({ admitted: false, counts: [8] });
+      // a request costing more than the limit is always refused
+      expect((await state.increment([{ key: key('big'), limit: 5, expiresAtMs: exp }], 6)).admitted).toBe(false);
+    });
+
+    it('increment: a counter ends at its expiry and starts again from 0; later calls keep the first expiry', async () => {
+      const k = key('exp');
+      const first = Date.now() + 250;
+      expect(await state.increment([{ key: k, limit: 2, expiresAtMs: first }], 2)).toEqual({
+        admitted: true,
+        counts: [2],
+      });
+      // a later call with a far expiry neither extends the window nor passes the limit
+      expect((await state.increment([{ key: k, limit: 2, expiresAtMs: Date.now() + 60_000 }], 1)).admitted).toBe(false);
+      await sleep(first - Date.now() + 80);
+      expect(await state.increment([{ key: k, limit: 2, expiresAtMs: Date.now() + 60_000 }], 1)).toEqual({
+        admitted: true,
+        counts: [1],
+      });
+    });
+
+    it('delete ends a counter too (a failure count reset), and leaves other keys alone', async () => {
+      const k = key('reset');
+      const other = key('other');
+      const spec = (kk: string) => [{ key: kk, limit: 10, expiresAtMs: Date.now() + 60_000 }];
+      await state.increment(spec(k), 4);
+      await state.increment(spec(other), 4);
+      await state.delete(k);
+      expect((await state.increment(spec(k), 1)).counts).toEqual([1]);
+      expect((await state.increment(spec(other), 1)).counts).toEqual([5]);
+    });
+
+    it('increment: refuses nonsense', async () => {
+      const spec = [{ key: key('bad'), limit: 1, expiresAtMs: Date.now() + 1000 }];
+      await expect(state.increment(spec, -1)).rejects.toThrow(/invalid increment/);
+      await expect(state.increment(spec, 1.5)).rejects.toThrow(/invalid increment/);
+      await expect(state.increment([], 1)).rejects.toThrow(/invalid increment/);
+    });
+
     it('keeps keys apart', async () => {
       const a = key('a');
       const b = key('b');

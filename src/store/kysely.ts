@@ -67,6 +67,8 @@ export interface Database {
     created_at: string;
   };
   keyring_keys: { purpose: string; version: number; master_version: number; wrapped: string; created_at: string };
+  /** Migration 3. */
+  vault_tokens: { token: string; kind: string; value_enc: string; created_at: string; expires_at: string | null };
 }
 
 export type StoreConfig = { kind: 'sqlite'; dataDir: string } | { kind: 'postgres'; url: string; schema?: string };

@@ -123,6 +123,22 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('oauth_payloads_uid_idx').on('oauth_payloads').columns(['model', 'uid']).execute();
     },
   },
+  {
+    version: 3,
+    name: 'token vault of the tokenize policy',
+    async up(db) {
+      // value_enc: a FieldCipher ciphertext bound to the token (aad), so a value copied to another token fails.
+      await db.schema
+        .createTable('vault_tokens')
+        .addColumn('token', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value_enc', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .execute();
+      await db.schema.createIndex('vault_tokens_expires_idx').on('vault_tokens').column('expires_at').execute();
+    },
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

@@ -24,6 +24,8 @@ import {
   type Store,
   StoreError,
   type TimeInput,
+  type TokenVaultRepo,
+  type VaultToken,
 } from './types.js';
 
 /** The FieldCipher purpose of every store column: one data key for the store, rotated as one. */
@@ -38,6 +40,7 @@ export const SECRET_COLUMNS = [
   { table: 'credentials', id: 'id', column: 'secret_enc', field: 'secret' },
   { table: 'oauth_clients', id: 'client_id', column: 'secret_enc', field: 'secret' },
   { table: 'signing_keys', id: 'kid', column: 'private_jwk_enc', field: 'private_jwk' },
+  { table: 'vault_tokens', id: 'token', column: 'value_enc', field: 'value' },
 ] as const;
 
 const CONSUMER_STATUS: readonly ConsumerStatus[] = ['active', 'disabled'];
@@ -53,6 +56,7 @@ export class SqlStore implements Store {
   readonly signingKeys: SigningKeyRepo;
   readonly ownership: OwnershipRepo;
   readonly oauthPayloads: OAuthPayloadRepo;
+  readonly tokens: TokenVaultRepo;
 
   constructor(
     /** For the store's own tests and migrations; everything else goes through the repositories. */
@@ -67,6 +71,7 @@ export class SqlStore implements Store {
     this.signingKeys = signingKeyRepo(db, this.crypt);
     this.ownership = ownershipRepo(db);
     this.oauthPayloads = oauthPayloadRepo(db);
+    this.tokens = tokenVaultRepo(db, this.crypt);
   }
 
   private readonly crypt: Crypt = {
@@ -629,6 +634,56 @@ function oauthPayloadRepo(db: Kysely<Database>): OAuthPayloadRepo {
     async deleteExpired(at = new Date()) {
       const r = await db
         .deleteFrom('oauth_payloads')
+        .where('expires_at', 'is not', null)
+        .where('expires_at', '<=', ts(at))
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}
+
+function tokenVaultRepo(db: Kysely<Database>, crypt: Crypt): TokenVaultRepo {
+  const live = (t: string) => (eb: ExpressionBuilder<Database, 'vault_tokens'>) =>
+    eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', t)]);
+  return {
+    async put(t) {
+      if (!t.token || !t.kind) throw new StoreError('invalid', 'a vault token needs a token and a kind');
+      const r = await db
+        .insertInto('vault_tokens')
+        .values({
+          token: t.token,
+          kind: t.kind,
+          value_enc: crypt.encrypt('vault_tokens', 'value', t.token, t.value),
+          created_at: now(),
+          expires_at: t.expires_at == null ? null : ts(t.expires_at),
+        })
+        .onConflict((oc) => oc.column('token').doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    async reveal(token, kind) {
+      let q = db.selectFrom('vault_tokens').select('value_enc').where('token', '=', token).where(live(now()));
+      if (kind !== undefined) q = q.where('kind', '=', kind);
+      const r = await q.executeTakeFirst();
+      return r ? crypt.decrypt('vault_tokens', 'value', token, r.value_enc) : null;
+    },
+    async get(token): Promise<VaultToken | null> {
+      return (
+        (await db
+          .selectFrom('vault_tokens')
+          .select(['token', 'kind', 'created_at', 'expires_at'])
+          .where('token', '=', token)
+          .where(live(now()))
+          .executeTakeFirst()) ?? null
+      );
+    },
+    async delete(token) {
+      const r = await db.deleteFrom('vault_tokens').where('token', '=', token).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+    async deleteExpired(at = new Date()) {
+      const r = await db
+        .deleteFrom('vault_tokens')
         .where('expires_at', 'is not', null)
         .where('expires_at', '<=', ts(at))
         .executeTakeFirst();

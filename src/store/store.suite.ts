@@ -465,6 +465,55 @@ export function runStoreSuite(
       });
     });
 
+    describe('token vault', () => {
+      it('keeps a value under its token once, reveals it until it expires, deletes', async () => {
+        const t = u('tok_a');
+        expect(await store.tokens.put({ token: t, kind: 'card', value: '4111111111111111' })).toBe(true);
+        // Deterministic tokens come again for the same value: the first value stays.
+        expect(await store.tokens.put({ token: t, kind: 'card', value: 'other' })).toBe(false);
+        expect((await store.tokens.reveal(t))?.toString()).toBe('4111111111111111');
+        expect((await store.tokens.reveal(t, 'card'))?.toString()).toBe('4111111111111111');
+        expect(await store.tokens.reveal(t, 'ssn')).toBeNull();
+        expect(await store.tokens.get(t)).toMatchObject({ token: t, kind: 'card', expires_at: null });
+        expect(JSON.stringify(await store.tokens.get(t))).not.toContain('4111111111111111');
+        expect(await store.tokens.reveal(u('tok_missing'))).toBeNull();
+
+        const old = u('tok_old');
+        await store.tokens.put({ token: old, kind: 'card', value: 'x', expires_at: new Date(Date.now() - 1000) });
+        expect(await store.tokens.reveal(old)).toBeNull();
+        expect(await store.tokens.get(old)).toBeNull();
+        expect(await store.tokens.deleteExpired()).toBeGreaterThanOrEqual(1);
+
+        expect(await store.tokens.delete(t)).toBe(true);
+        expect(await store.tokens.reveal(t)).toBeNull();
+        expect(await store.tokens.delete(t)).toBe(false);
+      });
+
+      it('encrypts values bound to their token: none on disk, a copied ciphertext does not decrypt', async () => {
+        const mark = `PLAINTEXT-PAN-${tag}`;
+        await store.tokens.put({ token: u('tok_enc1'), kind: 'card', value: mark });
+        await store.tokens.put({ token: u('tok_enc2'), kind: 'card', value: 'other' });
+        const data = await dump();
+        const text = Buffer.isBuffer(data) ? data.toString('latin1') : data;
+        expect(text).not.toContain(mark);
+        expect(text).toContain(u('tok_enc1'));
+        const { db } = sqlStore(store);
+        const row = await db
+          .selectFrom('vault_tokens')
+          .select('value_enc')
+          .where('token', '=', u('tok_enc1'))
+          .executeTakeFirstOrThrow();
+        await db
+          .updateTable('vault_tokens')
+          .set({ value_enc: row.value_enc })
+          .where('token', '=', u('tok_enc2'))
+          .execute();
+        await expect(store.tokens.reveal(u('tok_enc2'))).rejects.toMatchObject({ code: 'undecryptable' });
+        await db.deleteFrom('vault_tokens').where('token', '=', u('tok_enc2')).execute();
+        expect((await store.tokens.reveal(u('tok_enc1')))?.toString()).toBe(mark);
+      });
+    });
+
     describe('key state', () => {
       it('saves and loads the wrapped data keys, replacing the whole set', async () => {
         const ks = store.keyState();

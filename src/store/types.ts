@@ -258,6 +258,32 @@ export interface OwnershipRepo {
   delete(resourceType: string, resourceId: string): Promise<boolean>;
 }
 
+/**
+ * The token vault of the `tokenize` policy: a value a request carried (a card number) is replaced by a token before
+ * it reaches the upstream, and kept here encrypted (the `store` data key, bound to the token) until detokenised.
+ */
+export interface VaultToken {
+  token: string;
+  /** The kind of value ("card", a route-chosen label); for audits and cleanup, never the value. */
+  kind: string;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+}
+
+export interface TokenVaultRepo {
+  /**
+   * Stores the value under the token unless the token exists (deterministic tokens map one value to one token):
+   * true when this call inserted it.
+   */
+  put(t: { token: string; kind: string; value: Secret; expires_at?: TimeInput | null }): Promise<boolean>;
+  /** The token's value, or null when missing, expired or (with `kind`) of another kind. */
+  reveal(token: string, kind?: string): Promise<Buffer | null>;
+  get(token: string): Promise<VaultToken | null>;
+  delete(token: string): Promise<boolean>;
+  /** Deletes tokens expired at `now`; returns the count. */
+  deleteExpired(now?: TimeInput): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly consumers: ConsumerRepo;
@@ -266,6 +292,7 @@ export interface Store {
   readonly signingKeys: SigningKeyRepo;
   readonly ownership: OwnershipRepo;
   readonly oauthPayloads: OAuthPayloadRepo;
+  readonly tokens: TokenVaultRepo;
   /** The keyring's wrapped data keys, in the `keyring_keys` table, so every node of a cluster shares them. */
   keyState(): KeyStateStore;
   /** Applies pending migrations; returns the schema version. Safe to run again and from several nodes at once. */

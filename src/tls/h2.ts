@@ -32,7 +32,17 @@ export function h2Classes(
       // Transfer-Encoding itself over HTTP/2 (a malformed request, refused by nghttp2), and it is hop-by-hop,
       // so it never reaches the upstream as such.
       if (!stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+      // A stream reset before its body ended (the client's RST_STREAM, or nghttp2's own on a content-length that
+      // disagrees with the DATA frames): the compat request would just end, and a truncated body would go upstream
+      // as a whole one (undici then even sends "content-length: 0"). Fail the body instead. Registered before the
+      // compat class's own close listener, which ends the request.
+      let self: Request | null = null;
+      stream.once('close', () => {
+        if (self && stream.rstCode !== constants.NGHTTP2_NO_ERROR && !self.readableEnded)
+          self.destroy(new Error('HTTP/2 stream reset before the request body ended'));
+      });
       super(stream, headers, options, rawHeaders);
+      self = this;
       if (this.complete) return;
       const timer = setTimeout(() => {
         if (!this.complete && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ListenerConfig, ListenerTlsConfig } from '../config/schema.js';
@@ -56,14 +57,11 @@ export class TlsListener implements ClosableServer {
         cb(null, this.state.select(name).context),
       requestCert: Boolean(cfg.client_auth),
       rejectUnauthorized: cfg.client_auth?.mode === 'require',
+      // Node waits 120 s for a TLS handshake by default: a slowloris that never finishes its ClientHello would hold
+      // the socket that long. The handshake gets the same deadline as the request head.
+      handshakeTimeout: l.headers_timeout_ms,
     };
-    const http1 = {
-      maxHeaderSize: l.max_header_bytes,
-      headersTimeout: l.headers_timeout_ms,
-      requestTimeout: l.request_timeout_ms,
-      keepAliveTimeout: l.keep_alive_timeout_ms,
-      requireHostHeader: true,
-    };
+    const http1 = http1Options(l);
     if (cfg.http2) {
       const server = createSecureServer({
         ...tlsOptions,
@@ -79,7 +77,24 @@ export class TlsListener implements ClosableServer {
     } else {
       this.server = createHttpsServer({ ...tlsOptions, ...http1, ALPNProtocols: ['http/1.1'] }, handler);
     }
+    // handshakeTimeout is an idle timeout: a ClientHello dribbled a byte at a time resets it forever. The handshake
+    // gets a whole deadline (headers_timeout_ms), keyed by the connection's address and port, since node hands the
+    // raw socket to 'connection' and a different TLSSocket to 'secureConnection'.
+    const handshakes = new Map<string, NodeJS.Timeout>();
+    this.server.on('connection', (raw: Socket) => {
+      const key = `${raw.remoteAddress}|${raw.remotePort}`;
+      const t = setTimeout(() => raw.destroy(), l.headers_timeout_ms);
+      t.unref();
+      handshakes.set(key, t);
+      raw.once('close', () => {
+        clearTimeout(t);
+        if (handshakes.get(key) === t) handshakes.delete(key);
+      });
+    });
     this.server.on('secureConnection', (s: TLSSocket) => {
+      const key = `${s.remoteAddress}|${s.remotePort}`;
+      clearTimeout(handshakes.get(key));
+      handshakes.delete(key);
       // A renegotiation could swap the client certificate under a connection whose requests were checked
       // against the first one; HTTP/2 forbids it anyway.
       s.disableRenegotiation();
@@ -162,7 +177,9 @@ export class TlsListener implements ClosableServer {
       this.sessions.set(s, (this.sessions.get(s) ?? 0) + 1);
       stream.once('close', () => this.sessions.set(s, Math.max(0, (this.sessions.get(s) ?? 1) - 1)));
     });
-    // Like HTTP/1 keep-alive: a session with nothing in flight is closed after the idle time.
+    // Like HTTP/1 keep-alive: a session with nothing in flight is closed after the idle time. Received PINGs and
+    // CONTINUATION frames do not reset node's session timer, so a session held by them is closed too (tested in
+    // test/e2e/protocol-limits.test.ts).
     s.setTimeout(this.l.keep_alive_timeout_ms, () => {
       if (!this.sessions.get(s)) s.close();
     });
@@ -187,4 +204,25 @@ export class TlsListener implements ClosableServer {
     // GOAWAY: clients open no new streams here, the ones in flight finish.
     for (const s of this.sessions.keys()) s.close();
   }
+}
+
+/**
+ * node:http server options from a listener. Node checks the head and request deadlines on an interval (30 s by
+ * default), so a slowloris client would keep its socket up to 30 s past headers_timeout_ms: check at a quarter of
+ * the shorter deadline, between 25 ms and 1 s.
+ */
+export function http1Options(l: ListenerConfig) {
+  return {
+    maxHeaderSize: l.max_header_bytes,
+    // The head is part of the request: node refuses a head deadline past the whole-request one.
+    headersTimeout: Math.min(l.headers_timeout_ms, l.request_timeout_ms),
+    requestTimeout: l.request_timeout_ms,
+    keepAliveTimeout: l.keep_alive_timeout_ms,
+    connectionsCheckingInterval: Math.max(
+      25,
+      Math.min(1000, Math.floor(Math.min(l.headers_timeout_ms, l.request_timeout_ms) / 4)),
+    ),
+    // The gateway refuses a missing Host itself (framingError), as problem+json; node's own 400 has no body.
+    requireHostHeader: false,
+  };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +13,19 @@ describe('demo config end to end', () => {
   let gw: Spawned;
   let creds: DemoCredentials;
   let base: string;
+  let file: string;
+  let env: Record<string, string>;
   beforeAll(async () => {
     api = await startDemoApi();
     const dir = mkdtempSync(join(tmpdir(), 'rampart-demo-'));
-    const file = join(dir, 'rampart.yaml');
-    writeFileSync(file, readFileSync(join(ROOT, 'rampart.yaml'), 'utf8').replace(/port: 9090/, 'port: 0'));
+    file = join(dir, 'rampart.yaml');
+    // The config is copied elsewhere: the files it names relative to itself are given by absolute path.
+    const yaml = readFileSync(join(ROOT, 'rampart.yaml'), 'utf8')
+      .replace(/port: 9090/, 'port: 0')
+      .replaceAll('spec: examples/openapi.yaml', `spec: ${join(ROOT, 'examples/openapi.yaml')}`);
+    writeFileSync(file, yaml);
     const port = await freePort();
-    const env = { RAMPART_PORT: String(port), DEMO_API_URL: api.url, RAMPART_DATA_DIR: join(dir, 'data') };
+    env = { RAMPART_PORT: String(port), DEMO_API_URL: api.url, RAMPART_DATA_DIR: join(dir, 'data') };
     creds = await seedDemo(file, { ...process.env, ...env });
     gw = spawnRampart(['start', '--config', file, '--workers', '1', '--no-watch'], env);
     await gw.waitFor((l) => l.msg === 'listening');
@@ -53,8 +60,12 @@ describe('demo config end to end', () => {
     const ok = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': creds.apiKeys.alice as string } });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { id: string }).id).toBe('u_1001');
-    expect(ok.headers.get('ratelimit-policy')).toBe('"per-caller";q=120;w=60');
-    expect(ok.headers.get('ratelimit')).toMatch(/^"per-caller";r=\d+;t=\d+$/);
+    // The rate limit and the monthly quota (alice is on the free plan) each name their policy.
+    expect(ok.headers.get('ratelimit-policy')).toContain('"per-caller";q=120;w=60');
+    expect(ok.headers.get('ratelimit-policy')).toMatch(/"quota-month";q=1000;w=\d+/);
+    expect(ok.headers.get('ratelimit')).toMatch(/"per-caller";r=\d+;t=\d+/);
+    expect(ok.headers.get('x-quota-limit')).toBe('1000');
+    expect(Number(ok.headers.get('x-quota-remaining'))).toBeLessThan(1000);
     const forged = `${(creds.apiKeys.alice as string).slice(0, -10)}AAAAAAAAAA`;
     const bad = await fetch(`${base}/api/users/u_1001`, { headers: { 'x-api-key': forged } });
     expect(bad.status).toBe(401);
@@ -72,6 +83,70 @@ describe('demo config end to end', () => {
     const denied = await fetch(`${base}/api/admin/stats`, as('alice'));
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as { code: string }).code).toBe('FORBIDDEN');
+  });
+
+  it('cuts answers to what the spec and role allow, masks PII, and refuses requests outside the contract', async () => {
+    const as = (who: string, init: RequestInit = {}) => ({
+      ...init,
+      headers: { 'x-api-key': creds.apiKeys[who] as string, 'content-type': 'application/json' },
+    });
+    // The demo API returns whole user records: password_hash and ssn never leave the gateway; email only to admins.
+    const mine = (await (await fetch(`${base}/api/users/u_1001`, as('alice'))).json()) as Record<string, unknown>;
+    expect(mine.id).toBe('u_1001');
+    expect(mine).not.toHaveProperty('password_hash');
+    expect(mine).not.toHaveProperty('ssn');
+    expect(mine).not.toHaveProperty('email');
+    const admin = (await (await fetch(`${base}/api/users/u_1001`, as('ops'))).json()) as Record<string, unknown>;
+    expect(admin.email).toBe('alice.martin@example.com');
+    expect(admin).not.toHaveProperty('password_hash');
+    // An IBAN in an answer is masked.
+    const acc = (await (await fetch(`${base}/api/accounts/acc_2001`, as('alice'))).json()) as { iban: string };
+    expect(acc.iban).not.toBe('GB82WEST12345698765432');
+    // A negative transfer is outside the contract (OpenAPI: amount > 0): refused before the upstream.
+    const neg = await fetch(
+      `${base}/api/transfers`,
+      as('alice', {
+        method: 'POST',
+        body: JSON.stringify({ from_account: 'acc_2001', to_account: 'acc_2003', amount: -5 }),
+      }),
+    );
+    expect(neg.status).toBe(400);
+    expect(((await neg.json()) as { code: string }).code).toBe('REQUEST_INVALID');
+    // Injection at the edge: refused before the upstream, whatever the encoding, without echoing the payload.
+    const sqli = await fetch(`${base}/api/echo/search?q=x%27%20UNION%20SELECT%20password_hash%20FROM%20users--`);
+    expect(sqli.status).toBe(403);
+    const problem = (await sqli.json()) as { code: string; detail?: string };
+    expect(problem.code).toBe('ATTACK_DETECTED');
+    expect(JSON.stringify(problem)).not.toContain('UNION');
+    // Prototype pollution in a JSON body: refused by the structural limits, whatever the route.
+    const proto = await fetch(
+      `${base}/api/orders`,
+      as('alice', { method: 'POST', body: '{"user_id":"u_1001","items":[],"__proto__":{"admin":true}}' }),
+    );
+    expect(proto.status).toBe(400);
+    expect(((await proto.json()) as { code: string }).code).toBe('JSON_UNSAFE');
+  });
+
+  it('keeps a signed audit trail of what happened, that `rampart audit` verifies and searches', async () => {
+    const as = { headers: { 'x-api-key': creds.apiKeys.bob as string } };
+    const swapped = await fetch(`${base}/api/users/u_1001`, as);
+    const id = swapped.headers.get('x-request-id');
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      });
+    // Async durability: the event is on disk within flush_ms (50 ms).
+    let found: { event: { request_id: string; status: number; decision?: { rule: string } } }[] = [];
+    for (let i = 0; i < 40 && found.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      found = JSON.parse(cli(['audit', 'search', '--config', file, '--status', '404', '--json']).stdout);
+      found = found.filter((f) => f.event.request_id === id);
+    }
+    expect(found[0]?.event.decision?.rule).toBe('own-user');
+    const verify = cli(['audit', 'verify', '--config', file]);
+    expect(verify.stdout).toMatch(/chain main: OK/);
+    expect(verify.status).toBe(0);
   });
 
   it('the seeded OAuth client gets a token from the built-in authorization server and calls a route with it', async () => {

@@ -9,6 +9,8 @@ const mode = process.env.MODE; // "cluster" | "redis"
 const workers = Number(process.env.WORKERS ?? 3);
 const perWorker = Number(process.env.PER_WORKER ?? 1000);
 const inFlight = Number(process.env.IN_FLIGHT ?? 64);
+// "consume" (rate limits, ALGORITHM) or "increment" (fixed-window counters: quotas)
+const op = process.env.OP ?? 'consume';
 const req = {
   key: process.env.KEY ?? 'hammer',
   algorithm: process.env.ALGORITHM ?? 'gcra',
@@ -24,7 +26,10 @@ async function hammer(state) {
     while (next < perWorker) {
       next++;
       try {
-        if ((await state.consume(req)).allowed) admitted++;
+        if (op === 'increment') {
+          const spec = [{ key: req.key, limit: req.limit, expiresAtMs: Date.now() + req.windowMs }];
+          if ((await state.increment(spec, 1)).admitted) admitted++;
+        } else if ((await state.consume(req)).allowed) admitted++;
       } catch {
         errors++;
       }
@@ -60,8 +65,11 @@ if (mode === 'cluster' && cluster.isPrimary) {
   process.send({ type: 'result', ...r });
 } else {
   const { RedisState } = await mod('redis.js');
-  const state = new RedisState({ url: process.env.REDIS_URL, keyPrefix: process.env.KEY_PREFIX, timeoutMs: 2000 });
-  // Start together: wait for the go time so the processes overlap.
+  // A generous timeout: on a loaded machine a reply can take seconds; this checks the count, not the latency.
+  const state = new RedisState({ url: process.env.REDIS_URL, keyPrefix: process.env.KEY_PREFIX, timeoutMs: 10_000 });
+  // Connected first (a loaded machine may take longer than the head start to get here), then start together: wait
+  // for the go time so the processes overlap.
+  await state.ready(10_000);
   const go = Number(process.env.GO_AT ?? 0);
   if (go > Date.now()) await new Promise((r) => setTimeout(r, go - Date.now()));
   const r = await hammer(state);

@@ -22,9 +22,9 @@ export const MAX_TRACKED = 50_000;
 
 /**
  * Failure counters and lockouts, one table for client addresses and one for credentials, in memory of this
- * process. With several workers each keeps its own: an attacker whose connections are spread over N workers gets
- * up to N × max_failures tries per window before every worker has locked it. Exact counts across workers and
- * nodes come with the shared counters (`state/`, Redis) of issue 6.
+ * process: what the policy counts with when it has no shared state, and meanwhile when the shared state fails
+ * (on_state_error: local). Per process, so with N workers an attacker could get up to N × max_failures tries per
+ * window; the shared counters (shared-lockouts.ts) make the count exact across workers and nodes.
  */
 export class Lockouts {
   readonly #ips = new LRUCache<string, Counter>({ max: MAX_TRACKED });

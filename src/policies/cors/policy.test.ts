@@ -64,6 +64,19 @@ describe('cors schema', () => {
     }
     expect(schema.safeParse({ origins: ['http://localhost:3000'] }).success).toBe(true);
   });
+  it('refuses, with credentials, a regex broad enough to match origins nobody listed', () => {
+    for (const broad of ['~.*', '~https?://.*', '~https://[^/]+', '~null|https://app\\.example\\.com']) {
+      const r = schema.safeParse({ origins: [APP, broad], credentials: true });
+      expect(r.success, broad).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['origins', 1]);
+      expect(r.error?.issues[0]?.message).toMatch(/too broad/);
+      // Without credentials a broad pattern only exposes what anonymous callers may read anyway.
+      expect(schema.safeParse({ origins: [broad], credentials: false }).success, broad).toBe(true);
+    }
+    expect(schema.safeParse({ origins: ['~https://[a-z0-9-]+\\.example\\.com'], credentials: true }).success).toBe(
+      true,
+    );
+  });
   it('refuses an invalid regex and an empty list', () => {
     const r = schema.safeParse({ origins: ['~https://(.*\\.example\\.com'] });
     expect(r.success).toBe(false);
@@ -177,6 +190,14 @@ describe('cors simple requests', () => {
     expect(ok['access-control-allow-origin']).toBe(APP);
     expect(ok['access-control-allow-credentials']).toBeUndefined();
     expect(ok['access-control-expose-headers']).toBeUndefined();
+  });
+
+  it('never trusts the "null" origin, even when a pattern matches it', async () => {
+    const p = instantiate(def, { origins: ['~null|https://app\\.example\\.com'] });
+    const h = await simple(p, { origin: 'null' });
+    expect(h['access-control-allow-origin']).toBeUndefined();
+    const err = await runPhase(p, 'request', preflight('null'));
+    expect((err as GatewayError).code).toBe('CORS_ORIGIN_DENIED');
   });
 
   it('adds only Vary when there is no Origin header', async () => {

@@ -21,7 +21,7 @@ export default definePolicy({
       request(ctx) {
         const origin = ctx.req.headers.origin;
         if (ctx.method !== 'OPTIONS' || !origin || !ctx.req.headers['access-control-request-method']) return;
-        if (!anyOrigin && !allowed(origin)) throw new GatewayError('CORS_ORIGIN_DENIED');
+        if (!anyOrigin && (origin === 'null' || !allowed(origin))) throw new GatewayError('CORS_ORIGIN_DENIED');
         ctx.reply(204, {
           'access-control-allow-methods': allowMethods,
           'access-control-allow-headers': allowHeaders,
@@ -39,7 +39,8 @@ export default definePolicy({
         if (!varies) res.headers.vary = 'Origin';
         else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(varies)) res.headers.vary = `${varies}, Origin`;
         if (!origin) return;
-        if (allowed(origin)) {
+        // "null" (sandboxed frames, file: pages, redirects) is shared by every such page: never trusted by name.
+        if (origin !== 'null' && allowed(origin)) {
           res.headers['access-control-allow-origin'] = origin;
           if (cfg.credentials) res.headers['access-control-allow-credentials'] = 'true';
         } else if (anyOrigin) {

@@ -2,6 +2,14 @@ import { z } from 'zod';
 import { bool, headerName, httpMethod, int } from '../../config/types.js';
 import type { PolicyMeta } from '../../core/policy.js';
 
+/** Origins no allowlist means to include: a credentialed regex that matches one is refused at load. */
+const BROAD_PROBES = [
+  'null',
+  'https://rampart-probe.invalid',
+  'http://rampart-probe.invalid',
+  'https://x.y.rampart-probe.invalid:8443',
+];
+
 export const schema = z
   .object({
     origins: z
@@ -22,10 +30,21 @@ export const schema = z
     }
     cfg.origins.forEach((o, i) => {
       if (o.startsWith('~')) {
+        let re: RegExp;
         try {
-          new RegExp(o.slice(1));
+          re = new RegExp(`^(?:${o.slice(1)})$`);
         } catch (e) {
           ctx.addIssue({ code: 'custom', path: ['origins', i], message: `invalid regex: ${(e as Error).message}` });
+          return;
+        }
+        // With credentials, a pattern that also matches origins nobody listed would reflect them: refuse it.
+        const probe = cfg.credentials ? BROAD_PROBES.find((p) => re.test(p)) : undefined;
+        if (probe) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['origins', i],
+            message: `with credentials: true this pattern is too broad (it matches "${probe}"); anchor it to your domains`,
+          });
         }
       } else if (o !== '*' && !/^https?:\/\/[^/?#\s]+$/.test(o)) {
         ctx.addIssue({ code: 'custom', path: ['origins', i], message: 'an origin is scheme://host[:port], no path' });

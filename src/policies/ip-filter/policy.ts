@@ -1,10 +1,9 @@
 import { compileCidrs } from '../../core/client-ip.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
+import { stateFailureReporter } from '../../state/report.js';
 import { deniedReason } from './deny-list.js';
 import { meta, schema } from './schema.js';
-
-const STATE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Refuses clients by address in the connect phase, before anything reads the request. The address is
@@ -19,7 +18,12 @@ export default definePolicy({
     const denied = compileCidrs(cfg.deny);
     const allowed = cfg.allow ? compileCidrs(cfg.allow) : null;
     const state = cfg.dynamic ? env.services.state : null;
-    let lastStateLog = 0;
+    const stateFailed = stateFailureReporter(env.logger, {
+      policy: 'ip-filter',
+      scope: env.scope,
+      backend: state?.kind,
+      mode: cfg.on_state_error,
+    });
 
     const refuse = () => new GatewayError('IP_DENIED', 'The client address is not allowed.');
 
@@ -32,14 +36,7 @@ export default definePolicy({
         try {
           reason = await deniedReason(state, ip);
         } catch (err) {
-          const now = Date.now();
-          if (now - lastStateLog >= STATE_LOG_INTERVAL_MS) {
-            lastStateLog = now;
-            env.logger.warn(
-              { err, policy: 'ip-filter', scope: env.scope, mode: cfg.on_state_error },
-              'dynamic deny list unavailable',
-            );
-          }
+          stateFailed(err, 'dynamic deny list');
           if (cfg.on_state_error === 'fail-closed') {
             throw new GatewayError('STATE_UNAVAILABLE', undefined, { headers: { 'retry-after': '1' } });
           }

@@ -103,6 +103,25 @@ describe('security-headers behaviour', () => {
     expect((await respond({}, {}, { headers: { cookie: 'sid=1' } }))['cache-control']).toBe('no-store');
   });
 
+  it('sets no-store when an identity policy recognised the caller (API key header, mTLS)', async () => {
+    const p = instantiate(def, {});
+    const ctx = withResponse(makeCtx({ headers: { 'x-api-key': 'rmpk_x' } }), 200, {});
+    ctx.identity = {
+      kind: 'api-key',
+      consumerId: 'c1',
+      subject: 'alice',
+      credentialId: 'k1',
+      roles: [],
+      scopes: [],
+      attributes: {},
+      claims: null,
+      clientId: null,
+      expiresAt: null,
+    };
+    await p.response?.(ctx);
+    expect(ctx.response?.headers['cache-control']).toBe('no-store');
+  });
+
   it('does not set no-store on anonymous requests', async () => {
     expect((await respond({}, {}))['cache-control']).toBeUndefined();
   });

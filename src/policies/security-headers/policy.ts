@@ -26,7 +26,9 @@ export default definePolicy({
         if (
           cfg.no_store_when_authenticated &&
           res.headers['cache-control'] === undefined &&
-          (ctx.req.headers.authorization !== undefined || ctx.req.headers.cookie !== undefined)
+          // Any credential counts: an identity policy recognised the caller (API key header, mTLS), or the request
+          // carried the usual credential headers even on a public route.
+          (ctx.identity !== null || ctx.req.headers.authorization !== undefined || ctx.req.headers.cookie !== undefined)
         ) {
           res.headers['cache-control'] = 'no-store';
         }

@@ -24,7 +24,9 @@ export const schema = z
       .describe('Response headers that reveal the upstream stack.'),
     no_store_when_authenticated: bool()
       .default(true)
-      .describe('Cache-Control: no-store on answers to requests with credentials, unless the upstream set one.'),
+      .describe(
+        'Cache-Control: no-store on answers to authenticated requests (an identity was established, or Authorization / Cookie was sent), unless the upstream set one.',
+      ),
   })
   .strict();
 

@@ -1,0 +1,63 @@
+import type { AuditEvent } from '../audit/types.js';
+import type { Alert, Detector } from './detector.js';
+import { isDenied, objectId, sourceKey } from './events.js';
+import type { AnomalyConfig } from './schema.js';
+import { LruMap, RecentSet, SlidingCounter } from './window.js';
+
+interface State {
+  ids: RecentSet;
+  total: SlidingCounter;
+  denied: SlidingCounter;
+}
+
+/**
+ * Enumeration / BOLA scanning: one consumer (or address) walking through many object ids on one route, mostly
+ * answered 403 or 404. A client reading its own objects touches few ids and is mostly answered 200.
+ */
+export function enumeration(c: AnomalyConfig['detectors']['enumeration'], maxKeys: number): Detector {
+  const windowMs = c.window_s * 1000;
+  // Each tracked pair holds up to distinct_ids ids: the pairs are capped so that all of them hold at most ~400 000.
+  const pairs = Math.max(100, Math.min(maxKeys, Math.floor(400_000 / c.distinct_ids)));
+  const state = new LruMap<string, State>(pairs, windowMs);
+  return {
+    name: 'enumeration',
+    observe(e: AuditEvent, t: number, emit: (a: Alert) => void) {
+      if (e.kind !== 'request' || !e.path || e.status === undefined) return;
+      const src = sourceKey(e);
+      const id = objectId(e.path);
+      if (!src || !id) return;
+      const route = e.route ?? '-';
+      const key = `${src}\u0000${route}`;
+      const denied = isDenied(e);
+      // State starts at a (source, route)'s first 403/404: clients that are only ever answered 2xx cost nothing.
+      if (!denied && state.get(key) === undefined) return;
+      const s = state.touch(key, t, () => ({
+        ids: new RecentSet(windowMs, c.distinct_ids),
+        total: new SlidingCounter(windowMs),
+        denied: new SlidingCounter(windowMs),
+      }));
+      s.ids.add(id, t);
+      s.total.add(t);
+      if (denied) s.denied.add(t);
+      const distinct = s.ids.size(t);
+      if (distinct < c.distinct_ids) return;
+      const total = s.total.total(t);
+      const share = total > 0 ? s.denied.total(t) / total : 0;
+      if (share < c.min_denied_share) return;
+      emit({
+        detector: 'enumeration',
+        key: `${src}|${route}`,
+        client_ip: e.actor?.client_ip,
+        consumer: e.actor?.consumer,
+        route,
+        detail: {
+          distinct_ids: distinct,
+          requests: total,
+          denied_share: Math.round(share * 1000) / 1000,
+          window_s: c.window_s,
+          threshold: c.distinct_ids,
+        },
+      });
+    },
+  };
+}

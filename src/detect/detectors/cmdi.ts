@@ -1,0 +1,236 @@
+import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+
+/**
+ * OS command injection by reading the value as a shell would: after shell quoting tricks are undone (`c'a't`,
+ * `c\at`, `w$@hoami`, `${IFS}`, `{cat,/etc/passwd}`), a command position (the start, or after `;` `|` `&&` `||` `&`
+ * a newline, `$(` or a backtick) must hold a known command followed by what commands take (a flag, a path, an
+ * address, a redirection, the end). Commands that are also English words ("id", "cat", "ping", "type") need a
+ * stronger argument than a following word, so "Tom & Jerry" and "note; id must be unique" pass.
+ */
+
+/** Commands that are not English words: any argument (or none) makes the command position an attack. */
+const COMMANDS = new Set(
+  (
+    'whoami uname ifconfig ipconfig netstat wget curl nc ncat netcat bash sh zsh ksh csh dash tcsh fish powershell pwsh ' +
+    'cmd cmd.exe powershell.exe perl python python2 python3 php ruby lua printf nslookup systeminfo tasklist taskkill chmod ' +
+    'chown chgrp rm rmdir mkdir cp mv passwd useradd usermod userdel crontab base64 xxd telnet ssh scp sftp ftp tftp ' +
+    'certutil bitsadmin wmic regsvr32 rundll32 mshta cscript wscript msiexec nohup ' +
+    'hostname getent busybox socat openssl sudo su printenv ps pwd lsb_release ls uptime dmesg lsof ifup tcpdump nmap ' +
+    'iptables killall pkill shutdown reboot halt systemctl service chroot dd mkfifo mknod ' +
+    'jrunscript sqlite3 mysql psql mongo redis-cli ldapsearch smbclient net.exe reg.exe ' +
+    'ver vol whoami.exe netsh sysinfo nltest dsquery qwinsta schtasks sc.exe arp route traceroute tracert ipconfig.exe'
+  ).split(' '),
+);
+/** Commands that are also words: they need an argument shaped like a shell argument. */
+const WORD_COMMANDS = new Set(
+  'grep egrep fgrep awk gawk sed xargs id cat echo ping sleep more less type dir set net find head tail sort who last kill date whois mount env tee touch ln od tr cut wc uniq rev diff host dig locate which whereis nl fold strings eval exec'.split(
+    ' ',
+  ),
+);
+
+/** Undoes shell quoting tricks; bounded single passes. */
+export function shellNormalize(s: string): string {
+  let t = s;
+  if (t.indexOf('$') !== -1) {
+    t = t
+      .replace(/\$\{ifs\}|\$ifs\$\d|\$ifs\b|\$\{ifs%\?\?\}/g, ' ')
+      .replace(/\$@|\$\*|\$\(\)|\$\{\}|\$\d/g, '')
+      .replace(/\$'\\x([0-9a-f]{2})'/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+  }
+  if (t.indexOf("''") !== -1 || t.indexOf('""') !== -1) t = t.replace(/''|""/g, '');
+  // c\at → cat (a backslash before a letter is nothing to the shell); keep "\n"-free Windows paths intact enough.
+  if (t.indexOf('\\') !== -1 && !/[a-z]:\\/.test(t))
+    t = t.replace(/\\(?=[a-z])(?![a-z]*\.(?:ini|exe|dll|txt|log|bat))/g, '');
+  // Quotes glued inside words: c'a't, w"h"oami.
+  if (t.indexOf("'") !== -1 || t.indexOf('"') !== -1) t = t.replace(/([a-z0-9])['"]([a-z0-9]+)['"]?/g, '$1$2');
+  // Brace expansion {cat,/etc/passwd} → cat /etc/passwd.
+  if (t.indexOf('{') !== -1)
+    t = t.replace(
+      /\{([a-z0-9_./-]+),([^{}]{0,200})\}/g,
+      (_m, a: string, b: string) => ` ; ${a} ${b.replace(/,/g, ' ')}`,
+    );
+  return t;
+}
+
+function isWordChar(c: number): boolean {
+  return (
+    (c >= 97 && c <= 122) ||
+    (c >= 48 && c <= 57) ||
+    c === 95 ||
+    c === 45 ||
+    c === 46 ||
+    c === 47 ||
+    c === 63 ||
+    c === 42 ||
+    c === 92 ||
+    c === 58
+  );
+}
+
+/** What follows a command word makes it a shell command line or prose. */
+function argShape(s: string, i: number, strongOnly: boolean, sep: string): boolean {
+  const n = s.length;
+  let j = i;
+  while (j < n && (s.charCodeAt(j) === 32 || s.charCodeAt(j) === 9)) j++;
+  if (j >= n) return true;
+  const c = s[j] as string;
+  if (';&\n`)><#'.includes(c)) return true;
+  // "| id | name |" is a markdown table (spaces around the cells); "a|id|" is a pipe.
+  if (c === '|') return sep !== '|' || j === i;
+  if (c === '-' || c === '/' || c === '~' || c === '$' || c === '.' || c === '%') return true;
+  // A quoted argument counts when it holds a path, a flag or a substitution: cat "/etc/passwd", not File "x".
+  if (c === '"' || c === "'") return /^["'][/~.$-]/.test(s.slice(j, j + 2)) || !strongOnly;
+  if (/[a-z]:\\/.test(s.slice(j, j + 3))) return true;
+  if (c >= '0' && c <= '9') {
+    // "sleep 5", "ping 127.0.0.1": a number argument alone then the end, a separator or an option.
+    const m = /^[0-9.:]+\s*(?:$|[;&|`)\n#>-])/.exec(s.slice(j, j + 40));
+    return m !== null;
+  }
+  if (strongOnly) {
+    // "echo pwned > /tmp/x", "cat notes | nc host 1": a redirection, path or substitution later in the command.
+    const rest = s.slice(j, j + 64);
+    const stop = rest.search(/[;&|\n]/);
+    return /\s(?:>>?\s*[/~.$\w-]|<\s+[/~.$\w-]|<\s*\/[a-z])|>\s*\/|\s\/[a-z]|\s-[a-z]|\$\(|`|^[a-z]+:\/\/|^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/.test(
+      stop === -1 ? rest : rest.slice(0, stop),
+    );
+  }
+  // Any word: "whoami x", "wget evil.sh", "nc attacker 4444".
+  return /[a-z_]/.test(c);
+}
+
+/** The command word at i: letters, digits and path characters; returns its basename and end. */
+function wordAt(s: string, i: number): { word: string; base: string; end: number } | null {
+  const n = s.length;
+  let j = i;
+  while (j < n && j - i < 128 && isWordChar(s.charCodeAt(j))) j++;
+  if (j === i) return null;
+  const word = s.slice(i, j);
+  const slash = Math.max(word.lastIndexOf('/'), word.lastIndexOf('\\'));
+  return { word, base: slash === -1 ? word : word.slice(slash + 1), end: j };
+}
+
+/** Glob spellings of binaries: /???/c?t, /b??/n*, /usr/bin/w?oami. */
+const GLOB_PATH = /(?:^|[\s;|&`(])\/[a-z?*]{1,8}(?:\/[a-z?*]{1,12}){0,3}\/[a-z?*]*[?*][a-z?*]*(?=$|[\s;|&`)])/;
+/** Word-like commands that, alone with shell-shaped arguments only, are a command line: "cat /etc/hosts", "sleep 5". */
+const BARE_WORD_COMMANDS = new Set([
+  'cat',
+  'echo',
+  'ping',
+  'sleep',
+  'type',
+  'dir',
+  'id',
+  'find',
+  'head',
+  'tail',
+  'kill',
+  'env',
+  'net',
+]);
+/** Recon commands that are an attack even alone as a whole value. */
+const RECON = /^\s*(?:whoami|ifconfig|ipconfig|netstat|uname|systeminfo|tasklist|sysinfo|id;?)\s*$/;
+/** Code execution in the server-side languages payload lists pair with shell commands (PHP, SSI, Perl/JS eval). */
+const CODE_EXEC =
+  /<\?php|\$_(?:get|post|request|cookie|server)\s*\[|<!--\s*#\s*exec\s+cmd\s*=|\b(?:phpinfo|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert)\s*\(\s*(?:['"$)]|\$_)|\$\{@?(?:print|system|eval)\s*\(|\{\$\{[a-z_]+\s*\(|\beval\s*\(\s*['"](?:ls|id|pwd|whoami|cat|sleep|echo)\b/;
+/** Every word after the command is shell-shaped (a flag, a path, a number, an address, a quoted string). */
+const ARG =
+  /^(?:-{1,2}[\w=.-]*|[\w.~-]*\/[\w./*~-]*|\d[\d.:]*|['"`].*|[a-z]:\\.*|\$\S+|[<>|&;]+|\d?>&?\d?|[a-z]+:\/\/\S+|[\w.-]+\.(?:sh|php|pl|py|rb|txt|exe|ps1|bat|dll|elf))$/;
+function commandLineOnly(s: string, from: number): boolean {
+  const rest = s.slice(from, from + 200).trim();
+  if (!rest) return false;
+  const words = rest.split(/\s+/);
+  return words.length <= 12 && words.every((w) => ARG.test(w));
+}
+
+const STRONG =
+  /\/dev\/(?:tcp|udp)\/|\b(?:nc|ncat|netcat)(?:\.exe)?\s[^;|&\n]{0,64}?\s-[a-z]{0,4}e\b|\bbash\s+-i\b|\bsh\s+-i\b|\b(?:bash|sh|zsh)\s+-c\s|\bcmd(?:\.exe)?\s+\/[ck]\b|\bpowershell(?:\.exe)?\s[^;|&\n]{0,80}?(?:-e(?:nc|ncodedcommand)?|-c(?:ommand)?|iex|-nop|-w(?:indowstyle)?)\b|\biex\s*\(|\binvoke-expression\b|\bdownloadstring\s*\(|\bmkfifo\s+\/tmp|\bchmod\s+\+?[0-7]*x?\s+\/tmp|\b(?:python[23]?|perl|ruby|php)\s+-[cre]\s|\|\s*(?:ba)?sh\b|(?:^|[;&|\n`])\s*(?:system|exec|shell_exec|passthru|popen|proc_open)\s*\(\s*['"]|\breg(?:\.exe)?\s+(?:add|query|delete|save|export)\s|(?:^|[;&|\n`])\s*net\s+(?:user|localgroup|view|share|use|session|group|accounts)\b/;
+
+const QUICK = /[;|&`$\n{\\]|\/dev\/|\/bin\/|\bcmd\b|powershell|\b(?:nc|bash|sh|wget|curl)\b/;
+
+export const cmdi: Detector = {
+  cls: 'cmdi',
+  detect(v: Value): Hit | null {
+    const SEPS = F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.NEWLINE | F.BRACE | F.BACKSLASH | F.SLASH;
+    if (v.isKey) return null;
+    if (!(v.flags & SEPS) || !QUICK.test(v.lower)) {
+      if (RECON.test(v.lower)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+      if (!(v.flags & (F.LPAREN | F.LT | F.SPACE))) return null;
+      const c = CODE_EXEC.exec(v.lower);
+      if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
+      // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
+      const w = /^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(v.lower);
+      if (
+        w &&
+        (COMMANDS.has(w[1] as string) || BARE_WORD_COMMANDS.has(w[1] as string)) &&
+        commandLineOnly(v.lower, w[0].length)
+      )
+        return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+      const st = STRONG.exec(v.lower);
+      return st ? { rule: 'cmdi.shell', score: CRITICAL, at: st.index } : null;
+    }
+    const s = shellNormalize(v.lower);
+    const strong = STRONG.exec(s);
+    if (strong) return { rule: 'cmdi.shell', score: CRITICAL, at: Math.min(strong.index, v.text.length) };
+    const code = CODE_EXEC.exec(v.lower);
+    if (code) return { rule: 'cmdi.code_exec', score: CRITICAL, at: code.index };
+    if (RECON.test(s)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+    if (v.lower.indexOf('$ifs') !== -1 || v.lower.indexOf('${ifs') !== -1)
+      return { rule: 'cmdi.evasion', score: CRITICAL, at: 0 };
+    let hit: Hit | null = null;
+    const n = s.length;
+    // Command positions: the start, then after every separator. Bounded by a count.
+    let seps = 0;
+    for (let i = 0; i < n && seps < 256; i++) {
+      const c = s.charCodeAt(i);
+      let sep = '';
+      let p = i;
+      if (c === 59 || c === 10 || c === 13) sep = ';';
+      else if (c === 124) sep = '|';
+      else if (c === 38) sep = '&';
+      else if (c === 96) sep = '`';
+      else if (c === 36 && s.charCodeAt(i + 1) === 40) sep = '$(';
+      else if (c === 40 && (i === 0 || /[;&|\s]/.test(s[i - 1] as string)) && s.charCodeAt(i + 1) !== 40) sep = '(';
+      else if (i === 0) sep = '^';
+      else continue;
+      seps++;
+      if (sep !== '^') p = i + sep.length;
+      // "||", "&&" and "|&": the separator is two characters.
+      while (p < n && (s.charCodeAt(p) === 124 || s.charCodeAt(p) === 38)) p++;
+      while (p < n && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9 || s.charCodeAt(p) === 10)) p++;
+      const w = wordAt(s, p);
+      // Resume after the separator run and the blanks (each character is passed once).
+      const resume = sep === '^' ? i : p - 1;
+      if (!w) {
+        i = Math.max(i, resume);
+        continue;
+      }
+      const base = w.base.replace(/\.exe$/, '');
+      const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);
+      let score = 0;
+      if (COMMANDS.has(base) || COMMANDS.has(w.base)) {
+        // At the very start a command needs a shell-shaped argument: "mongo query that works" is prose.
+        if (argShape(s, w.end, sep === '^', sep))
+          score = sep === '^' ? (commandLineOnly(s, w.end) ? CRITICAL : WARNING) : CRITICAL;
+      } else if (WORD_COMMANDS.has(base)) {
+        if (argShape(s, w.end, true, sep))
+          score = sep !== '^' ? CRITICAL : BARE_WORD_COMMANDS.has(base) && commandLineOnly(s, w.end) ? CRITICAL : 0;
+      }
+      if (fullPath) score = Math.max(score, sep === '^' ? ERROR : CRITICAL);
+      // Inside $( ) or backticks any known command is execution.
+      if ((sep === '$(' || sep === '`') && (COMMANDS.has(base) || WORD_COMMANDS.has(base))) {
+        const close = sep === '$(' ? s.indexOf(')', w.end) : s.indexOf('`', w.end);
+        if (close !== -1 || sep === '$(') score = CRITICAL;
+      }
+      if (score && (!hit || score > hit.score))
+        hit = { rule: sep === '^' ? 'cmdi.command' : 'cmdi.chained', score, at: Math.min(i, v.text.length) };
+      if (hit && hit.score >= CRITICAL) return hit;
+      i = Math.max(i, resume);
+    }
+    const g = GLOB_PATH.exec(s);
+    if (g) {
+      const score = /[;|&`]/.test(s) ? CRITICAL : ERROR;
+      if (!hit || score > hit.score) hit = { rule: 'cmdi.glob', score, at: g.index };
+    }
+    return hit;
+  },
+};

@@ -1,0 +1,779 @@
+import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+
+/**
+ * SQL injection by tokenising, as libinjection does: the value is read as SQL three times (as it is, and as if it
+ * continued a single- or double-quoted string the application opened), comments and whitespace are folded away, and
+ * the token sequence is checked against the shapes injections take: a string closed then followed by logic, a
+ * comment, UNION, a stacked statement or a clause; tautologies; UNION SELECT; stacked statements with their grammar;
+ * the functions blind and error-based injection relies on. Prose with apostrophes, "or" and "select" does not fit
+ * these shapes. The tokenizer is one left-to-right pass with bounded lookahead and stops after MAX_TOKENS.
+ */
+
+const MAX_TOKENS = 64;
+
+type T =
+  | 's' // string literal
+  | 'n' // number, true/false/null
+  | 'k' // clause keyword (from, where, order, by, into, table ...)
+  | 'U' // union, intersect, except
+  | 'E' // statement start (select, insert, drop ...)
+  | '&' // and, or, xor, &&, ||
+  | 'o' // operator (= < > like in is not ...)
+  | 'f' // function call (name followed by "(")
+  | 'v' // @variable, @@system
+  | 'b' // bareword (identifier)
+  | 'c' // comment
+  | '(' // open paren
+  | ')'
+  | ','
+  | ';'
+  | '.'; // dot (qualified names)
+
+interface Tok {
+  t: T;
+  v: string;
+  /** Position in the value. */
+  at: number;
+}
+
+const STATEMENTS = new Set([
+  'select',
+  'insert',
+  'update',
+  'delete',
+  'drop',
+  'create',
+  'alter',
+  'truncate',
+  'exec',
+  'execute',
+  'declare',
+  'shutdown',
+  'grant',
+  'revoke',
+  'merge',
+  'replace',
+  'waitfor',
+  'call',
+  'load',
+  'handler',
+  'rename',
+]);
+const CLAUSES = new Set([
+  'from',
+  'where',
+  'order',
+  'group',
+  'by',
+  'having',
+  'limit',
+  'offset',
+  'into',
+  'outfile',
+  'dumpfile',
+  'values',
+  'set',
+  'table',
+  'database',
+  'schema',
+  'procedure',
+  'delay',
+  'time',
+  'top',
+  'distinct',
+  'all',
+  'as',
+  'case',
+  'when',
+  'then',
+  'else',
+  'end',
+  'join',
+  'on',
+  'asc',
+  'desc',
+  'if',
+  'exists',
+  'view',
+  'user',
+  'index',
+  'column',
+  'cast',
+  'convert',
+  'declare',
+  'char',
+  'nchar',
+  'varchar',
+  'nvarchar',
+  'collate',
+  'escape',
+  'for',
+  'xml',
+  'path',
+  'fetch',
+  'next',
+  'rows',
+  'only',
+]);
+const UNIONS = new Set(['union', 'intersect', 'except', 'minus']);
+const LOGIC = new Set(['and', 'or', 'xor']);
+const WORD_OPS = new Set([
+  'like',
+  'rlike',
+  'regexp',
+  'is',
+  'not',
+  'in',
+  'between',
+  'div',
+  'mod',
+  'sounds',
+  'glob',
+  'match',
+]);
+const LITERALS = new Set(['true', 'false', 'null', 'unknown']);
+
+/** Every reserved word's token type, in one lookup (the order settles words in two lists: logic first). */
+const WORD_TYPE = new Map<string, T>();
+for (const [set, t] of [
+  [CLAUSES, 'k'],
+  [LITERALS, 'n'],
+  [WORD_OPS, 'o'],
+  [STATEMENTS, 'E'],
+  [UNIONS, 'U'],
+  [LOGIC, '&'],
+] as const)
+  for (const w of set) WORD_TYPE.set(w, t);
+
+/** Functions blind, time-based, error-based and out-of-band injection rely on; rare outside SQL. */
+const ATTACK_FUNCS = new Set([
+  'sleep',
+  'benchmark',
+  'pg_sleep',
+  'extractvalue',
+  'updatexml',
+  'load_file',
+  'xp_cmdshell',
+  'xp_dirtree',
+  'xp_regread',
+  'sp_executesql',
+  'sp_oacreate',
+  'sp_configure',
+  'utl_inaddr.get_host_address',
+  'utl_http.request',
+  'utl_inaddr.get_host_name',
+  'get_host_name',
+  'dbms_pipe.receive_message',
+  'receive_message',
+  'get_host_address',
+  'dbms_lock.sleep',
+  'name_const',
+  'randomblob',
+  'sys_eval',
+  'sys_exec',
+  'lo_import',
+  'lo_export',
+  'pg_read_file',
+  'pg_ls_dir',
+  'group_concat',
+  'string_agg',
+  'make_set',
+  'elt',
+  'gtid_subset',
+  'json_keys',
+  'exp',
+  'floor',
+  'rand',
+  'ascii',
+  'ord',
+  'substring',
+  'substr',
+  'mid',
+  'char',
+  'chr',
+  'concat',
+  'concat_ws',
+  'version',
+  'database',
+  'user',
+  'current_user',
+  'system_user',
+  'session_user',
+  'schema',
+  'db_name',
+  'user_name',
+  'hex',
+  'unhex',
+  'length',
+  'count',
+  'if',
+  'iif',
+  'case',
+  'ifnull',
+  'isnull',
+  'nullif',
+  'coalesce',
+  'convert',
+  'cast',
+  'openrowset',
+  'opendatasource',
+  'dbms_xmlgen.getxml',
+  'ctxsys.drithsx.sn',
+  'xmltype',
+  'unistr',
+  'sqlite_version',
+  'load_extension',
+  'row_count',
+  'found_rows',
+  'instr',
+  'left',
+  'right',
+  'md5',
+  'sha1',
+  'bin',
+  'conv',
+  'lower',
+  'upper',
+  'reverse',
+  'password',
+  'encode',
+  'decode',
+]);
+/** The subset that is dangerous alone: a value that calls one of these is an attack wherever it appears. */
+const STRONG_FUNCS = new Set([
+  'sleep',
+  'benchmark',
+  'pg_sleep',
+  'extractvalue',
+  'updatexml',
+  'load_file',
+  'xp_cmdshell',
+  'xp_dirtree',
+  'xp_regread',
+  'sp_executesql',
+  'sp_oacreate',
+  'utl_inaddr.get_host_address',
+  'utl_http.request',
+  'utl_inaddr.get_host_name',
+  'dbms_pipe.receive_message',
+  'dbms_lock.sleep',
+  'name_const',
+  'sys_eval',
+  'sys_exec',
+  'lo_import',
+  'pg_read_file',
+  'pg_ls_dir',
+  'gtid_subset',
+  'openrowset',
+  'dbms_xmlgen.getxml',
+  'ctxsys.drithsx.sn',
+  'load_extension',
+]);
+const CATALOGUE_HINT = /sys|schema|mysql\.|pg_|sqlite_|_tables|dba_|master\./;
+/** System catalogues: reading them is enumeration. */
+const CATALOGUES =
+  /\b(?:information_schema|sysobjects|syscolumns|sys\.(?:tables|objects|columns|databases)|mysql\.user|pg_catalog|pg_shadow|pg_user|sqlite_master|sqlite_schema|all_tables|user_tables|dba_users|msysobjects|master\.\.sysdatabases)\b/;
+
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36 || c > 127;
+}
+function isIdent(c: number): boolean {
+  return isIdentStart(c) || (c >= 48 && c <= 57);
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+/**
+ * Tokenises `s` (lower case) as SQL. `quote` is the quote the application is assumed to have opened before the value
+ * (0 for none): the text up to the first such quote becomes a string token. Returns null when that quote is never
+ * closed (the whole value stays inside the string: no injection in that context).
+ */
+export function tokenize(s: string, quote: number): Tok[] | null {
+  const toks: Tok[] = [];
+  const n = s.length;
+  let i = 0;
+  if (quote) {
+    const end = s.indexOf(String.fromCharCode(quote));
+    if (end === -1) return null;
+    toks.push({ t: 's', v: s.slice(0, end), at: 0 });
+    i = end + 1;
+  }
+  while (i < n && toks.length < MAX_TOKENS) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    const at = i;
+    // Comments. MySQL's /*! ... */ runs its content as SQL: skip only the markers.
+    if (c === 47 && s.charCodeAt(i + 1) === 42) {
+      if (s.charCodeAt(i + 2) === 33) {
+        i += 3;
+        while (i < n && isDigit(s.charCodeAt(i))) i++;
+        continue;
+      }
+      const end = s.indexOf('*/', i + 2);
+      i = end === -1 ? n : end + 2;
+      // An inline comment between words is whitespace (UN/**/ION is not a word, UNION/**/SELECT is two).
+      if (end !== -1) continue;
+      toks.push({ t: 'c', v: '/*', at });
+      continue;
+    }
+    if (c === 42 && s.charCodeAt(i + 1) === 47) {
+      // The end of a /*! block.
+      i += 2;
+      continue;
+    }
+    if ((c === 45 && s.charCodeAt(i + 1) === 45) || c === 35) {
+      // "-- " comment (MySQL wants a space after it; others do not) or "#": to the end of the line. SQL goes on
+      // after a newline, which payloads use to hide code behind a comment ("-1#\nunion select ...").
+      toks.push({ t: 'c', v: c === 35 ? '#' : '--', at });
+      let nl = s.indexOf('\n', i);
+      const cr = s.indexOf('\r', i);
+      if (cr !== -1 && (nl === -1 || cr < nl)) nl = cr;
+      if (nl === -1) break;
+      i = nl + 1;
+      continue;
+    }
+    if (c === 39 || c === 34 || c === 96) {
+      // Strings, with doubled quotes and backslash escapes. Unterminated: to the end.
+      let j = i + 1;
+      while (j < n) {
+        const d = s.charCodeAt(j);
+        if (d === 92) {
+          j += 2;
+          continue;
+        }
+        if (d === c) {
+          if (s.charCodeAt(j + 1) === c) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      toks.push({ t: c === 96 ? 'b' : 's', v: s.slice(i + 1, Math.min(j, n)), at });
+      i = j + 1;
+      continue;
+    }
+    if (isDigit(c) || (c === 46 && isDigit(s.charCodeAt(i + 1)))) {
+      let j = i + 1;
+      if (c === 48 && (s.charCodeAt(j) | 32) === 120) {
+        j++;
+        while (j < n && isIdent(s.charCodeAt(j))) j++;
+      } else {
+        while (j < n) {
+          const d = s.charCodeAt(j);
+          if (isDigit(d) || d === 46) j++;
+          else if ((d | 32) === 101 && (isDigit(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 45)) j += 2;
+          else break;
+        }
+      }
+      // "1union", "1and": a number glued to a word is still a number followed by a word in MySQL.
+      toks.push({ t: 'n', v: s.slice(i, j), at });
+      i = j;
+      continue;
+    }
+    if (c === 64) {
+      let j = i + 1;
+      if (s.charCodeAt(j) === 64) j++;
+      while (j < n && (isIdent(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
+      toks.push({ t: 'v', v: s.slice(i, j), at });
+      i = j;
+      continue;
+    }
+    if (isIdentStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdent(s.charCodeAt(j))) j++;
+      // Qualified function names (utl_inaddr.get_host_address) stay one word when a "(" follows.
+      let word = s.slice(i, j);
+      let k = j;
+      while (s.charCodeAt(k) === 46 && isIdentStart(s.charCodeAt(k + 1))) {
+        let m = k + 1;
+        while (m < n && isIdent(s.charCodeAt(m))) m++;
+        word = s.slice(i, m);
+        k = m;
+      }
+      let p = k;
+      while (p < n && isSpace(s.charCodeAt(p))) p++;
+      const kind = WORD_TYPE.get(word);
+      if (s.charCodeAt(p) === 40 && (kind === undefined || kind === 'n' || ATTACK_FUNCS.has(word))) {
+        toks.push({ t: 'f', v: word, at });
+        i = k;
+        continue;
+      }
+      i = j;
+      toks.push({ t: kind ?? 'b', v: word, at });
+      continue;
+    }
+    i++;
+    switch (c) {
+      case 40:
+        toks.push({ t: '(', v: '(', at });
+        break;
+      case 41:
+        toks.push({ t: ')', v: ')', at });
+        break;
+      case 44:
+        toks.push({ t: ',', v: ',', at });
+        break;
+      case 59:
+        toks.push({ t: ';', v: ';', at });
+        break;
+      case 46:
+        toks.push({ t: '.', v: '.', at });
+        break;
+      case 38:
+      case 124:
+        if (s.charCodeAt(i) === c) {
+          i++;
+          toks.push({ t: '&', v: c === 38 ? '&&' : '||', at });
+        } else toks.push({ t: 'o', v: s[at] as string, at });
+        break;
+      case 63:
+        // "?" is a prepared-statement placeholder: a value.
+        toks.push({ t: 'n', v: '?', at });
+        break;
+      default: {
+        // Operators: = < > ! + - * / % ^ ~ and their two/three-character forms.
+        let j = i;
+        while (j < n && j - at < 3 && '=<>!'.includes(s[j] as string)) j++;
+        i = j;
+        toks.push({ t: 'o', v: s.slice(at, j), at });
+      }
+    }
+  }
+  return toks;
+}
+
+/** Operators a subquery can follow: "1 = (select ...)", "x in (select ...)", "1 + (select ...)". */
+const SUBQUERY_OPS = /^(?:=|==|<|>|<=|>=|<>|!=|<=>|\+|-|\*|\/|%|\||like|rlike|regexp|in|not|is|between)$/;
+const OPERAND = new Set<T>(['n', 's', 'v', 'f', 'b', '(']);
+const COMPARE = /^(?:=|==|<|>|<=|>=|!=|<>|<=>|like|rlike|regexp|is|in|between|not|sounds|glob|match)$/;
+
+/** Index of the next token after skipping open parens. */
+function skipOpen(toks: Tok[], i: number): number {
+  while (toks[i]?.t === '(') i++;
+  return i;
+}
+
+/** A statement start with enough of its grammar to be SQL and not prose ("select the option"). */
+function statementAt(toks: Tok[], i: number): boolean {
+  const e = toks[i];
+  if (e?.t !== 'E') return false;
+  const a = toks[i + 1];
+  const b = toks[i + 2];
+  switch (e.v) {
+    case 'select': {
+      if (!a) return false;
+      // select 1,2,3 / select * from / select user() / select @@version / select(sleep(5)) / select null
+      if (a.t === 'f' || a.t === 'v' || a.t === '(' || a.t === 'n' || a.t === 's') return true;
+      if (a.t === 'o' && a.v === '*') return true;
+      if (a.t === 'k' && a.v === 'case') return true;
+      if (a.t === 'k' && (a.v === 'top' || a.v === 'distinct' || a.v === 'all')) {
+        // select distinct name, ... / select top 1 ...: "select all that apply" is prose.
+        const c = toks[i + 3];
+        return (
+          !!b &&
+          (b.t === 'n' ||
+            b.t === 'f' ||
+            (b.t === 'o' && b.v === '*') ||
+            (b.t === 'b' && (c?.t === ',' || c?.v === 'from')))
+        );
+      }
+      if (
+        a.t === 'b' &&
+        (b?.t === ',' || (b?.t === 'k' && b.v === 'from') || b?.t === '.' || b?.t === ';' || b?.t === 'c')
+      )
+        return true;
+      if (a.t === 'b' && b?.t === 'o' && /^[:=+|*/-]/.test(b.v) && a.v.startsWith('$')) return true;
+      // select login/2 from ..., select a.b, c from ...: an expression list (never two words in a row) then FROM.
+      if (a.t === 'b') {
+        let prevWord = true;
+        for (let k = i + 2; k < i + 10; k++) {
+          const t = toks[k];
+          if (!t) return false;
+          if (t.t === 'k' && t.v === 'from') return true;
+          if (t.t === 'b' || t.t === 'n') {
+            if (prevWord) return false;
+            prevWord = true;
+          } else if (t.t === 'o' || t.t === ',' || t.t === '.') prevWord = false;
+          else if (t.t !== 'f' && t.t !== '(' && t.t !== ')') return false;
+        }
+      }
+      return false;
+    }
+    case 'insert':
+    case 'replace':
+      return a?.t === 'k' && a.v === 'into';
+    case 'update':
+      return a?.t === 'b' && b?.t === 'k' && b.v === 'set';
+    case 'delete':
+      return a?.t === 'k' && a.v === 'from';
+    case 'drop':
+    case 'create':
+    case 'alter':
+    case 'truncate':
+      return a?.t === 'k' && /^(?:table|database|schema|view|user|index|procedure|function)$/.test(a.v);
+    case 'exec':
+    case 'execute':
+      // "exec xp_cmdshell", "exec('...')", "execute immediate"; not "Execute the plan".
+      return (
+        a?.t === 'f' ||
+        a?.t === '(' ||
+        a?.t === 'v' ||
+        a?.t === 's' ||
+        (a?.t === 'b' && /^(?:xp_|sp_|master$|master\.|immediate$|dbo\.)/.test(a.v))
+      );
+    case 'declare':
+      return a?.t === 'v';
+    case 'shutdown':
+      return !a || a.t === 'c' || a.t === ';' || a.t === 'b';
+    case 'waitfor':
+      return a?.t === 'k' && (a.v === 'delay' || a.v === 'time');
+    case 'grant':
+    case 'revoke':
+      return a?.t === 'b' || a?.t === 'k' || a?.t === 'E';
+    default:
+      return false;
+  }
+}
+
+/** `x OR y = z`, `OR 1`, `AND true`, `OR sleep(5)`, `AND (SELECT ...)`: logic followed by an expression. */
+function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
+  const j = skipOpen(toks, i + 1);
+  const a = toks[j];
+  if (!a) return false;
+  // '||' after a string break is concatenation (Oracle, PostgreSQL): admin'||'
+  if (strong && toks[i]?.v === '||') return true;
+  if (a.t === 'f' && (ATTACK_FUNCS.has(a.v) || strong)) return true;
+  if (a.t === 'E') return statementAt(toks, j) || strong;
+  // OR EXISTS(SELECT ...), AND NOT EXISTS (...)
+  if (a.t === 'k' && a.v === 'exists') return toks[j + 1]?.t === '(' && (toks[j + 2]?.t === 'E' || strong);
+  if (a.t === 'o' && (a.v === 'not' || a.v === '!' || a.v === '-' || a.v === '~')) return true;
+  if (!OPERAND.has(a.t)) return false;
+  const op = toks[j + 1];
+  if (!op || op.t === 'c' || op.t === ';') {
+    // "' or 1 --", "' or true#", "1 or true": a lone literal only counts after a string break or as true/number.
+    // "' or 1--", "' or true#", "1 or true"; a lone string ("the 'or' operator") is not an expression.
+    if (strong) return op ? a.t !== 'b' : a.t === 'n' || a.t === 'v' || a.t === 'f';
+    return a.t === 'n' && /^(?:true|1)$/.test(a.v);
+  }
+  if (op.t === ')') return strong || (a.t === 'n' && toks[j + 2]?.t === 'c');
+  if (op.t === 'o' && COMPARE.test(op.v)) {
+    const k = skipOpen(toks, j + 2);
+    const b = toks[k];
+    if (!b) return strong;
+    if (strong) return OPERAND.has(b.t) || b.t === 'n' || b.t === 'E';
+    // Without a string break: at least one side a literal, the other a literal or identifier (1=1, id>0, 'a'='a').
+    return (
+      (a.t === 'n' || a.t === 's' || a.t === 'v' || a.t === 'f') &&
+      (b.t === 'n' || b.t === 's' || b.t === 'f' || b.t === 'E')
+    );
+  }
+  if (op.t === 'o' && strong) return true;
+  if (op.t === '&') return strong;
+  return false;
+}
+
+/** Checks the token stream of one context. `broke`: the stream starts with a string the value closed. */
+function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
+  let best: Hit | null = null;
+  const take = (rule: string, score: number, at: number) => {
+    if (!best || score > best.score) best = { rule, score, at };
+  };
+  const start = broke ? 1 : 0;
+  // A quote after a space in prose opens a quotation ("the 'or' operator", "what does ' or 1=1 mean"): the value
+  // does not close the application's string there. Payloads close it right after a value: admin'-- , 1' or.
+  if (broke) {
+    const before = toks[0]?.v ?? '';
+    if (/^[a-z][a-z ,.:!?-]*\s$/.test(before) && (/[a-z]{2,}\s+[a-z]{2,}/.test(before) || /:\s$/.test(before)))
+      return null;
+  }
+  if (broke) {
+    const a = toks[1];
+    const b = toks[2];
+    if (!a) return null;
+    switch (a.t) {
+      case 'c':
+        // admin'-- / admin'#: only when the value is short of prose before it.
+        // A "#" is also a number sign (7" #2 needle) and prose uses it: after "#" the value must end or look like SQL.
+        if (a.v === '#') {
+          const after = s.slice(a.at + 1, a.at + 3);
+          if (toks[0] && !/\s/.test(toks[0].v) && toks[0].v.length <= 64 && !/^\s?\d/.test(after))
+            take('sqli.comment', CRITICAL, a.at);
+        } else if (toks[0] && toks[0].v.length <= 64 && !/\s\w+\s\w+\s/.test(toks[0].v))
+          take('sqli.comment', CRITICAL, a.at);
+        break;
+      case '&':
+        if (logicExpr(toks, 1, true)) take('sqli.tautology', CRITICAL, a.at);
+        break;
+      case 'U':
+        if (b?.t === 'E' || b?.t === '(' || (b?.t === 'k' && b.v === 'all')) take('sqli.union', CRITICAL, a.at);
+        break;
+      case ';':
+        if (statementAt(toks, 2) || b?.t === 'c') take('sqli.stacked', CRITICAL, a.at);
+        break;
+      case ')': {
+        let j = 1;
+        while (toks[j]?.t === ')') j++;
+        const c = toks[j];
+        if (c && (c.t === 'c' || c.t === 'U' || c.t === ';' || (c.t === '&' && logicExpr(toks, j, true)))) {
+          take('sqli.string_break', CRITICAL, a.at);
+        }
+        break;
+      }
+      case 'k':
+        if (
+          (a.v === 'order' || a.v === 'group') &&
+          b?.t === 'k' &&
+          b.v === 'by' &&
+          (toks[3]?.t === 'n' || toks[3]?.t === 'b')
+        )
+          take('sqli.string_break', CRITICAL, a.at);
+        else if ((a.v === 'having' || a.v === 'where') && logicExprLike(toks, 2))
+          take('sqli.string_break', CRITICAL, a.at);
+        else if (a.v === 'into' && b?.v && /^(?:outfile|dumpfile)$/.test(b.v)) take('sqli.file', CRITICAL, a.at);
+        else if (a.v === 'procedure' && b?.t === 'f') take('sqli.string_break', CRITICAL, a.at);
+        break;
+      case 'E':
+        if (statementAt(toks, 1)) take('sqli.string_break', a.v === 'waitfor' ? CRITICAL : ERROR, a.at);
+        break;
+      case 'o':
+        // '||(select ...)||', '+sleep(5)+', '='   , ' like '%
+        if (b && (b.t === 'f' || b.t === '(' || b.t === 'E' || b.t === 's' || b.t === 'n' || b.t === 'v')) {
+          if (b.t === 's' && a.v !== '=' && a.v !== '+' && a.v !== 'like') break;
+          if (b.t === 'n' && !/^(?:=|<|>|<=|>=|<>|!=|\+|-|\*|like|in|is)$/.test(a.v)) break;
+          // 1'='1, '=': a bare value closed and compared; prose before the quote makes it weaker.
+          const bare = toks[0] !== undefined && toks[0].v.length <= 32 && !/\s/.test(toks[0].v);
+          take('sqli.string_break', (b.t === 's' || b.t === 'n') && !bare ? ERROR : CRITICAL, a.at);
+        }
+        break;
+      case 'f':
+        if (ATTACK_FUNCS.has(a.v)) take('sqli.string_break', CRITICAL, a.at);
+        break;
+    }
+  }
+  for (let i = start; i < toks.length; i++) {
+    const t = toks[i] as Tok;
+    const prev = toks[i - 1];
+    switch (t.t) {
+      case 'U': {
+        const j = skipOpen(toks, i + 1);
+        const nx = toks[i + 1];
+        if (
+          statementAt(toks, j) ||
+          (nx?.t === 'k' && (nx.v === 'all' || nx.v === 'distinct') && toks[j + 1]?.t === 'E')
+        )
+          take('sqli.union', CRITICAL, t.at);
+        break;
+      }
+      case ';':
+        if (statementAt(toks, i + 1)) take('sqli.stacked', CRITICAL, t.at);
+        break;
+      case '&': {
+        // A tautology needs something it continues: a literal, a closing paren, or the start of the value.
+        const ok = !prev || prev.t === 'n' || prev.t === 's' || prev.t === ')' || prev.t === 'v';
+        if (ok && logicExpr(toks, i, false)) take('sqli.tautology', CRITICAL, t.at);
+        break;
+      }
+      case 'f':
+        if (STRONG_FUNCS.has(t.v)) {
+          // sleep(5) / benchmark(1000000,md5(1)): call with a numeric-ish argument, or anywhere in SQL shape.
+          take('sqli.function', CRITICAL, t.at);
+        }
+        break;
+      case 'E':
+        if (t.v === 'waitfor' && statementAt(toks, i)) take('sqli.function', CRITICAL, t.at);
+        else if (
+          prev &&
+          (prev.t === '(' || prev.t === '&' || (prev.t === 'o' && SUBQUERY_OPS.test(prev.v))) &&
+          statementAt(toks, i)
+        ) {
+          // A subquery inside an expression: "1 and (select ...)", "1 = (select ...)".
+          take('sqli.subquery', CRITICAL, t.at);
+        } else if (statementAt(toks, i)) take('sqli.statement', WARNING, t.at);
+        break;
+      case 'v':
+        if (t.v.startsWith('@@')) take('sqli.variable', WARNING, t.at);
+        break;
+      case 'k':
+        // "order by 5--" / "group by 1,2#": column counting at the very start of a value.
+        if (i === start && (t.v === 'order' || t.v === 'group') && toks[i + 1]?.v === 'by' && toks[i + 2]?.t === 'n') {
+          const after = toks[i + 3];
+          if (!after || after.t === 'c' || after.t === ',') take('sqli.order_by', CRITICAL, t.at);
+        }
+        if (t.v === 'into' && toks[i + 1] && /^(?:outfile|dumpfile)$/.test((toks[i + 1] as Tok).v))
+          take('sqli.file', CRITICAL, t.at);
+        break;
+      case 'c':
+        // "1 --", "1)--": a comment right after a literal that closes an expression.
+        if (prev && (prev.t === ')' || prev.t === 'n') && i > start + 1) {
+          const p2 = toks[i - 2];
+          if (p2 && (p2.t === 'o' || p2.t === '&' || p2.t === 'n' || p2.t === 's' || p2.t === 'f'))
+            take('sqli.comment', WARNING, t.at);
+        }
+        break;
+    }
+  }
+  return best;
+}
+
+function logicExprLike(toks: Tok[], i: number): boolean {
+  const a = toks[i];
+  const op = toks[i + 1];
+  return !!a && OPERAND.has(a.t) && !!op && (op.t === 'o' || op.t === '&');
+}
+
+const STRONG_KEYWORDS =
+  /\b(?:union|select|sleep|benchmark|waitfor|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|exists|into|declare|procedure|having)\b/;
+const LOGIC_EXPR =
+  /\b(?:or|and|xor|like|rlike|regexp)\s*(?:[\d(@!~-]|true\b|false\b|null\b|not\b)|[\d)]\s*(?:or|and|xor)\b|\b(?:order|group)\s+by\b/;
+const KEYWORDS =
+  /\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|group|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|like|exists|into|declare|procedure)\b/;
+const QUICK =
+  /['"`;#()=|&]|@@|--|\/\*|\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|exec|drop|insert|delete|update|shutdown)\b/;
+
+export const sqli: Detector = {
+  cls: 'sqli',
+  detect(v: Value): Hit | null {
+    const s = v.lower;
+    if (v.isKey || s.length < 2) return null;
+    const f = v.flags;
+    const comment = f & F.STAR && s.includes('/*');
+    if (!(f & (F.QUOTE | F.BACKTICK | F.SEMI | F.HASH | F.DASH2)) && !comment && !(f & F.AT && s.includes('@@'))) {
+      // Without quotes and comments SQL needs its words: "1 or 1=1", "1 union select 1".
+      if (!(f & (F.SPACE | F.LPAREN | F.EQ | F.PLUS | F.SLASH)) || !KEYWORDS.test(s)) return null;
+      // Prose has "or", "and" and "like": only a logic word next to a literal or a paren starts an expression.
+      if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s)) return null;
+    } else if (!QUICK.test(s)) return null;
+    let hit: Hit | null = null;
+    const none = tokenize(s, 0);
+    if (none) hit = shapes(none, false, s);
+    if (hit && hit.score >= CRITICAL) return hit;
+    // Filters that strip comments once turn UN/**/ION into UNION: read the value that way too.
+    if (s.indexOf('/*') !== -1) {
+      const joined = tokenize(s.replace(/\/\*[^*]{0,64}\*\//g, ''), 0);
+      const h = joined ? shapes(joined, false, s) : null;
+      if (h && h.score >= CRITICAL) return h;
+    }
+    for (const q of [39, 34]) {
+      if (s.indexOf(String.fromCharCode(q)) === -1) continue;
+      const toks = tokenize(s, q);
+      if (!toks) continue;
+      const h = shapes(toks, true, s);
+      if (h && (!hit || h.score > hit.score)) hit = h;
+      if (hit && hit.score >= CRITICAL) return hit;
+    }
+    if (CATALOGUE_HINT.test(s) && CATALOGUES.test(s) && (!hit || hit.score < CRITICAL)) {
+      const m = CATALOGUES.exec(s);
+      return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m ? m.index : 0 };
+    }
+    return hit;
+  },
+};

@@ -1,0 +1,100 @@
+import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+
+/**
+ * Path traversal and local file inclusion: dot-dot segments after every decoding (`..%2f`, `%252e%252e/`,
+ * `..%c0%af`, `..\`, `....//`), absolute paths to files attackers read, and PHP/Java stream wrappers. One `../` in a
+ * value (a relative import in a code snippet) is a warning; two or more, or one that reaches a known file, is an
+ * attack.
+ */
+
+const SENSITIVE =
+  /(?:^|[/\\])(?:etc[/\\](?:passwd|shadow|group|hosts|issue|hostname|sudoers|crontab|fstab|mtab|resolv\.conf|os-release|apache2|nginx|httpd|mysql|ssh|profile|bashrc)|proc[/\\](?:self|\d+|version|cmdline|mounts|net)|windows[/\\](?:win\.ini|system\.ini|system32)|winnt[/\\]|boot\.ini|inetpub[/\\]|(?:var[/\\])?log[/\\](?:apache2?|nginx|httpd|auth\.log|syslog|messages)|\.ssh[/\\](?:id_[a-z0-9]+|authorized_keys|known_hosts)|web-inf[/\\]|meta-inf[/\\]|\.git[/\\](?:config|head)|\.env(?:$|[^a-z0-9])|\.htaccess|\.htpasswd|web\.config|wp-config\.php|home[/\\][a-z0-9_.-]+[/\\]\.|var[/\\]www|system32[/\\]|config[/\\]sam|repair[/\\]sam)/;
+/** Files whose name alone is the attack (credentials, OS markers): any path to them counts. */
+const HIGH =
+  /(?:passwd|shadow|win\.ini|boot\.ini|system\.ini|id_[a-z0-9]+|authorized_keys|environ|\.htpasswd|web\.config|wp-config\.php|sam|\.git[/\\]config|\.env)(?:$|[^a-z0-9_])/;
+/** Files traversal goes after: server code, configuration, keys, logs, databases. */
+const TARGET_EXT =
+  /\.(?:php\d?|phtml|asp|aspx|jsp|jspx|cgi|pl|py|rb|sh|bat|ps1|ini|conf|cnf|cfg|config|xml|ya?ml|properties|env|log|key|pem|crt|p12|pfx|jks|bak|old|orig|swp|sql|sqlite3?|db|mdb|htaccess|htpasswd|passwd|shadow|git|svn)(?:$|[?#;&\s%])/;
+const ABSOLUTE = /^(?:file:\/\/)?(?:\/|[a-z]:[/\\]|\\\\)/;
+const WRAPPER =
+  /\b(?:php|zip|phar|glob|expect|data|compress\.zlib|compress\.bzip2|ogg|rar|ssh2(?:\.[a-z]+)?|jar|netdoc):\/\/?/;
+const PHP_FILTER = /php:\/\/(?:filter|input|fd|memory|temp)|data:\/\/text\/plain|data:text\/plain;base64|expect:\/\//;
+const QUICK = /\.\.|[/\\]|:\/\/|%00/;
+
+export const traversal: Detector = {
+  cls: 'traversal',
+  detect(v: Value): Hit | null {
+    const raw = v.lower;
+    if (v.isKey || !(v.flags & (F.DOTDOT | F.SLASH | F.BACKSLASH | F.COLON | F.PERCENT)) || !QUICK.test(raw))
+      return null;
+    const s = raw.indexOf('\\') === -1 ? raw : raw.replace(/\\+/g, '/');
+    let hit: Hit | null = null;
+    const take = (rule: string, score: number, at: number) => {
+      if (!hit || score > hit.score) hit = { rule, score, at };
+    };
+    const f = PHP_FILTER.exec(s);
+    if (f) take('traversal.wrapper', CRITICAL, f.index);
+    // Count "../" segments (".." between separators or at the ends). "....//" counts: the filter that strips "../"
+    // once leaves "../".
+    let dots = 0;
+    let first = -1;
+    let from = 0;
+    for (let guard = 0; guard < 256; guard++) {
+      const i = s.indexOf('..', from);
+      if (i === -1) break;
+      const before = i === 0 ? '/' : s[i - 1];
+      let j = i + 2;
+      while (s[j] === '.') j++;
+      const after = j >= s.length ? '/' : s[j];
+      if (
+        (before === '/' || before === '.' || before === '=' || before === ' ' || i === 0) &&
+        (after === '/' || after === ';' || j >= s.length)
+      ) {
+        if (j < s.length || i > 0) {
+          dots++;
+          if (first === -1) first = i;
+        }
+      }
+      from = j;
+    }
+    const sens = SENSITIVE.exec(s);
+    if (dots > 0) {
+      const ext = TARGET_EXT.test(s);
+      // A dot-dot that was hidden by encoding (%2e, double encoding, overlong UTF-8) is evasion, not a relative link.
+      const hidden = (v.flags & F.ENCODED) !== 0;
+      if (sens || dots >= 3 || (dots === 2 && ext) || (ext && v.kind !== 'body') || hidden)
+        take('traversal.dotdot', CRITICAL, first);
+      else if (dots === 2) take('traversal.dotdot', ERROR, first);
+      else take('traversal.dotdot', v.kind === 'path' || v.kind === 'body' ? WARNING : ERROR, first);
+    }
+    if (sens) {
+      // An absolute path to a known file (/etc/passwd, c:\windows\win.ini, file:///etc/shadow).
+      const lead = s.slice(Math.max(0, sens.index - 10), sens.index + 1);
+      const absolute =
+        (sens.index === 0 && ABSOLUTE.test(s)) ||
+        /(?:^|[\s=;|&'"(`:,<>/])(?:\/|[a-z]:\/?|file:\/\/\/?)$/.test(lead) ||
+        (/^[a-z]:\/$/.test(s.slice(0, 3)) && sens.index <= 3);
+      const high = HIGH.test(s.slice(sens.index, sens.index + 48));
+      const prose = /\s[a-z]+\s/.test(s);
+      if ((absolute && (high || !prose)) || (high && !prose)) take('traversal.sensitive_file', CRITICAL, sens.index);
+      else if (absolute) take('traversal.sensitive_file', WARNING, sens.index);
+      else take('traversal.sensitive_file', WARNING, sens.index);
+    }
+    const w = WRAPPER.exec(s);
+    if (
+      w &&
+      (w[0].startsWith('php') ||
+        w[0].startsWith('expect') ||
+        w[0].startsWith('phar') ||
+        w[0].startsWith('zip') ||
+        w[0].startsWith('compress') ||
+        w[0].startsWith('glob'))
+    )
+      take('traversal.wrapper', CRITICAL, w.index);
+    else if (s.startsWith('file:///') || s.startsWith('file://localhost/') || /^file:\/[^/]/.test(s))
+      take('traversal.file_url', ERROR, 0);
+    // A NUL byte before an extension (file.php%00.jpg) is truncation.
+    if (raw.indexOf('%00') !== -1 || v.text.indexOf('\u0000') !== -1) take('traversal.null_byte', ERROR, 0);
+    return hit;
+  },
+};

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { detects, inHeader, inJson, inQuery } from '../testing.js';
+
+const ATTACKS = [
+  '<script>alert(1)</script>',
+  '<img src=x onerror=alert(1)>',
+  '<svg/onload=alert(1)>',
+  '<svg\tonload=alert&lpar;1&rpar;>',
+  'javascript:alert(1)',
+  'JaVa\tScRiPt:alert(document.cookie)',
+  '"><script>alert(1)</script>',
+  "';alert(1)//",
+  '" autofocus onfocus=alert(1) x="',
+  '<a href="javascript:alert(1)">x</a>',
+  '<iframe srcdoc="<script>alert(1)</script>">',
+  '<IMG STYLE="xss:expr/*XSS*/ession(alert(\'XSS\'))">',
+  '<scr<script>ipt>alert(1)</scr</script>ipt>',
+  '＜script＞alert(1)＜/script＞',
+  '%3Cscript%3Ealert(1)%3C%2Fscript%3E',
+  '&lt;img src=x onerror=alert(1)&gt;',
+  '\\u003cscript\\u003ealert(1)\\u003c/script\\u003e',
+  '<IMG SRC="javas<!-- -->cript:alert(1)">',
+  "<STYLE>@import'http://evil.example/xss.css';</STYLE>",
+  '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(1);">',
+  '<IMG SRC=`javascript:alert(1)`>',
+];
+const BENIGN = [
+  'Use <b>bold</b> and <i>italics</i>, a < b > c',
+  'JavaScript: the good parts',
+  '<a href="javascript:void(0)" class="toggle">Show more</a>',
+  '<img src="https://cdn.example.com/hero.jpg" alt="Our team">',
+  '<3 <3 love it',
+  'I like prompts (and confirmations)',
+];
+
+describe('xss detector', () => {
+  it.each(ATTACKS)('detects %s', (p) => {
+    expect(detects(inQuery(p), 'xss')).toBe(true);
+  });
+  it.each(BENIGN)('passes %s', (p) => {
+    expect(inQuery(p).attack).toBe(false);
+  });
+  it('inspects JSON and headers', () => {
+    expect(detects(inJson({ comment: { text: 'nice <img src=x onerror=alert(1)>' } }), 'xss')).toBe(true);
+    expect(detects(inHeader('referer', 'https://a.example/?q=<script>alert(1)</script>'), 'xss')).toBe(true);
+  });
+  it('treats code quoted in markdown as weak', () => {
+    const r = inJson({ body: 'Embed with:\n\n```html\n<script src="https://cdn.example.com/w.js"></script>\n```' });
+    expect(r.attack).toBe(false);
+    expect(r.findings.some((f) => f.class === 'xss')).toBe(true);
+  });
+});

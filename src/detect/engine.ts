@@ -1,0 +1,426 @@
+import { decodeValue, MAX_VALUE_CHARS } from './decode.js';
+import { DEFAULT_HEADERS, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_THRESHOLD } from './defaults.js';
+import { cmdi } from './detectors/cmdi.js';
+import { charFlags, type Detector, F, type Hit, type Value, type ValueKind } from './detectors/common.js';
+import { jndi } from './detectors/jndi.js';
+import { ldap } from './detectors/ldap.js';
+import { nosqli } from './detectors/nosqli.js';
+import { proto } from './detectors/proto.js';
+import { sqli } from './detectors/sqli.js';
+import { ssrf } from './detectors/ssrf.js';
+import { ssti } from './detectors/ssti.js';
+import { traversal } from './detectors/traversal.js';
+import { xss } from './detectors/xss.js';
+import { xxe } from './detectors/xxe.js';
+import {
+  boundaryOf,
+  MAX_VALUES,
+  parseMultipart,
+  type RawValue,
+  splitCookies,
+  splitPairs,
+  walkJson,
+  xmlValues,
+} from './parse.js';
+import { ATTACK_CLASSES, type AttackClass, type Finding, type InspectReport, type InspectRequest } from './types.js';
+
+export { DEFAULT_HEADERS, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_THRESHOLD };
+
+/** A false positive to ignore: a rule id ("sqli.tautology") or a class ("sqli"), optionally only at some locations. */
+export interface Exclusion {
+  /** Rule id or attack class; absent: every rule. */
+  readonly rule?: string;
+  /** Location glob: "query.q", "body./comments/*", "header.user-agent", "cookie.*". Absent: everywhere. */
+  readonly location?: string;
+}
+
+export interface InspectOptions {
+  readonly threshold?: number;
+  readonly classes?: readonly AttackClass[];
+  readonly path?: boolean;
+  readonly query?: boolean;
+  /** Header names (lower case) inspected with every detector. */
+  readonly headers?: readonly string[];
+  readonly cookies?: boolean;
+  readonly body?: boolean;
+  readonly exclusions?: readonly Exclusion[];
+  /** Body bytes read at most. */
+  readonly maxInspectBytes?: number;
+}
+
+const ALL_DETECTORS: readonly Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto];
+
+function globToRegExp(glob: string): RegExp {
+  const esc = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
+  return new RegExp(`^${esc}$`, 'i');
+}
+
+interface CompiledExclusion {
+  readonly rule: string | null;
+  readonly location: RegExp | null;
+}
+
+/** Options compiled once (exclusion globs, detector list): the policy builds one engine per config load. */
+export class DetectionEngine {
+  readonly threshold: number;
+  private readonly detectors: readonly Detector[];
+  private readonly keyDetectors: readonly Detector[];
+  private readonly headers: ReadonlySet<string>;
+  private readonly headerGlob: RegExp | null;
+  private readonly exclusions: readonly CompiledExclusion[];
+  private readonly opts: Required<Pick<InspectOptions, 'path' | 'query' | 'cookies' | 'body' | 'maxInspectBytes'>>;
+  private readonly jndiOn: boolean;
+
+  constructor(options: InspectOptions = {}) {
+    this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
+    const classes = new Set(options.classes ?? ATTACK_CLASSES);
+    this.detectors = ALL_DETECTORS.filter((d) => classes.has(d.cls));
+    this.keyDetectors = this.detectors.filter((d) => d.cls === 'nosqli' || d.cls === 'proto');
+    this.jndiOn = classes.has('jndi');
+    const hs = (options.headers ?? [...DEFAULT_HEADERS, 'x-*']).map((h) => h.toLowerCase());
+    this.headers = new Set(hs.filter((h) => !h.includes('*')));
+    const globs = hs.filter((h) => h.includes('*'));
+    this.headerGlob = globs.length
+      ? new RegExp(`^(?:${globs.map((g) => g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')).join('|')})$`)
+      : null;
+    this.exclusions = (options.exclusions ?? []).map((e) => ({
+      rule: e.rule ?? null,
+      location: e.location ? globToRegExp(e.location) : null,
+    }));
+    this.opts = {
+      path: options.path ?? true,
+      query: options.query ?? true,
+      cookies: options.cookies ?? true,
+      body: options.body ?? true,
+      maxInspectBytes: options.maxInspectBytes ?? DEFAULT_MAX_INSPECT_BYTES,
+    };
+  }
+
+  /** True when the request carries a body this engine would read (by content type). */
+  static inspectableBody(contentType: string | undefined): boolean {
+    const ct = (contentType ?? '').toLowerCase();
+    if (!ct) return true;
+    return (
+      ct.includes('json') ||
+      ct.includes('xml') ||
+      ct.startsWith('text/') ||
+      ct.startsWith('application/x-www-form-urlencoded') ||
+      ct.startsWith('multipart/form-data') ||
+      ct.includes('graphql') ||
+      ct.includes('javascript') ||
+      ct.includes('yaml')
+    );
+  }
+
+  inspect(req: InspectRequest): InspectReport {
+    const values: RawValue[] = [];
+    if (this.opts.path && req.path)
+      values.push({ location: 'path', name: '', raw: req.path, isKey: false, plus: false });
+    if (this.opts.query && req.query)
+      splitPairs(req.query.startsWith('?') ? req.query.slice(1) : req.query, '&', 'query', values, true);
+    const headerValues: RawValue[] = [];
+    const hs = req.headers;
+    for (const name in hs) {
+      const v = hs[name];
+      if (v === undefined) continue;
+      const lname = name.toLowerCase();
+      const list = typeof v === 'string' ? [v] : v;
+      for (const one of list) {
+        if (lname === 'cookie') {
+          if (this.opts.cookies) splitCookies(one, values);
+        } else if ((this.headers.has(lname) || this.headerGlob?.test(lname)) && !SKIP_HEADERS.has(lname)) {
+          values.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+        } else if (this.jndiOn && one.indexOf('${') !== -1) {
+          headerValues.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+        }
+      }
+    }
+    let wholeBody: string | null = null;
+    if (this.opts.body && req.body !== undefined && req.body.length > 0) {
+      wholeBody = this.readBody(req, values);
+    }
+    const findings: Finding[] = [];
+    for (const rv of values) this.inspectValue(rv, this.detectors, findings);
+    if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, [jndi], findings);
+    // The XML document as a whole (DTDs and entity declarations span elements).
+    if (wholeBody !== null) {
+      const xxeDet = this.detectors.find((d) => d.cls === 'xxe');
+      if (xxeDet)
+        this.inspectValue(
+          { location: 'body', name: '', raw: wholeBody, isKey: false, plus: false, decoded: true },
+          [xxeDet],
+          findings,
+        );
+    }
+    // The strongest finding of each class counts: the same weak signal in many fields is not more evidence
+    // (a config file with several "../" paths), two different classes are.
+    const perClass = new Map<AttackClass, number>();
+    for (const f of findings) perClass.set(f.class, Math.max(perClass.get(f.class) ?? 0, f.score));
+    let score = 0;
+    for (const v of perClass.values()) score += v;
+    return { score, attack: score >= this.threshold, findings };
+  }
+
+  /** Adds the body's values; returns the body text when it is XML (for the whole-document XXE check). */
+  private readBody(req: InspectRequest, values: RawValue[]): string | null {
+    const max = this.opts.maxInspectBytes;
+    const buf = req.body as Buffer | string;
+    let text = typeof buf === 'string' ? buf.slice(0, max) : buf.subarray(0, max).toString('utf8');
+    const ctHeader = req.headers['content-type'];
+    const ct = (typeof ctHeader === 'string' ? ctHeader : (ctHeader?.[0] ?? '')).toLowerCase();
+    const trimmed = text.trimStart();
+    const kind = ct.includes('json')
+      ? 'json'
+      : ct.includes('xml')
+        ? 'xml'
+        : ct.startsWith('application/x-www-form-urlencoded')
+          ? 'form'
+          : ct.startsWith('multipart/')
+            ? 'multipart'
+            : ct && !ct.startsWith('text/') && !DetectionEngine.inspectableBody(ct)
+              ? 'skip'
+              : trimmed.startsWith('{') || trimmed.startsWith('[')
+                ? 'json'
+                : trimmed.startsWith('<')
+                  ? 'xml'
+                  : !ct && /^[\w.%[\]-]+=[^\s]*(?:&[\w.%[\]-]+=[^\s]*)*$/.test(trimmed.slice(0, 2048))
+                    ? 'form'
+                    : 'text';
+    switch (kind) {
+      case 'skip':
+        return null;
+      case 'json': {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(text);
+        } catch {
+          values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+          return null;
+        }
+        walkJson(doc, values);
+        return null;
+      }
+      case 'form':
+        splitPairs(text, '&', 'body', values, true);
+        return null;
+      case 'multipart': {
+        const boundary = boundaryOf(ct.length ? (typeof ctHeader === 'string' ? ctHeader : (ctHeader?.[0] ?? '')) : '');
+        if (!boundary) {
+          values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+          return null;
+        }
+        // Multipart is byte-oriented: parse as latin1 so offsets hold, read text parts as UTF-8.
+        if (typeof buf !== 'string') text = buf.subarray(0, max).toString('latin1');
+        for (const part of parseMultipart(text, boundary)) {
+          if (values.length >= MAX_VALUES) break;
+          const loc = `body.${part.name || 'part'}`;
+          if (part.name)
+            values.push({ location: loc, name: part.name, raw: part.name, isKey: true, plus: false, decoded: true });
+          if (part.filename)
+            values.push({
+              location: `${loc}.filename`,
+              name: 'filename',
+              raw: part.filename,
+              isKey: false,
+              plus: false,
+            });
+          const pct = part.contentType;
+          const content = typeof buf === 'string' ? part.body : Buffer.from(part.body, 'latin1').toString('utf8');
+          if (!pct || pct.startsWith('text/plain')) {
+            if (content) values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false });
+          } else if (pct.includes('json')) {
+            try {
+              walkJson(JSON.parse(content), values);
+            } catch {
+              values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false });
+            }
+          } else if (pct.includes('xml') || pct.includes('svg') || pct.includes('html') || pct.startsWith('text/')) {
+            values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false, decoded: true });
+          }
+        }
+        return null;
+      }
+      case 'xml':
+        xmlValues(text, values);
+        return text;
+      default:
+        values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+        return null;
+    }
+  }
+
+  /**
+   * Header values repeat across requests (the same User-Agent, Referer, X-Forwarded-For): their findings are
+   * remembered per engine, bounded (cleared when full), so a repeated header costs one map lookup.
+   */
+  private readonly headerCache = new Map<string, readonly Finding[]>();
+
+  private inspectValue(rv: RawValue, detectors: readonly Detector[], findings: Finding[]): void {
+    // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not).
+    if (
+      rv.name === 'user-agent' &&
+      rv.location.charCodeAt(0) === 104 /* h */ &&
+      rv.raw.length <= HEADER_CACHE_VALUE_MAX
+    ) {
+      const key = `${rv.location}\n${detectors.length}\n${rv.raw}`;
+      const cached = this.headerCache.get(key);
+      if (cached) {
+        for (const f of cached) findings.push(f);
+        return;
+      }
+      const mine: Finding[] = [];
+      this.inspectUncached(rv, detectors, mine);
+      if (this.headerCache.size >= HEADER_CACHE_MAX) this.headerCache.clear();
+      this.headerCache.set(key, mine);
+      for (const f of mine) findings.push(f);
+      return;
+    }
+    this.inspectUncached(rv, detectors, findings);
+  }
+
+  private inspectUncached(rv: RawValue, detectors: readonly Detector[], findings: Finding[]): void {
+    const loc = rv.location;
+    const kind: ValueKind =
+      loc.charCodeAt(0) === 98
+        ? 'body'
+        : loc.charCodeAt(0) === 113
+          ? 'query'
+          : loc.charCodeAt(0) === 104
+            ? 'header'
+            : loc.charCodeAt(0) === 99
+              ? 'cookie'
+              : 'path';
+    const vk: ValueKind = rv.isKey ? (kind === 'body' ? 'body' : 'query') : kind;
+    const raw = rv.raw.length > MAX_VALUE_CHARS ? rv.raw.slice(0, MAX_VALUE_CHARS) : rv.raw;
+    const text = decodeValue(raw, rv.plus);
+    const lower = text.toLowerCase();
+    let flags = charFlags(lower);
+    if (raw.indexOf('%') !== -1 && EVASIVE_ENCODING.test(raw)) flags |= F.ENCODED;
+    // Pre-filter: only letters, digits, spaces and . , - _ @: nothing but SQL words can be an attack there.
+    if (
+      !rv.isKey &&
+      (flags & ~(F.SPACE | F.DIGIT_START | F.AT)) === 0 &&
+      (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
+      lower.indexOf('prototype') === -1
+    )
+      return;
+    const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
+    const dets = rv.isKey ? (detectors === this.detectors ? this.keyDetectors : NO_DETECTORS) : detectors;
+    let prose: Value | null | undefined;
+    for (const d of dets) {
+      let hit: Hit | null = d.detect(value);
+      if (!hit || hit.score <= 0) continue;
+      if (hit.score > QUOTED_SCORE && !rv.isKey) {
+        // Code quoted in prose (markdown `code` spans and fences in a comment or chat message) is shown, not run:
+        // a match only inside the quoted code is weak. The prose around it must be real prose, so that a bare
+        // `id` or $(whoami) payload is not excused.
+        if (prose === undefined) prose = withoutCode(value);
+        if (prose) {
+          const outside = d.detect(prose);
+          if (!outside || outside.score < hit.score) hit = { rule: hit.rule, score: QUOTED_SCORE, at: hit.at };
+        }
+      }
+      if (this.excluded(hit.rule, d.cls, rv.location)) continue;
+      findings.push({
+        rule: hit.rule,
+        class: d.cls,
+        score: hit.score,
+        location: rv.location,
+        fragment: fragment(text, hit.at),
+      });
+    }
+  }
+
+  private excluded(rule: string, cls: AttackClass, location: string): boolean {
+    for (const e of this.exclusions) {
+      if (e.rule && e.rule !== rule && e.rule !== cls) continue;
+      if (e.location && !e.location.test(location)) continue;
+      return true;
+    }
+    return false;
+  }
+}
+
+const NO_DETECTORS: readonly Detector[] = [];
+/** Encodings no client needs for what they encode: %2e (an unreserved dot), double encoding, overlong UTF-8, %u, %%. */
+const EVASIVE_ENCODING = /%(?:2e|25[0-9a-f]|c0|c1|e0%80|u[0-9a-f]{4}|%[0-9a-f])/i;
+const HEADER_CACHE_MAX = 4096;
+const HEADER_CACHE_VALUE_MAX = 1024;
+
+/** Headers with a fixed grammar or a credential: never read as free text (JNDI is still checked in every header). */
+const SKIP_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'x-csrf-token',
+  'x-xsrf-token',
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'x-amz-security-token',
+]);
+
+/** Plain words that still deserve the SQL detector ("1 union select null"): native substring scans first. */
+function mayHoldSqlWords(lower: string): boolean {
+  if (
+    lower.includes('union') ||
+    lower.includes('select') ||
+    lower.includes('sleep') ||
+    lower.includes('waitfor') ||
+    lower.includes('benchmark')
+  )
+    return QUICK_WORDS.test(lower);
+  return (lower.includes('or ') || lower.includes('and ')) && QUICK_WORDS.test(lower);
+}
+
+/** Plain words that still deserve the SQL detector ("1 union select null"). */
+const QUICK_WORDS = /\b(?:union|select|sleep|waitfor|benchmark)\b|\b(?:or|and|xor)\s+(?:\d|true\b)/i;
+
+/** What a match only inside quoted code scores. */
+const QUOTED_SCORE = 2;
+const FENCE = /(?:^|\n)[ \t]{0,3}```[\w+-]{0,20}[ \t]*\n[^`]{0,8192}?(?:\n[ \t]{0,3}```|$)/g;
+const CODE_SPAN = /`[^`\n]{1,512}`/g;
+const PROSE = /[a-z]{2,}[,.:;!?]?\s+[a-z]{2,}/i;
+const WORD = /[a-z]{2,}/i;
+
+/** The value with markdown code spans blanked, when it is prose that quotes code; null otherwise. */
+function withoutCode(v: Value): Value | null {
+  if (v.text.indexOf('`') === -1) return null;
+  // A fenced block is code by declaration: a word of text around it is enough. Inline spans need prose.
+  const unfenced = v.text.replace(FENCE, '\n');
+  const fenced = unfenced !== v.text && WORD.test(unfenced);
+  const text = unfenced.replace(CODE_SPAN, ' ');
+  // The text around the code must be prose, not markup: <img src=`javascript:...`> quotes nothing.
+  if (text === v.text || !(fenced || PROSE.test(text)) || text.indexOf('<') !== -1) return null;
+  const lower = text.toLowerCase();
+  return { ...v, text, lower, flags: charFlags(lower) };
+}
+
+const FRAGMENT_MAX = 64;
+/** Long tokens, digit runs and e-mail local parts are masked: a fragment shows the shape, not a secret. */
+const REDACT = /[A-Za-z0-9+_-]{28,}={0,2}|\d{9,}|[\w.+-]{1,64}(?=@[\w-]+\.)/g;
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/** A truncated (<= 64 chars), redacted fragment of the decoded value around a match. */
+export function fragment(text: string, at: number): string {
+  const start = Math.max(0, Math.min(at, text.length) - 16);
+  let f = text.slice(start, start + FRAGMENT_MAX);
+  f = f.replace(CONTROL, ' ').replace(REDACT, '***');
+  return f.length > FRAGMENT_MAX ? f.slice(0, FRAGMENT_MAX) : f;
+}
+
+const engines = new WeakMap<InspectOptions, DetectionEngine>();
+const defaultEngine = new DetectionEngine();
+
+/**
+ * Inspects one request with every enabled detector. Options are compiled once per options object (kept in a
+ * WeakMap), so calling this with the same options in a loop costs no recompilation.
+ */
+export function inspectRequest(req: InspectRequest, options?: InspectOptions): InspectReport {
+  if (!options) return defaultEngine.inspect(req);
+  let e = engines.get(options);
+  if (!e) {
+    e = new DetectionEngine(options);
+    engines.set(options, e);
+  }
+  return e.inspect(req);
+}

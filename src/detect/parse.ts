@@ -1,0 +1,268 @@
+/**
+ * Bounded readers that turn a request into (location, raw value) pairs: query strings and forms, cookies, JSON
+ * (walked to a bounded depth and count), multipart/form-data (hand parser over the buffered body), XML (text and
+ * attribute values; the document as a whole goes to the XXE detector). Nothing here allocates more than the input.
+ */
+
+export interface RawValue {
+  readonly location: string;
+  /** Lower-case parameter / header / cookie / key name ("" for the path and whole bodies). */
+  readonly name: string;
+  readonly raw: string;
+  readonly isKey: boolean;
+  /** `+` means space (query strings and forms). */
+  readonly plus: boolean;
+  /** Already decoded by its format (JSON strings): percent decoding is still applied, once. */
+  readonly decoded?: boolean;
+  /** JSON object keys: the key's value as JSON, truncated to 64 characters. */
+  readonly keyValue?: string;
+}
+
+/** Most values taken from one request; the rest are not inspected (and a finding says so). */
+export const MAX_VALUES = 1000;
+const MAX_JSON_DEPTH = 32;
+const MAX_PARTS = 64;
+
+/** Splits "a=1&b=2" into names and values (raw, still encoded). */
+export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[], plus: boolean): void {
+  if (!qs) return;
+  let from = 0;
+  const n = qs.length;
+  while (from <= n && out.length < MAX_VALUES) {
+    let end = qs.indexOf(sep, from);
+    if (end === -1) end = n;
+    const pair = qs.slice(from, end);
+    from = end + 1;
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const rawName = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
+    let name = rawName;
+    try {
+      name = decodeURIComponent(plus ? rawName.replaceAll('+', ' ') : rawName);
+    } catch {
+      // Leave a malformed name as it is.
+    }
+    const lname = name.toLowerCase().slice(0, 128);
+    const location = `${loc}.${lname}`;
+    // A bracket key's operand decides how bad an operator is (password[$ne]= vs price[$lt]=100): a short preview.
+    const keyValue =
+      rawName.indexOf('$') === -1 && rawName.indexOf('%24') === -1 ? undefined : operandPreview(rawValue, plus);
+    if (rawName) out.push({ location, name: lname, raw: rawName, isKey: true, plus, keyValue });
+    if (rawValue) out.push({ location, name: lname, raw: rawValue, isKey: false, plus });
+    else if (eq === -1 && rawName) out.push({ location, name: lname, raw: rawName, isKey: false, plus });
+  }
+}
+
+const PLAIN_TOKEN = /^[a-zA-Z0-9.,@-]{0,256}$/;
+
+function operandPreview(raw: string, plus: boolean): string {
+  let v = raw;
+  try {
+    v = decodeURIComponent(plus ? raw.replaceAll('+', ' ') : raw);
+  } catch {
+    // Keep the raw text.
+  }
+  if (v === '') return '""';
+  if (/^-?\d+(?:\.\d+)?$/.test(v)) return v;
+  if (v === 'null' || v === 'true' || v === 'false') return v;
+  return JSON.stringify(v.slice(0, 32));
+}
+
+/** Walks parsed JSON: string values and object keys, with JSON-pointer locations. */
+export function walkJson(doc: unknown, out: RawValue[]): void {
+  const visit = (node: unknown, ptr: string, parentKey: string, depth: number) => {
+    if (out.length >= MAX_VALUES) return;
+    if (typeof node === 'string') {
+      // One word of letters, digits and . , @ - (ids, SKUs, e-mails, versions) cannot hold an attack: not even a value.
+      // (Underscores stay: a "__proto__.x" path is one word.)
+      if (PLAIN_TOKEN.test(node) && node.indexOf('rototype') === -1) return;
+      out.push({
+        location: `body.${ptr || '/'}`,
+        name: parentKey,
+        raw: node,
+        isKey: false,
+        plus: false,
+        decoded: true,
+      });
+      return;
+    }
+    if (depth >= MAX_JSON_DEPTH || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length && out.length < MAX_VALUES; i++) {
+        const item = node[i];
+        if (item === null || (typeof item !== 'object' && typeof item !== 'string')) continue;
+        visit(item, `${ptr}/${i}`, parentKey, depth + 1);
+      }
+      return;
+    }
+    for (const key of Object.keys(node as object)) {
+      if (out.length >= MAX_VALUES) return;
+      const child0 = (node as Record<string, unknown>)[key];
+      // Only keys that can carry an attack become values: operators ($ne), __proto__, constructor.prototype.
+      const c0 = key.charCodeAt(0);
+      if (c0 !== 36 && key.indexOf('__') === -1 && key.indexOf('rototype') === -1 && key.indexOf('[') === -1) {
+        // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
+        if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;
+        if (typeof child0 === 'string' && PLAIN_TOKEN.test(child0) && child0.indexOf('rototype') === -1) continue;
+        const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : key.toLowerCase();
+        const esc0 =
+          key.indexOf('~') === -1 && key.indexOf('/') === -1 ? key : key.replaceAll('~', '~0').replaceAll('/', '~1');
+        visit(child0, `${ptr}/${esc0}`, lk, depth + 1);
+        continue;
+      }
+      const lkey = key.toLowerCase().slice(0, 128);
+      const esc =
+        key.indexOf('~') === -1 && key.indexOf('/') === -1 ? key : key.replaceAll('~', '~0').replaceAll('/', '~1');
+      const p = `${ptr}/${esc}`;
+      // "constructor" → "prototype" only means pollution together: the key carries its parent then.
+      const keyText = lkey === 'prototype' && parentKey === 'constructor' ? 'constructor.prototype' : key;
+      const child = (node as Record<string, unknown>)[key];
+      // Keys are named after the field they sit in: {"password": {"$ne": 1}} gives "$ne" the name "password".
+      const keyValue = key.startsWith('$') ? jsonPreview(child) : undefined;
+      out.push({
+        location: `body.${p}`,
+        name: key.startsWith('$') ? parentKey : lkey,
+        raw: keyText,
+        isKey: true,
+        plus: false,
+        decoded: true,
+        ...(keyValue !== undefined ? { keyValue } : {}),
+      });
+      visit((node as Record<string, unknown>)[key], p, lkey, depth + 1);
+    }
+  };
+  visit(doc, '', '', 0);
+}
+
+function jsonPreview(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(JSON.stringify(v) ?? '').slice(0, 64);
+  if (Array.isArray(v)) return `[${v.length}]`;
+  return `{${Object.keys(v as object)
+    .slice(0, 4)
+    .join(',')}}`;
+}
+
+/** Parses `a=b; c=d` cookie headers. */
+export function splitCookies(header: string, out: RawValue[]): void {
+  for (const part of header.split(';')) {
+    if (out.length >= MAX_VALUES) return;
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim().toLowerCase().slice(0, 128);
+    let value = part.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    if (value) out.push({ location: `cookie.${name}`, name, raw: value, isKey: false, plus: false });
+  }
+}
+
+const PARAM_RE: Record<string, RegExp> = Object.fromEntries(
+  ['name', 'filename', 'boundary'].map((k) => [
+    k,
+    new RegExp(`(?:^|;)\\s*${k}\\*?=\\s*(?:"([^"]{0,512})"|([^;\\s]{0,512}))`, 'i'),
+  ]),
+);
+
+function headerParam(h: string, key: 'name' | 'filename' | 'boundary'): string | null {
+  const m = (PARAM_RE[key] as RegExp).exec(h);
+  return m ? (m[1] ?? m[2] ?? null) : null;
+}
+
+/** Returns the multipart boundary of a content type, or null. */
+export function boundaryOf(contentType: string): string | null {
+  const b = headerParam(contentType, 'boundary');
+  return b && b.length <= 200 ? b : null;
+}
+
+export interface Part {
+  readonly name: string;
+  readonly filename: string | null;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+const FILENAME_TAIL = /;\s*filename\s*=\s*"(.{0,512})"\s*$/i;
+
+/**
+ * The filename as a lax parser would take it: everything between the first and the last quote of the header, so
+ * that `filename=";c""at${IFS}/etc/passwd"` is inspected whole, not cut at the embedded quotes.
+ */
+function rawFilename(disposition: string): string | null {
+  const m = FILENAME_TAIL.exec(disposition);
+  return m && (m[1] as string).includes('"') ? (m[1] as string) : null;
+}
+
+/** A bounded multipart/form-data parser: up to MAX_PARTS parts, headers up to 8 KiB each. */
+export function parseMultipart(body: string, boundary: string): Part[] {
+  const parts: Part[] = [];
+  const delim = `--${boundary}`;
+  let pos = body.indexOf(delim);
+  while (pos !== -1 && parts.length < MAX_PARTS) {
+    let start = pos + delim.length;
+    if (body.startsWith('--', start)) break;
+    if (body.startsWith('\r\n', start)) start += 2;
+    else if (body[start] === '\n') start += 1;
+    const next = body.indexOf(delim, start);
+    // (A part's header block is bounded below; its body is whatever lies before the next delimiter.)
+    const chunk = body.slice(start, next === -1 ? body.length : next);
+    let headEnd = chunk.indexOf('\r\n\r\n');
+    let sepLen = 4;
+    if (headEnd === -1) {
+      headEnd = chunk.indexOf('\n\n');
+      sepLen = 2;
+    }
+    if (headEnd !== -1 && headEnd <= 8192) {
+      const head = chunk.slice(0, headEnd);
+      let content = chunk.slice(headEnd + sepLen);
+      if (content.endsWith('\r\n')) content = content.slice(0, -2);
+      else if (content.endsWith('\n')) content = content.slice(0, -1);
+      let disposition = '';
+      let ctype = '';
+      // Header lines end with CRLF; a bare LF inside a quoted filename is part of the value.
+      for (const line of head.includes('\r\n') ? head.split('\r\n') : head.split('\n')) {
+        const c = line.indexOf(':');
+        if (c === -1) continue;
+        const k = line.slice(0, c).trim().toLowerCase();
+        if (k === 'content-disposition') disposition = line.slice(c + 1);
+        else if (k === 'content-type')
+          ctype = line
+            .slice(c + 1)
+            .trim()
+            .toLowerCase();
+      }
+      parts.push({
+        name: (headerParam(disposition, 'name') ?? '').toLowerCase(),
+        filename: rawFilename(disposition) ?? headerParam(disposition, 'filename'),
+        contentType: ctype,
+        body: content,
+      });
+    }
+    pos = next;
+  }
+  return parts;
+}
+
+/** Text nodes and attribute values of an XML document (a bounded scan, not a parser). */
+const XML_TEXT = />([^<]{1,4096})</g;
+const XML_ATTR = /\s([a-zA-Z_][\w:.-]{0,64})\s*=\s*(?:"([^"]{0,4096})"|'([^']{0,4096})')/g;
+
+export function xmlValues(xml: string, out: RawValue[]): void {
+  const text = XML_TEXT;
+  const attr = XML_ATTR;
+  text.lastIndex = 0;
+  attr.lastIndex = 0;
+  for (let c = 0; c < MAX_VALUES; c++) {
+    const m = text.exec(xml);
+    if (!m) break;
+    const v = (m[1] as string).trim();
+    if (v) out.push({ location: 'body.xml', name: '', raw: v, isKey: false, plus: false, decoded: false });
+  }
+  for (let c = 0; c < MAX_VALUES; c++) {
+    const m = attr.exec(xml);
+    if (!m) break;
+    const v = m[2] ?? m[3] ?? '';
+    const name = (m[1] as string).toLowerCase();
+    if (v && !name.startsWith('xmlns'))
+      out.push({ location: `body.@${name}`, name, raw: v, isKey: false, plus: false });
+  }
+}

@@ -1,0 +1,108 @@
+import type { AuditActor, AuditEvent } from '../../audit/types.js';
+import type { RequestContext } from '../../core/context.js';
+import type { Decision, SecurityEvent } from '../../core/decision.js';
+
+/** Longest path kept in an event; the query is never kept (it may carry credentials). */
+const MAX_PATH = 2048;
+
+/** Security events a refusal implies when no policy recorded one itself (the identity gate, an authorize deny). */
+const IMPLIED: Readonly<Record<string, string>> = {
+  UNAUTHENTICATED: 'auth.failure',
+  INSUFFICIENT_SCOPE: 'auth.failure',
+  AUTH_LOCKED: 'auth.lockout',
+  FORBIDDEN: 'authz.denied',
+  OBJECT_NOT_FOUND: 'authz.denied',
+  IP_DENIED: 'ip.denied',
+  RATE_LIMITED: 'rate_limit.hit',
+  CORS_ORIGIN_DENIED: 'cors.denied',
+};
+
+/** The decision that decided: the last deny, else the last allow. */
+function decidingOf(ds: readonly Decision[] | null): AuditEvent['decision'] {
+  if (!ds?.length) return undefined;
+  let d = ds[ds.length - 1] as Decision;
+  for (const x of ds) if (x.effect === 'deny') d = x;
+  return { effect: d.effect, policy: d.policy, rule: d.rule };
+}
+
+function actorOf(ctx: RequestContext): AuditActor {
+  const id = ctx.identity;
+  if (!id) {
+    // A failed attempt names the credential tried (an API key id, a prefix of a token's digest: never a secret), so
+    // credential stuffing (many credentials from one address) can be seen. Set when brute-force is on.
+    const tried = ctx.authAttempt;
+    return tried ? { client_ip: ctx.clientIp, credential: tried.slice(0, 32) } : { client_ip: ctx.clientIp };
+  }
+  const a: { -readonly [K in keyof AuditActor]: AuditActor[K] } = {};
+  if (id.consumerId !== null) a.consumer = id.consumerId;
+  if (id.credentialId !== null) a.credential = id.credentialId;
+  a.subject = id.subject;
+  a.client_ip = ctx.clientIp;
+  return a;
+}
+
+/** ISO time of the arrival, cached per millisecond (many requests share one). */
+let lastMs = -1;
+let lastIso = '';
+function isoAt(ms: number): string {
+  const m = Math.floor(ms);
+  if (m !== lastMs) {
+    lastMs = m;
+    lastIso = new Date(m).toISOString();
+  }
+  return lastIso;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The request's event and one security event per thing its policies recorded (or a refusal implied), built from
+ * typed request state only: never a header, a body, a query string or a credential. Runs once per request: plain
+ * property writes, no spreads.
+ */
+export function requestEvents(
+  ctx: RequestContext,
+  node: string,
+  status: number,
+  withRequest: boolean,
+): { request: AuditEvent | null; security: AuditEvent[] } {
+  const time = isoAt(performance.timeOrigin + ctx.start);
+  const actor = actorOf(ctx);
+  const path = ctx.path.length > MAX_PATH ? ctx.path.slice(0, MAX_PATH) : ctx.path;
+  const decision = decidingOf(ctx.decisions);
+  const recorded = ctx.securityEvents;
+  const make = (kind: AuditEvent['kind'], type: string): Mutable<AuditEvent> => {
+    const e: Mutable<AuditEvent> = { time, kind, type, node };
+    if (ctx.id) e.request_id = ctx.id;
+    e.actor = actor;
+    if (ctx.route) e.route = ctx.route.name;
+    e.method = ctx.method;
+    e.path = path;
+    e.status = status;
+    if (ctx.error) e.code = ctx.error.code;
+    if (decision) e.decision = decision;
+    return e;
+  };
+  const security: AuditEvent[] = [];
+  const add = (s: SecurityEvent) => {
+    const e = make('security', s.type);
+    e.events = [s];
+    e.severity = s.action === 'block' ? 'medium' : 'low';
+    security.push(e);
+  };
+  if (recorded) for (const s of recorded) add(s);
+  const implied = ctx.error ? IMPLIED[ctx.error.code] : undefined;
+  if (implied && !recorded?.some((s) => s.action === 'block')) {
+    const s: Mutable<SecurityEvent> = { type: implied, policy: decision?.policy ?? 'gateway', action: 'block' };
+    if (decision) s.rule = decision.rule;
+    add(s);
+  }
+  if (!withRequest) return { request: null, security };
+  const request = make('request', 'request');
+  request.bytes_in = ctx.bytesIn;
+  request.bytes_out = ctx.bytesOut;
+  request.latency_ms = Math.round(ctx.elapsed() * 100) / 100;
+  if (ctx.target) request.upstream = ctx.target.host;
+  if (recorded) request.events = recorded;
+  return { request, security };
+}

@@ -1,0 +1,126 @@
+import { readFile, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { send, startGateway, startUpstream } from '../../../test/helpers.js';
+import type { AuditRecord } from '../../audit/chain.js';
+import { segmentName } from '../../audit/segments.js';
+import { openTestLog, tempDir, testSigner } from '../../audit/test-helpers.js';
+import { verifyAuditDir } from '../../audit/verify.js';
+import { ServiceRegistry } from '../../core/shared.js';
+import { schema } from './schema.js';
+
+const YAML = (upstream: string) => `
+listeners: [{ port: 0, host: 127.0.0.1 }]
+metrics: { enabled: false }
+logging: { level: silent, access_log: false }
+upstreams: { api: { targets: [{ url: "${upstream}" }] } }
+policies:
+  request-id: {}
+  audit: {}
+routes:
+  - { name: open, public: true, paths: ["/open/*"], upstream: api }
+  - { name: closed, paths: ["/closed/*"], upstream: api }
+`;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(durability: 'async' | 'sync') {
+  const dir = await tempDir();
+  const signer = testSigner();
+  const log = await openTestLog(dir, signer, { durability, flush_ms: 5 });
+  const up = await startUpstream((_req, res) => res.end('hello'));
+  const services = new ServiceRegistry();
+  services.audit = log;
+  const gw = await startGateway(YAML(up.url), {}, { services });
+  cleanups.push(up.close, gw.close, () => log.close());
+  return { dir, signer, log, gw };
+}
+
+async function records(dir: string): Promise<AuditRecord[]> {
+  const text = await readFile(join(dir, 'main', segmentName(1)), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditRecord);
+}
+
+describe('audit policy', () => {
+  it('schema: requests defaults to true and unknown keys are refused', () => {
+    expect(schema.parse({})).toEqual({ requests: true });
+    expect(schema.safeParse({ nope: 1 }).success).toBe(false);
+  });
+
+  it('needs the audit log at create', async () => {
+    const up = await startUpstream((_req, res) => res.end());
+    cleanups.push(up.close);
+    await expect(startGateway(YAML(up.url))).rejects.toThrow(/audit log/);
+  });
+
+  it('async: records allowed, refused and unrouted requests with their security events, never the query', async () => {
+    const { dir, signer, log, gw } = await setup('async');
+    const ok = await send(gw.port, '/open/a?api_key=SECRET123');
+    const denied = await send(gw.port, '/closed/b');
+    const missing = await send(gw.port, '/shadow/api?x=1');
+    expect([ok.status, denied.status, missing.status]).toEqual([200, 401, 404]);
+    await new Promise((r) => setTimeout(r, 50));
+    await log.flush();
+    const recs = await records(dir);
+    const text = JSON.stringify(recs);
+    expect(text).not.toContain('SECRET123');
+    const reqs = recs.filter((r) => r.event.type === 'request').map((r) => r.event);
+    const byId = (h: string | string[] | undefined) => reqs.find((e) => e.request_id === h);
+    expect(byId(ok.headers['x-request-id'])).toMatchObject({
+      route: 'open',
+      method: 'GET',
+      path: '/open/a',
+      status: 200,
+      bytes_out: 5,
+      actor: { client_ip: '127.0.0.1' },
+    });
+    expect(byId(ok.headers['x-request-id'])?.upstream).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(byId(denied.headers['x-request-id'])).toMatchObject({
+      route: 'closed',
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    });
+    expect(byId(missing.headers['x-request-id'])).toMatchObject({
+      path: '/shadow/api',
+      status: 404,
+      code: 'ROUTE_NOT_FOUND',
+    });
+    expect(byId(missing.headers['x-request-id'])?.route).toBeUndefined();
+    const sec = recs.filter((r) => r.event.kind === 'security').map((r) => r.event);
+    expect(sec).toEqual([
+      expect.objectContaining({ type: 'auth.failure', request_id: denied.headers['x-request-id'], status: 401 }),
+    ]);
+    const [v] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
+    expect(v?.ok).toBe(true);
+  });
+
+  it('sync: the response is sent only after its event is in the segment file', async () => {
+    const { dir, gw } = await setup('sync');
+    for (let i = 0; i < 5; i++) {
+      const r = await send(gw.port, `/open/${i}`);
+      expect(r.status).toBe(200);
+      // Read right after the answer: the event must already be written (and fsynced) by then.
+      const ids = (await records(dir)).map((x) => x.event.request_id);
+      expect(ids).toContain(r.headers['x-request-id']);
+    }
+  });
+
+  it('sync: a write failure (a full disk) answers 503 AUDIT_UNAVAILABLE instead of an unaudited response', async () => {
+    const { dir, log, gw } = await setup('sync');
+    await log.flush();
+    // The next segment is /dev/full: every write to it fails with ENOSPC, as on a full disk.
+    const next = log.stats.written + 2; // after the segment close record
+    await symlink('/dev/full', join(dir, 'main', segmentName(next)));
+    await log.rotate();
+    const r = await send(gw.port, '/open/x');
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body).code).toBe('AUDIT_UNAVAILABLE');
+    expect(log.healthy).toBe(false);
+  });
+});
