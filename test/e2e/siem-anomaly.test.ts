@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/types.js';
+import { generateApiKey } from '../../src/identity/api-key.js';
 import { freePort, killRampart, ROOT, type Spawned, send, spawnRampart, startUpstream } from '../helpers.js';
 
 /**
@@ -134,6 +135,7 @@ audit:
       secret: \${env:HOOK_SECRET}
     detectors:
       auth_failure_burst: { threshold: 12, window_s: 60, deny_for_s: 60 }
+      credential_stuffing: { distinct_credentials: 8, window_s: 60 }
 upstreams:
   app: { targets: ["${up.url}"] }
 policies:
@@ -195,12 +197,15 @@ describe('SIEM sink and anomaly detection on a real gateway', () => {
   }, 60_000);
 
   it('a burst of bad API keys raises a signed webhook alert, an audit event, and a deny-list entry', async () => {
+    // Well-formed keys that do not exist, each with its own key id: a burst of failures and credential stuffing.
     for (let i = 0; i < 12; i++) {
-      const r = await send(port, '/orders', { headers: { 'x-api-key': `rmpk_bogus${i}` } });
+      const r = await send(port, '/orders', { headers: { 'x-api-key': generateApiKey().key } });
       expect(r.status).toBe(401);
     }
-    await waitFor(() => hooks.length > 0);
-    const h = hooks[0]!;
+    const typed = (t: string) => hooks.find((x) => (JSON.parse(x.body) as AuditEvent).type === t);
+    await waitFor(() => typed('anomaly.auth_failure_burst') !== undefined);
+    await waitFor(() => typed('anomaly.credential_stuffing') !== undefined);
+    const h = typed('anomaly.auth_failure_burst')!;
     const expected = `sha256=${createHmac('sha256', 'hook-e2e-secret').update(`${h.timestamp}.${h.body}`).digest('hex')}`;
     expect(timingSafeEqual(Buffer.from(h.signature), Buffer.from(expected))).toBe(true);
     const alert = JSON.parse(h.body) as AuditEvent;

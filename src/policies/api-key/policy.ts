@@ -82,6 +82,8 @@ export default definePolicy({
           throw failed();
         }
         const { key, keyId } = parsed;
+        // The key id (never the secret) names the credential tried, for brute-force and the audit log's failures.
+        ctx.authAttempt = keyId;
         ctx.onAuthAttempt?.(keyId);
         const now = Date.now();
         const hit = cache.fresh(keyId, now, ttl);

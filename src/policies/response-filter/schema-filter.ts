@@ -288,21 +288,32 @@ export const REMOVED = Symbol('removed');
  * Returns the filtered value (the same object when nothing had to go; a copy otherwise, the input is never
  * mutated) or REMOVED. `onRemoved` gets the path of every removed key or element (only called on removal).
  */
-export function filterValue(
+export function filterValue(value: Json, shape: Shape, onRemoved: RemovedSink): Json | typeof REMOVED {
+  return filterAt(value, shape, onRemoved, [], 0);
+}
+
+/** The path of the value being visited, as a stack of keys and indexes: a pointer string is built only on removal. */
+function pointer(segs: readonly (string | number)[]): string {
+  let p = '';
+  for (const s of segs) p += `/${typeof s === 'number' ? s : escapeKey(s)}`;
+  return p || '/';
+}
+
+function filterAt(
   value: Json,
   shape: Shape,
   onRemoved: RemovedSink,
-  path = '',
-  depth = 0,
+  segs: (string | number)[],
+  depth: number,
 ): Json | typeof REMOVED {
   if (shape.any) return value;
   if (shape.none) {
-    onRemoved(path || '/');
+    onRemoved(pointer(segs));
     return REMOVED;
   }
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) {
-    onRemoved(path || '/');
+    onRemoved(pointer(segs));
     return REMOVED;
   }
   if (Array.isArray(value)) {
@@ -310,7 +321,12 @@ export function filterValue(
     for (let i = 0; i < value.length; i++) {
       const el = value[i];
       const s = i < shape.prefixItems.length ? (shape.prefixItems[i] as Shape) : shape.items;
-      const r = s === null ? el : filterValue(el, s, onRemoved, `${path}/${i}`, depth + 1);
+      let r: Json | typeof REMOVED = el;
+      if (s !== null) {
+        segs.push(i);
+        r = filterAt(el, s, onRemoved, segs, depth + 1);
+        segs.pop();
+      }
       if (r !== el && out === null) out = value.slice(0, i);
       if (out !== null && r !== REMOVED) out.push(r);
     }
@@ -339,8 +355,13 @@ export function filterValue(
       }
       if (s === undefined && sh.additional) s = sh.additional;
     }
-    const r = s === undefined ? REMOVED : filterValue(v, s, onRemoved, `${path}/${escapeKey(k)}`, depth + 1);
-    if (s === undefined) onRemoved(`${path}/${escapeKey(k)}`);
+    segs.push(k);
+    let r: Json | typeof REMOVED;
+    if (s === undefined) {
+      onRemoved(pointer(segs));
+      r = REMOVED;
+    } else r = filterAt(v, s, onRemoved, segs, depth + 1);
+    segs.pop();
     if (r !== v && out === null) {
       out = {};
       for (let j = 0; j < i; j++) out[keys[j] as string] = obj[keys[j] as string];
