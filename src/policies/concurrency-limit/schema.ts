@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { int } from '../../config/types.js';
 import type { PolicyMeta } from '../../core/policy.js';
-import { KEY_PART } from '../rate-limit/schema.js';
+import { keyPart } from '../rate-limit/schema.js';
 
 export const schema = z
   .object({
     limit: int(1, 1_000_000).describe('Most requests in flight at once per key.'),
     key: z
-      .array(
-        z
-          .string()
-          .regex(KEY_PART, 'ip, consumer, credential, subject, route, header:<name> or claim:<name>')
-          .transform((k) => (k.startsWith('header:') ? `header:${k.slice(7).toLowerCase()}` : k)),
-      )
+      .array(keyPart())
       .min(1)
       .default(['consumer'])
       .describe(

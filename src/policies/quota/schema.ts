@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bool, headerName, int } from '../../config/types.js';
 import type { PolicyMeta } from '../../core/policy.js';
-import { KEY_PART } from '../rate-limit/schema.js';
+import { keyPart } from '../rate-limit/schema.js';
 import { isTimeZone } from './periods.js';
 
 const units = int(0, 1_000_000_000_000);
@@ -51,12 +51,7 @@ export const schema = z
       .default('plan')
       .describe("The consumer attribute (or, for tokens without a consumer, the claim) naming the caller's plan."),
     key: z
-      .array(
-        z
-          .string()
-          .regex(KEY_PART, 'ip, consumer, credential, subject, route, header:<name> or claim:<name>')
-          .transform((k) => (k.startsWith('header:') ? `header:${k.slice(7).toLowerCase()}` : k)),
-      )
+      .array(keyPart())
       .min(1)
       .default(['consumer'])
       .describe(

@@ -14,6 +14,16 @@ export function parseWindow(w: string): number | null {
 export const KEY_PART =
   /^(ip|consumer|credential|subject|route|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|claim:[A-Za-z0-9_.:-]+)$/;
 
+/**
+ * One part of a counter key (ip, consumer, credential, subject, route, header:<name>, claim:<name>), the same in
+ * rate-limit, quota and concurrency-limit; header names are folded to lower case.
+ */
+export const keyPart = () =>
+  z
+    .string()
+    .regex(KEY_PART, 'ip, consumer, credential, subject, route, header:<name> or claim:<name>')
+    .transform((k) => (k.startsWith('header:') ? `header:${k.slice(7).toLowerCase()}` : k));
+
 const limit = z
   .object({
     name: z
@@ -39,12 +49,7 @@ const limit = z
       .optional()
       .describe('gcra only: units allowed at once above the steady rate (default: limit, a whole window at once).'),
     key: z
-      .array(
-        z
-          .string()
-          .regex(KEY_PART, 'ip, consumer, credential, subject, route, header:<name> or claim:<name>')
-          .transform((k) => (k.startsWith('header:') ? `header:${k.slice(7).toLowerCase()}` : k)),
-      )
+      .array(keyPart())
       .min(1)
       .default(['ip'])
       .describe(
