@@ -83,31 +83,46 @@ export default definePolicy({
       }
     }
 
+    // One process (no workers, no Redis): the counters are in this process, answered synchronously, so the request
+    // phase need not wait on a promise per limit.
+    const syncState = state instanceof MemoryState ? state : null;
+    const requestOf = (l: (typeof limits)[number], ctx: RequestContext): ConsumeRequest => ({
+      key: counterKey(`rl|${env.scope}|${l.name}`, l.key, ctx, cfg.ipv6_prefix),
+      algorithm: l.algorithm,
+      limit: l.limit,
+      windowMs: l.windowMs,
+      ...(l.burst !== undefined && { burst: l.burst }),
+      cost: costOf(l.cost, ctx),
+    });
+    /** Adds a limit's answer to the RateLimit items; throws RATE_LIMITED when it refused. */
+    const account = (l: (typeof limits)[number], r: ConsumeResult, items: string[]) => {
+      items.push(`"${l.name}";r=${r.remaining};t=${seconds(r.resetMs)}`);
+      if (!r.allowed) {
+        throw new GatewayError('RATE_LIMITED', `Rate limit "${l.name}" exceeded; try again later.`, {
+          headers: {
+            'retry-after': String(Math.max(1, seconds(r.retryAfterMs))),
+            'ratelimit-policy': policyHeader,
+            ratelimit: items.join(', '),
+          },
+        });
+      }
+    };
+
     return {
-      async request(ctx) {
+      request(ctx) {
         const items: string[] = [];
-        for (const l of limits) {
-          const r = await consume({
-            key: counterKey(`rl|${env.scope}|${l.name}`, l.key, ctx, cfg.ipv6_prefix),
-            algorithm: l.algorithm,
-            limit: l.limit,
-            windowMs: l.windowMs,
-            ...(l.burst !== undefined && { burst: l.burst }),
-            cost: costOf(l.cost, ctx),
-          });
-          if (!r) continue; // fail-open: this limit is not enforced (nor reported) while the state is down
-          items.push(`"${l.name}";r=${r.remaining};t=${seconds(r.resetMs)}`);
-          if (!r.allowed) {
-            throw new GatewayError('RATE_LIMITED', `Rate limit "${l.name}" exceeded; try again later.`, {
-              headers: {
-                'retry-after': String(Math.max(1, seconds(r.retryAfterMs))),
-                'ratelimit-policy': policyHeader,
-                ratelimit: items.join(', '),
-              },
-            });
-          }
+        if (syncState) {
+          for (const l of limits) account(l, syncState.consumeSync(requestOf(l, ctx)), items);
+          if (cfg.headers && items.length) passed.set(ctx, items.join(', '));
+          return;
         }
-        if (cfg.headers && items.length) passed.set(ctx, items.join(', '));
+        return (async () => {
+          for (const l of limits) {
+            const r = await consume(requestOf(l, ctx));
+            if (r) account(l, r, items); // null (fail-open): not enforced, nor reported, while the state is down
+          }
+          if (cfg.headers && items.length) passed.set(ctx, items.join(', '));
+        })();
       },
       response(ctx) {
         const rl = passed.get(ctx);
