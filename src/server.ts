@@ -15,6 +15,7 @@ import type { RouteLookup } from './core/router.js';
 import { ServiceRegistry } from './core/shared.js';
 import { AccessLog } from './observability/access-log.js';
 import type { Metrics } from './observability/metrics.js';
+import { logThrottle } from './observability/throttle.js';
 import { upstreamRequestHeaders } from './proxy/forward.js';
 import { beginRequest, recordFailure, recordSuccess } from './proxy/health.js';
 import { PoolRegistry } from './proxy/pools.js';
@@ -224,6 +225,7 @@ export class Gateway {
   }
   private refusedLoggedAt = 0;
   private refusedSinceLog = 0;
+  private readonly framingLog = logThrottle(1000);
 
   /**
    * A request whose framing the parser accepted but the gateway will not (see framingError): 400 problem+json
@@ -233,10 +235,13 @@ export class Gateway {
   private refuseFraming(req: IncomingMessage, res: ServerResponse, reason: string): void {
     const err = new GatewayError('BAD_FRAMING', reason);
     const body = Buffer.from(JSON.stringify(problemOf(err)));
-    this.logger.warn(
-      { peer: normalizeIp(req.socket.remoteAddress ?? ''), code: err.code, reason },
-      'request refused: bad framing',
-    );
+    // A client can send these as fast as it likes: at most one line a second, with how many were held back.
+    const held = this.framingLog();
+    if (held !== null)
+      this.logger.warn(
+        { peer: normalizeIp(req.socket.remoteAddress ?? ''), code: err.code, reason, suppressed: held },
+        'request refused: bad framing',
+      );
     this.metrics?.observeRequest('(none)', req.method ?? 'GET', 400, 0, err.code);
     const headers: Record<string, string> = {
       'content-type': PROBLEM_CONTENT_TYPE,
