@@ -162,6 +162,13 @@ export class RequestContext {
   /** The request body once a policy has buffered it; the proxy then sends these bytes instead of streaming. */
   requestBody: Buffer | null = null;
 
+  /** True when the request carries a body: one a policy buffered, a declared length above 0, or a chunked one. */
+  hasBody(): boolean {
+    if (this.requestBody) return this.requestBody.length > 0;
+    const h = this.req.headers;
+    return Number(h['content-length'] ?? 0) > 0 || h['transfer-encoding'] !== undefined;
+  }
+
   /**
    * Buffers the request body for a policy that must see it (validation, inspection), bounded by the route's
    * body cap and MAX_BUFFERED_BODY. Later calls return the same buffer; a policy may replace ctx.requestBody.

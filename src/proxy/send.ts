@@ -47,11 +47,6 @@ class BodyLimit extends Transform {
   }
 }
 
-function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-}
-
 function classify(err: unknown, timedOut: boolean): GatewayError {
   if (err instanceof GatewayError) return err;
   if (timedOut) return new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: err });
@@ -72,7 +67,7 @@ export async function sendUpstream(ctx: RequestContext, up: Upstream, opts: Send
   // A half-open trial that ends without an outcome (no target, refused body) must give its slot back.
   let breakerRecorded = up.breaker === null;
   up.budget.onRequest();
-  const withBody = hasBody(ctx);
+  const withBody = ctx.hasBody();
   // A buffered body can be sent again; a streamed one cannot.
   const canRetry = IDEMPOTENT.has(ctx.method) && (!withBody || ctx.requestBody !== null);
   if (ctx.requestBody) {

@@ -25,10 +25,3 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
   const mt = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   return mt === 'application/json' || (mt.startsWith('application/') && mt.endsWith('+json'));
 }
-
-/** True when the request carries a body (declared length, chunked, or one a policy already buffered). */
-export function hasBody(ctx: RequestContext): boolean {
-  if (ctx.requestBody) return ctx.requestBody.length > 0;
-  const h = ctx.req.headers;
-  return Number(h['content-length'] ?? 0) > 0 || h['transfer-encoding'] !== undefined;
-}

@@ -2,7 +2,7 @@ import type { RequestContext } from '../../core/context.js';
 import { MAX_BUFFERED_BODY } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
-import { hasBody, isJsonMediaType, parsedJsonBody, setParsedJsonBody } from './body.js';
+import { isJsonMediaType, parsedJsonBody, setParsedJsonBody } from './body.js';
 import { type JsonLimits, JsonProblem, parseJsonSafely } from './scan.js';
 import { meta, schema } from './schema.js';
 
@@ -34,7 +34,7 @@ export default definePolicy({
     });
     return {
       async request(ctx) {
-        if (!hasBody(ctx) || parsedJsonBody(ctx)) return;
+        if (!ctx.hasBody() || parsedJsonBody(ctx)) return;
         const ct = ctx.req.headers['content-type'];
         const json = isJsonMediaType(ct);
         if (!json && !(ct === undefined && cfg.sniff_untyped)) return;

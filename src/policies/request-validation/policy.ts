@@ -5,7 +5,7 @@ import { definePolicy } from '../../core/policy.js';
 import { SpecError } from '../../openapi/index.js';
 import { sharedValidator } from '../../openapi/shared.js';
 import type { RequestValidator } from '../../openapi/validator.js';
-import { hasBody, parsedJsonBody, setParsedJsonBody } from '../json-limits/body.js';
+import { parsedJsonBody, setParsedJsonBody } from '../json-limits/body.js';
 import { jsonProblemError } from '../json-limits/policy.js';
 import { DEFAULT_JSON_LIMITS, JsonProblem, parseJsonSafely } from '../json-limits/scan.js';
 import { meta, schema } from './schema.js';
@@ -65,7 +65,7 @@ export default definePolicy({
               pathParams: found.params,
               query,
               headers: ctx.req.headers,
-              hasBody: hasBody(ctx),
+              hasBody: ctx.hasBody(),
               contentType: ctx.req.headers['content-type'],
               readBody: () => ctx.readBody(),
               parseJson: (buf) => {

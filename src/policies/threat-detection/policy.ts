@@ -1,4 +1,3 @@
-import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
 import { DetectionEngine, type InspectOptions } from '../../detect/engine.js';
@@ -7,13 +6,6 @@ import { meta, schema } from './schema.js';
 
 /** Most security events one request records (the score still counts every finding). */
 const MAX_EVENTS = 20;
-
-function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  const len = h['content-length'];
-  if (len !== undefined) return Number(len) > 0;
-  return h['transfer-encoding'] !== undefined;
-}
 
 /**
  * Runs the detection engine (src/detect) on each request after authentication and authorization, so that events
@@ -50,7 +42,7 @@ export default definePolicy({
       async request(ctx) {
         const eng = (ctx.route && byRoute.get(ctx.route.name)) || engine;
         let body: Buffer | undefined;
-        if (cfg.locations.body && hasBody(ctx)) {
+        if (cfg.locations.body && ctx.hasBody()) {
           const ct = ctx.req.headers['content-type'];
           if (DetectionEngine.inspectableBody(ct)) body = await ctx.readBody();
         }

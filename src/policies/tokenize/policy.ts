@@ -69,10 +69,7 @@ export default definePolicy({
         if (cfg.detokenize) delete ctx.upstreamHeaders['accept-encoding'];
         if (!fields.length) return;
         const type = String(ctx.req.headers['content-type'] ?? '');
-        const hasBody =
-          ctx.req.headers['transfer-encoding'] !== undefined ||
-          (ctx.req.headers['content-length'] !== undefined && ctx.req.headers['content-length'] !== '0');
-        if (!hasBody) return;
+        if (!ctx.hasBody()) return;
         // Anything but JSON could carry the value past the tokenizer in clear.
         if (!isJsonType(type)) throw new GatewayError('BAD_REQUEST', 'This route accepts JSON bodies only.');
         const parsed = parseJson(await ctx.readBody());
