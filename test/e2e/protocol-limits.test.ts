@@ -1,4 +1,3 @@
-import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -6,33 +5,15 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Metrics, register } from '../../src/observability/metrics.js';
 import { Gateway } from '../../src/server.js';
 import { LogSink, ROOT, send, startGateway, startUpstream } from '../helpers.js';
+import { h2Frame, hpackLiteral, openRecording, type RecordingSocket } from '../raw-http.js';
 import { makePki, type Pki } from '../tls-helpers.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A connection that records what the server sends and when it closes. */
-function open(port: number): Promise<{ s: Socket; text: () => string; closed: () => boolean }> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let text = '';
-    let closed = false;
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      text += d;
-    });
-    s.on('close', () => {
-      closed = true;
-    });
-    s.on('error', () => {});
-    s.once('connect', () => resolve({ s, text: () => text, closed: () => closed }));
-    s.once('error', reject);
-  });
-}
-
 /** Writes `bytes` one byte every `everyMs` until the server closes; returns how many bytes were written. */
-async function dribble(c: Awaited<ReturnType<typeof open>>, bytes: string, everyMs: number): Promise<number> {
+async function dribble(c: RecordingSocket, bytes: string, everyMs: number): Promise<number> {
   let i = 0;
   for (; i < bytes.length && !c.closed(); i++) {
     c.s.write(bytes[i] as string);
@@ -74,7 +55,7 @@ routes:
 
   it('slowloris: a head dribbled a byte every 200 ms is cut off with 408 before it ends', async () => {
     upstreamHits = 0;
-    const c = await open(gw.port);
+    const c = await openRecording(gw.port);
     const head = `GET /echo HTTP/1.1\r\nHost: gw.test\r\nX-Pad: ${'a'.repeat(200)}\r\n\r\n`;
     const sent = await dribble(c, head, 200);
     await sleep(100);
@@ -87,7 +68,7 @@ routes:
 
   it('a slow body is cut off at the request deadline (408), the upstream never gets it whole', async () => {
     upstreamCompleted = 0;
-    const c = await open(gw.port);
+    const c = await openRecording(gw.port);
     c.s.write('POST /echo HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 200\r\n\r\n');
     const sent = await dribble(c, 'b'.repeat(200), 200);
     await sleep(100);
@@ -118,12 +99,12 @@ routes:
     g.apply(loaded);
     const [bound] = await g.listen(loaded.config.listeners);
     const port = bound?.port ?? 0;
-    const held = await Promise.all([1, 2, 3, 4].map(() => open(port)));
+    const held = await Promise.all([1, 2, 3, 4].map(() => openRecording(port)));
     // The held connections work.
     held[0]?.s.write('GET /echo HTTP/1.1\r\nHost: gw.test\r\n\r\n');
     for (let i = 0; i < 50 && !held[0]?.text().includes('ok'); i++) await sleep(20);
     expect(held[0]?.text()).toMatch(/^HTTP\/1\.1 200 /);
-    const extra = await open(port);
+    const extra = await openRecording(port);
     extra.s.write('GET /echo HTTP/1.1\r\nHost: gw.test\r\n\r\n');
     for (let i = 0; i < 100 && !extra.closed(); i++) await sleep(20);
     expect(extra.closed()).toBe(true);
@@ -139,7 +120,7 @@ routes:
     await sleep(50);
     const metric = await register.getSingleMetricAsString('rampart_connections_refused_total');
     expect(metric).toContain('rampart_connections_refused_total{listener="public",reason="per_ip_limit"} 1');
-    const again = await open(port);
+    const again = await openRecording(port);
     again.s.write('GET /echo HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n');
     for (let i = 0; i < 100 && !again.closed(); i++) await sleep(20);
     expect(again.text()).toMatch(/^HTTP\/1\.1 200 /);
@@ -164,7 +145,7 @@ metrics: { enabled: false }
 routes: [{ name: r, public: true, paths: ["/"] }]
 `);
     try {
-      const c = await open(g.port);
+      const c = await openRecording(g.port);
       const head = `GET / HTTP/1.1\r\nHost: gw.test\r\nX-Pad: ${'a'.repeat(200)}\r\n\r\n`;
       const sent = await dribble(c, head, 200);
       expect(sent).toBeLessThan(head.length);
@@ -211,7 +192,7 @@ routes:
   });
 
   it('a TLS handshake dribbled or never finished is cut off at the head deadline', async () => {
-    const c = await open(gw.port);
+    const c = await openRecording(gw.port);
     // A ClientHello record header promising 512 bytes, then a byte every 200 ms.
     c.s.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]));
     let sent = 0;
@@ -264,25 +245,25 @@ routes:
     s.on('data', () => {});
     await new Promise<void>((r) => s.once('secureConnect', () => r()));
     const block = Buffer.concat([
-      literal(':method', 'GET'),
-      literal(':scheme', 'https'),
-      literal(':authority', 'localhost'),
-      literal(':path', '/echo'),
-      literal('x-pad', 'a'.repeat(100)),
+      hpackLiteral(':method', 'GET'),
+      hpackLiteral(':scheme', 'https'),
+      hpackLiteral(':authority', 'localhost'),
+      hpackLiteral(':path', '/echo'),
+      hpackLiteral('x-pad', 'a'.repeat(100)),
     ]);
     // Preface, SETTINGS, then HEADERS without END_HEADERS carrying the first byte of the block.
     s.write(
       Buffer.concat([
         Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
-        frame(4, 0, 0, Buffer.alloc(0)),
-        frame(1, 0x1, 1, block.subarray(0, 1)),
+        h2Frame(4, 0, 0, Buffer.alloc(0)),
+        h2Frame(1, 0x1, 1, block.subarray(0, 1)),
       ]),
     );
     let i = 1;
     for (; i < block.length && !closed; i++) {
       await sleep(200);
       // CONTINUATION, one byte; END_HEADERS on the last (never reached if the session is cut).
-      if (!closed) s.write(frame(9, i === block.length - 1 ? 0x4 : 0, 1, block.subarray(i, i + 1)));
+      if (!closed) s.write(h2Frame(9, i === block.length - 1 ? 0x4 : 0, 1, block.subarray(i, i + 1)));
     }
     await sleep(100);
     s.destroy();
@@ -305,10 +286,10 @@ routes:
     s.on('error', () => {});
     s.on('data', () => {});
     await new Promise<void>((r) => s.once('secureConnect', () => r()));
-    s.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));
+    s.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(4, 0, 0, Buffer.alloc(0))]));
     let pings = 0;
     for (; pings < 100 && !closed; pings++) {
-      s.write(frame(6, 0, 0, Buffer.alloc(8, pings))); // PING
+      s.write(h2Frame(6, 0, 0, Buffer.alloc(8, pings))); // PING
       await sleep(200);
     }
     s.destroy();
@@ -347,19 +328,3 @@ routes:
     expect(text).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
-
-/** HPACK literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2). */
-function literal(name: string, value: string): Buffer {
-  const n = Buffer.from(name);
-  const v = Buffer.from(value);
-  return Buffer.concat([Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v]);
-}
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}

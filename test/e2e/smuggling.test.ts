@@ -3,6 +3,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway } from '../helpers.js';
+import { h2Frame, hpackLiteral, openRecording } from '../raw-http.js';
 import { makePki, type Pki } from '../tls-helpers.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -307,24 +308,14 @@ routes:
 
   it('WebSocket smuggling: an upstream that does not switch protocols never gets the bytes that follow', async () => {
     // The raw upstream answers every request 200: it never switches, so the connection is still HTTP to it.
-    const s = connect(gw.port, '127.0.0.1');
-    let text = '';
-    let closed = false;
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      text += d;
-    });
-    s.on('close', () => {
-      closed = true;
-    });
-    s.on('error', () => {});
+    const { s, text, closed } = await openRecording(gw.port);
     s.write(`${upgrade}\r\nGET /smuggled-early HTTP/1.1\r\n${H}\r\n`);
-    await until(() => text.includes('\r\n\r\nok'));
-    if (!closed) s.write(`GET /smuggled HTTP/1.1\r\n${H}\r\n`);
-    await until(() => closed);
+    await until(() => text().includes('\r\n\r\nok'));
+    if (!closed()) s.write(`GET /smuggled HTTP/1.1\r\n${H}\r\n`);
+    await until(() => closed());
     s.destroy();
     await settle();
-    expect(text).toMatch(/^HTTP\/1\.1 200 OK/); // the upstream's own answer, passed on
+    expect(text()).toMatch(/^HTTP\/1\.1 200 OK/); // the upstream's own answer, passed on
     expect(up.requests.map((q) => q.head.split('\r\n')[0])).toEqual(['GET /ws HTTP/1.1']);
     expect(up.partial).toBe('');
   });
@@ -467,23 +458,6 @@ function assertUnambiguous(q: Captured): void {
   if (!cl.length && !te.length) expect(q.rawBody).toBe('');
 }
 
-/** HPACK literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2). */
-function literal(name: string, value: string): Buffer {
-  const n = Buffer.from(name);
-  const v = Buffer.from(value);
-  if (n.length > 126 || v.length > 126) throw new Error('short strings only');
-  return Buffer.concat([Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v]);
-}
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
-
 /**
  * One HTTP/2 request written frame by frame (node's client refuses to send connection-specific headers), and the
  * frame types the server sent back: 1 HEADERS, 3 RST_STREAM, 7 GOAWAY. Also the :status if HEADERS came back.
@@ -491,13 +465,13 @@ function frame(type: number, flags: number, stream: number, payload: Buffer): Bu
 function rawH2(port: number, ca: string, fields: [string, string][], body?: string): Promise<number[]> {
   return new Promise((resolve) => {
     const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
-      const block = Buffer.concat(fields.map(([k, v]) => literal(k, v)));
+      const block = Buffer.concat(fields.map(([k, v]) => hpackLiteral(k, v)));
       s.write(
         Buffer.concat([
           Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
-          frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
-          frame(1, body === undefined ? 0x5 : 0x4, 1, block), // HEADERS, END_HEADERS (+ END_STREAM)
-          ...(body === undefined ? [] : [frame(0, 0x1, 1, Buffer.from(body))]), // DATA, END_STREAM
+          h2Frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+          h2Frame(1, body === undefined ? 0x5 : 0x4, 1, block), // HEADERS, END_HEADERS (+ END_STREAM)
+          ...(body === undefined ? [] : [h2Frame(0, 0x1, 1, Buffer.from(body))]), // DATA, END_STREAM
         ]),
       );
     });
@@ -510,7 +484,7 @@ function rawH2(port: number, ca: string, fields: [string, string][], body?: stri
         if (buf.length < 9 + len) break;
         const type = buf[3] as number;
         const stream = buf.readUInt32BE(5);
-        if (type === 4 && !((buf[4] as number) & 0x1)) s.write(frame(4, 0x1, 0, Buffer.alloc(0))); // ACK their SETTINGS
+        if (type === 4 && !((buf[4] as number) & 0x1)) s.write(h2Frame(4, 0x1, 0, Buffer.alloc(0))); // ACK their SETTINGS
         if (stream === 1 || type === 7) types.push(type);
         buf = buf.subarray(9 + len);
       }
