@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
-import { type LoadedDocument, loadOpenApiSync } from '../../openapi/index.js';
+import { sharedOpenApi } from '../../openapi/shared.js';
 import { applyPaths, type CompiledPath, compilePath, DROP } from './json-path.js';
 import { meta, schema } from './schema.js';
 import { filterValue, REMOVED, SchemaCompiler, type Shape } from './schema-filter.js';
@@ -37,12 +37,13 @@ export default definePolicy({
     const byStatus = new Map<string, Shape>();
     for (const [k, v] of Object.entries(cfg.responses ?? {})) byStatus.set(k.toUpperCase(), compiler.compile(v));
     const routeWide = cfg.schema === undefined ? null : compiler.compile(cfg.schema);
-    // Loaded at create (a bad document fails the config load), shared across reloads while its files are unchanged.
+    // Loaded at create (a bad document fails the config load): the process-wide document request-validation uses for
+    // the same file, kept across reloads while its files are unchanged.
     const doc = cfg.spec
-      ? openApiDoc(
-          env.services.shared('response-filter/openapi', () => new Map()),
-          cfg.spec,
-          cfg.base_path,
+      ? sharedOpenApi(
+          env.services,
+          isAbsolute(cfg.spec) ? cfg.spec : resolve(cfg.spec),
+          cfg.base_path === undefined ? {} : { basePath: cfg.base_path },
         )
       : null;
     const hasSchemas = byStatus.size > 0 || routeWide !== null || doc !== null;
@@ -166,16 +167,3 @@ export default definePolicy({
     };
   },
 });
-
-/** Documents by file and base path, reloaded when a file of the document changed. Bounded. */
-function openApiDoc(cache: Map<string, LoadedDocument>, spec: string, basePath: string | undefined): LoadedDocument {
-  const file = isAbsolute(spec) ? spec : resolve(spec);
-  const key = `${file}\n${basePath ?? ''}`;
-  const hit = cache.get(key);
-  if (hit?.files.fresh()) return hit;
-  const doc = loadOpenApiSync(file, basePath === undefined ? {} : { basePath });
-  cache.delete(key);
-  if (cache.size >= 16) cache.delete(cache.keys().next().value as string);
-  cache.set(key, doc);
-  return doc;
-}
