@@ -68,6 +68,46 @@ describe('redis: 3 separate processes on one key', () => {
   }
 });
 
+describe('redis: the calls of one turn on one counter', () => {
+  /** EVALSHA calls Redis has answered so far (INFO commandstats). */
+  const evalshaCalls = async (r: Redis): Promise<number> => {
+    const m = /cmdstat_evalsha:calls=(\d+)/.exec(await r.info('commandstats'));
+    return Number(m?.[1] ?? 0);
+  };
+
+  it('go as one script call, decided in arrival order with each its own cost and headers', async () => {
+    const s = await open();
+    const r = new Redis(URL);
+    try {
+      const req = { key: 'batch-gcra', algorithm: 'gcra' as const, limit: 10, windowMs: 60_000, burst: 10 };
+      await s.consume({ ...req, cost: 0 }); // loads the script
+      const before = await evalshaCalls(r);
+      const costs = [1, 3, 2, 5, 1, 1, 4, 1];
+      const rs = await Promise.all(costs.map((cost) => s.consume({ ...req, cost })));
+      // INFO itself is not an EVALSHA; the 8 decisions were one.
+      expect((await evalshaCalls(r)) - before).toBe(1);
+      // In order: 1, 3, 2 (6 used), 5 refused (would be 11), 1, 1 (8), 4 refused, 1 (9).
+      expect(rs.map((x) => x.allowed)).toEqual([true, true, true, false, true, true, false, true]);
+      expect(rs.filter((x) => x.allowed).map((x) => x.remaining)).toEqual([9, 6, 4, 3, 2, 1]);
+      // Refused for its size, not for lack of room: one unit would still fit.
+      expect(rs[3]).toMatchObject({ remaining: 0, retryAfterMs: 0 });
+
+      const sw = { key: 'batch-sliding', algorithm: 'sliding-window' as const, limit: 4, windowMs: 60_000 };
+      const ws = await Promise.all(Array.from({ length: 6 }, () => s.consume(sw)));
+      expect(ws.map((x) => x.allowed)).toEqual([true, true, true, true, false, false]);
+      expect(ws.slice(0, 4).map((x) => x.remaining)).toEqual([3, 2, 1, 0]);
+
+      const counters = [{ key: 'batch-quota', limit: 5, expiresAtMs: Date.now() + 60_000 }];
+      const qs = await Promise.all([2, 2, 2, 1].map((by) => s.increment(counters, by)));
+      expect(qs.map((q) => q.admitted)).toEqual([true, true, false, true]);
+      expect(qs.map((q) => q.counts[0])).toEqual([2, 4, 4, 5]);
+    } finally {
+      r.disconnect();
+      await s.close();
+    }
+  });
+});
+
 describe('redis: unavailable, then back', () => {
   let server: ChildProcess | undefined;
   let port: number;

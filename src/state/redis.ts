@@ -6,7 +6,9 @@ import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, Share
 
 /**
  * Shared state in Redis, for many nodes. Every decision is one Lua script (EVALSHA, loaded on first use by ioredis),
- * atomic and one round trip; calls of one tick share one write (auto-pipelining). Time is Redis's own clock (TIME),
+ * atomic and one round trip. The decisions of one turn of the event loop on the same counter go as one script call
+ * (they are decided in arrival order inside it), and all calls of a turn share one write (auto-pipelining): under
+ * load a hot key costs Redis and this process one command per turn, not one per request. Time is Redis's own clock (TIME),
  * so nodes with skewed clocks still share one count. Same semantics as MemoryState (GCRA exact, exact sliding log
  * bounded by `limit` entries per key).
  *
@@ -14,33 +16,54 @@ import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, Share
  * StateUnavailableError; ioredis reconnects in the background and calls succeed again by themselves.
  */
 
+// Each decision script takes a batch: the calls of one tick on the same counter share one EVALSHA (see #coalesce),
+// decided one after another inside the script, exactly as if each had been its own call at the same instant.
+
+// ARGV: limit, window, burst, then one cost per call. Returns 4 numbers per call: allowed, remaining, retry, reset.
 const GCRA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local limit, window, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local limit, window, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local eps = 1e-6
 local iv = window / limit
 local cap = burst * iv
-local base = now
 local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat and tat > now then base = tat end
-local nxt = base + cost * iv
-if nxt - now > cap + eps then
-  return {0, 0, math.max(0, math.ceil(base + iv - now - cap - eps)), math.max(0, math.ceil(base - now - eps))}
+local changed = false
+local out = {}
+for i = 4, #ARGV do
+  local cost = tonumber(ARGV[i])
+  local base = now
+  if tat and tat > now then base = tat end
+  local nxt = base + cost * iv
+  if nxt - now > cap + eps then
+    table.insert(out, 0)
+    table.insert(out, 0)
+    table.insert(out, math.max(0, math.ceil(base + iv - now - cap - eps)))
+    table.insert(out, math.max(0, math.ceil(base - now - eps)))
+  else
+    if nxt > now then
+      tat = nxt
+      changed = true
+    end
+    local remaining = math.max(0, math.floor((cap - (nxt - now)) / iv + eps))
+    local retry = 0
+    if remaining <= 0 then retry = math.max(0, math.ceil(nxt + iv - now - cap - eps)) end
+    table.insert(out, 1)
+    table.insert(out, remaining)
+    table.insert(out, retry)
+    table.insert(out, math.max(0, math.ceil(nxt - now - eps)))
+  end
 end
-local ttl = math.ceil(nxt - now)
-if ttl > 0 then redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', ttl) end
-local remaining = math.max(0, math.floor((cap - (nxt - now)) / iv + eps))
-local retry = 0
-if remaining <= 0 then retry = math.max(0, math.ceil(nxt + iv - now - cap - eps)) end
-return {1, remaining, retry, math.max(0, math.ceil(nxt - now - eps))}
+if changed then redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.ceil(tat - now)) end
+return out
 `;
 
 // KEYS[1]: zset of admitted entries (score = ms, member = "seq:cost"); KEYS[2]: hash {used, seq}.
+// ARGV: limit, window, then one cost per call. Returns 4 numbers per call.
 const SLIDING = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local edge = now - window
 local used = tonumber(redis.call('HGET', KEYS[2], 'used') or '0')
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', edge)
@@ -48,63 +71,80 @@ if #old > 0 then
   for i = 1, #old do used = used - tonumber(string.match(old[i], ':([^:]+)$')) end
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', edge)
 end
-local allowed = used + cost <= limit
-if allowed and cost > 0 then
-  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-  redis.call('ZADD', KEYS[1], now, seq .. ':' .. ARGV[3])
-  used = used + cost
+if used < 0 then used = 0 end
+local out = {}
+for a = 3, #ARGV do
+  local cost = tonumber(ARGV[a])
+  local allowed = used + cost <= limit
+  if allowed and cost > 0 then
+    local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+    redis.call('ZADD', KEYS[1], now, seq .. ':' .. ARGV[a])
+    used = used + cost
+  end
+  local remaining = 0
+  if allowed then remaining = limit - used end
+  local reset = 0
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if #newest > 0 then reset = tonumber(newest[2]) + window - now end
+  local retry = 0
+  local need = used - limit + 1
+  if remaining <= 0 and need > 0 then
+    local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    local freed = 0
+    for i = 1, #all, 2 do
+      freed = freed + tonumber(string.match(all[i], ':([^:]+)$'))
+      if freed >= need then
+        retry = tonumber(all[i + 1]) + window - now
+        break
+      end
+    end
+  end
+  if allowed then
+    table.insert(out, 1)
+    table.insert(out, remaining)
+  else
+    table.insert(out, 0)
+    table.insert(out, 0)
+  end
+  table.insert(out, retry)
+  table.insert(out, reset)
 end
 if used <= 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
-  used = 0
 else
   redis.call('HSET', KEYS[2], 'used', used)
   redis.call('PEXPIRE', KEYS[1], window)
   redis.call('PEXPIRE', KEYS[2], window)
 end
-local remaining = 0
-if allowed then remaining = limit - used end
-local reset = 0
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #newest > 0 then reset = tonumber(newest[2]) + window - now end
-local retry = 0
-local need = used - limit + 1
-if remaining <= 0 and need > 0 then
-  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-  local freed = 0
-  for i = 1, #all, 2 do
-    freed = freed + tonumber(string.match(all[i], ':([^:]+)$'))
-    if freed >= need then
-      retry = tonumber(all[i + 1]) + window - now
-      break
-    end
-  end
-end
-if allowed then return {1, remaining, retry, reset} end
-return {0, 0, retry, reset}
+return out
 `;
 
-// Fixed-window counters, all or nothing. KEYS: the counters; ARGV: by, then limit and expiry (epoch ms) per key. A
-// new counter gets its absolute expiry (PEXPIREAT): the key names its window, so clock skew between nodes only moves
+// Fixed-window counters, all or nothing per call. KEYS: the counters; ARGV: the number of calls m, their m amounts
+// ("by"), then limit and expiry (epoch ms) per key. Returns, per call, admitted then each counter's value. A new
+// counter gets its absolute expiry (PEXPIREAT): the key names its window, so clock skew between nodes only moves
 // when Redis forgets it, never what it counts.
 const INCREMENT = `
-local by = tonumber(ARGV[1])
+local m = tonumber(ARGV[1])
 local counts = {}
-local ok = 1
-for i = 1, #KEYS do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0')
-  counts[i] = c
-  if c + by > tonumber(ARGV[2 * i]) then ok = 0 end
-end
-if ok == 1 and by > 0 then
+for i = 1, #KEYS do counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
+local out = {}
+for j = 1, m do
+  local by = tonumber(ARGV[1 + j])
+  local ok = 1
   for i = 1, #KEYS do
-    local n = redis.call('INCRBY', KEYS[i], by)
-    counts[i] = n
-    if n == by then redis.call('PEXPIREAT', KEYS[i], ARGV[2 * i + 1]) end
+    if counts[i] + by > tonumber(ARGV[1 + m + 2 * i - 1]) then ok = 0 end
   end
+  if ok == 1 and by > 0 then
+    for i = 1, #KEYS do
+      local n = redis.call('INCRBY', KEYS[i], by)
+      if n == by then redis.call('PEXPIREAT', KEYS[i], ARGV[1 + m + 2 * i]) end
+      counts[i] = n
+    end
+  end
+  table.insert(out, ok)
+  for i = 1, #KEYS do table.insert(out, counts[i]) end
 end
-table.insert(counts, 1, ok)
-return counts
+return out
 `;
 
 // KEYS[1]: zset of slots (score = expiry ms). ARGV: limit, ttlMs, slot id.
@@ -130,12 +170,27 @@ return 0
 `;
 
 type Scripts = {
-  rampartGcra(key: string, limit: number, windowMs: number, burst: number, cost: number): Promise<number[]>;
-  rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, cost: number): Promise<number[]>;
+  rampartGcra(key: string, limit: number, windowMs: number, burst: number, ...costs: number[]): Promise<number[]>;
+  rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, ...costs: number[]): Promise<number[]>;
   rampartIncrement(n: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   rampartAcquire(key: string, limit: number, ttlMs: number, id: string): Promise<number[]>;
   rampartRelease(key: string): Promise<number>;
 };
+
+/** Most calls one script call decides (a bound on its argument list and on the time Redis spends in it). */
+const MAX_BATCH = 256;
+
+interface Waiter {
+  resolve(out: number[]): void;
+  reject(e: unknown): void;
+}
+
+interface Batch {
+  /** Runs the counter's script for these costs; answers a fixed number of values per cost, in order. */
+  call(costs: number[]): Promise<number[]>;
+  costs: number[];
+  waiters: Waiter[];
+}
 
 export interface RedisStateOptions {
   /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
@@ -201,11 +256,7 @@ export class RedisState implements SharedState {
   }
 
   async #run<T>(f: () => Promise<T>): Promise<T> {
-    if (this.#redis.status !== 'ready')
-      throw new StateUnavailableError(
-        'redis',
-        `not connected (${this.#redis.status}${this.#lastError ? `: ${this.#lastError.message}` : ''})`,
-      );
+    if (this.#redis.status !== 'ready') throw this.#notReady();
     try {
       return await f();
     } catch (e) {
@@ -213,18 +264,86 @@ export class RedisState implements SharedState {
     }
   }
 
+  /**
+   * Calls waiting for this turn's end, by counter (and its parameters): each becomes one script call with every
+   * caller's cost, so N requests on a hot key cost one command. Exactness is the script's (atomic, in order).
+   */
+  #batches = new Map<string, Batch>();
+  #flushQueued = false;
+
+  #enqueue(id: string, make: () => Omit<Batch, 'costs' | 'waiters'>, cost: number): Promise<number[]> {
+    if (this.#redis.status !== 'ready') return Promise.reject(this.#notReady());
+    return new Promise<number[]>((resolve, reject) => {
+      let b = this.#batches.get(id);
+      if (!b) {
+        b = { ...make(), costs: [], waiters: [] };
+        this.#batches.set(id, b);
+      }
+      b.costs.push(cost);
+      b.waiters.push({ resolve, reject });
+      if (b.costs.length >= MAX_BATCH) {
+        this.#batches.delete(id);
+        this.#send(b);
+      } else if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        // After the I/O callbacks of this turn (setImmediate, not nextTick): the requests parsed together go together.
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const batches = this.#batches;
+    this.#batches = new Map();
+    for (const b of batches.values()) this.#send(b);
+  };
+
+  #send(b: Batch): void {
+    const fail = (e: unknown) => {
+      const err =
+        e instanceof StateUnavailableError ? e : new StateUnavailableError('redis', (e as Error).message, { cause: e });
+      for (const w of b.waiters) w.reject(err);
+    };
+    if (this.#redis.status !== 'ready') {
+      fail(this.#notReady());
+      return;
+    }
+    b.call(b.costs).then((out) => {
+      const per = out.length / b.costs.length;
+      for (let i = 0; i < b.waiters.length; i++) (b.waiters[i] as Waiter).resolve(out.slice(i * per, (i + 1) * per));
+    }, fail);
+  }
+
+  #notReady(): StateUnavailableError {
+    return new StateUnavailableError(
+      'redis',
+      `not connected (${this.#redis.status}${this.#lastError ? `: ${this.#lastError.message}` : ''})`,
+    );
+  }
+
   async consume(request: ConsumeRequest): Promise<ConsumeResult> {
     const r = normalize(request);
-    const out = await this.#run(() =>
+    const id =
       r.algorithm === 'gcra'
-        ? this.#redis.rampartGcra(`${this.#prefix}g:${r.key}`, r.limit, r.windowMs, r.burst, r.cost)
-        : this.#redis.rampartSliding(
-            `${this.#prefix}w:${r.key}`,
-            `${this.#prefix}wm:${r.key}`,
-            r.limit,
-            r.windowMs,
-            r.cost,
-          ),
+        ? `g\u0000${r.key}\u0000${r.limit}\u0000${r.windowMs}\u0000${r.burst}`
+        : `w\u0000${r.key}\u0000${r.limit}\u0000${r.windowMs}`;
+    const out = await this.#enqueue(
+      id,
+      () => ({
+        call:
+          r.algorithm === 'gcra'
+            ? (costs) => this.#redis.rampartGcra(`${this.#prefix}g:${r.key}`, r.limit, r.windowMs, r.burst, ...costs)
+            : (costs) =>
+                this.#redis.rampartSliding(
+                  `${this.#prefix}w:${r.key}`,
+                  `${this.#prefix}wm:${r.key}`,
+                  r.limit,
+                  r.windowMs,
+                  ...costs,
+                ),
+      }),
+      r.cost,
     );
     return { allowed: out[0] === 1, remaining: out[1] ?? 0, retryAfterMs: out[2] ?? 0, resetMs: out[3] ?? 0 };
   }
@@ -233,7 +352,12 @@ export class RedisState implements SharedState {
     checkIncrement(counters, by);
     const keys = counters.map((c) => `${this.#prefix}n:${c.key}`);
     const args = counters.flatMap((c) => [c.limit, Math.ceil(c.expiresAtMs)]);
-    const out = await this.#run(() => this.#redis.rampartIncrement(keys.length, ...keys, by, ...args));
+    const id = `n\u0000${keys.join('\u0000')}\u0000${args.join('\u0000')}`;
+    const out = await this.#enqueue(
+      id,
+      () => ({ call: (bys) => this.#redis.rampartIncrement(keys.length, ...keys, bys.length, ...bys, ...args) }),
+      by,
+    );
     return { admitted: out[0] === 1, counts: out.slice(1) };
   }
 
