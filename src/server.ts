@@ -280,6 +280,15 @@ export class Gateway {
       const seconds = ctx.elapsed() / 1000;
       this.metrics?.observeRequest('(auth-server)', ctx.method, status, seconds, undefined);
       if (gen.config.logging.access_log) this.access.write(ctx, status, seconds);
+      if (gen.mountedAudit) {
+        // Token requests are audited like any other; a refused client (401 invalid_client) is an auth failure.
+        if (status === 401) ctx.error = new GatewayError('UNAUTHENTICATED');
+        try {
+          gen.mountedAudit(ctx);
+        } catch (e) {
+          this.logger.error({ err: e }, 'audit of an authorization server request failed');
+        }
+      }
     });
     if (this.draining && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
     handler(req, res);

@@ -31,6 +31,8 @@ export class Generation {
   readonly router: Router<CompiledRoute>;
   /** Global policies only: runs for requests that match no route (so a denied client gets 403, not 404). */
   readonly fallback: Pipeline;
+  /** The global audit policy's log phase, for requests the mounted authorization server answers; null without one. */
+  readonly mountedAudit: ((ctx: RequestContext) => void) | null;
   readonly upstreams = new Map<string, Upstream>();
   readonly trusted: (ip: string) => boolean;
   readonly routes: CompiledRoute[];
@@ -93,6 +95,9 @@ export class Generation {
         };
       });
       this.fallback = buildPipeline(layersOf(config, null), this.instances, logger, services);
+      // Requests the mounted authorization server answers pass no pipeline; the global audit policy still logs them.
+      this.mountedAudit =
+        this.fallback.steps.find((st) => st.name === 'audit' && st.scope === 'global')?.instance.log ?? null;
       this.router = new Router(this.routes);
     } catch (e) {
       this.close();

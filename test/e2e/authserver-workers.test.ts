@@ -60,6 +60,8 @@ data_dir: ${dataDir}
 store: {}
 metrics: { enabled: false }
 auth_server: {}
+audit: { dir: audit, flush_ms: 20 }
+policies: { audit: {} }
 upstreams:
   api: { targets: ["${upstream.url}"] }
 routes:
@@ -127,5 +129,18 @@ describe('authorization server in rampart start --workers 2', () => {
     const refused = await tokenRequest();
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toMatchObject({ error: 'invalid_client' });
+
+    // Token requests are audited like routed ones: the granted ones, and the refused one as an auth failure.
+    const events = async (...filter: string[]) =>
+      (
+        JSON.parse(await cli('audit', 'search', '--text', '/oauth/token', '--json', ...filter)) as {
+          event: { type: string; path?: string; status?: number; kind: string };
+        }[]
+      ).map((r) => r.event);
+    await within(3000, async () => (await events('--type', 'auth.failure')).some((e) => e.status === 401));
+    const all = await events();
+    expect(all.some((e) => e.kind === 'request' && e.path === '/oauth/token' && e.status === 200)).toBe(true);
+    expect(all.some((e) => e.kind === 'request' && e.path === '/oauth/token' && e.status === 401)).toBe(true);
+    expect(JSON.stringify(all)).not.toContain(client.secret);
   });
 });
