@@ -51,13 +51,16 @@ describe('field-encryption schema', () => {
 describe('field-encryption', () => {
   it.each([
     ['EC P-256', 'ES256', 'ECDH-ES+A256KW'],
+    ['X25519', 'X25519', 'ECDH-ES+A256KW'],
     ['RSA 2048', 'RS256', 'RSA-OAEP-256'],
   ])(
     'encrypts chosen fields for the caller (%s); the client decrypts them with its private key',
     async (_n, genAlg, alg) => {
-      const { publicKey, privateKey } = await generateKeyPair(genAlg === 'ES256' ? 'ECDH-ES+A256KW' : 'RSA-OAEP-256', {
+      const { publicKey, privateKey } = await generateKeyPair(genAlg === 'RS256' ? 'RSA-OAEP-256' : 'ECDH-ES+A256KW', {
         extractable: true,
+        ...(genAlg === 'X25519' && { crv: 'X25519' }),
       });
+      if (genAlg === 'X25519') expect(await exportJWK(publicKey)).toMatchObject({ kty: 'OKP', crv: 'X25519' });
       const jwk = { ...(await exportJWK(publicKey)), kid: 'client-1' };
       // Registered as a consumer attribute, as `rampart consumers update --attr encryption_jwk=<json>` stores it.
       const ctx = answer(account, { encryption_jwk: JSON.stringify(jwk) });
