@@ -335,3 +335,93 @@ describe('response-filter policy', () => {
     expect(bodyOf(own)).toEqual({ type: 'x', ssn: 1 });
   });
 });
+
+describe('response-filter on the bytes (no parse / stringify when the scan can decide)', () => {
+  const user = {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      email: { type: 'string' },
+      address: { type: 'object', properties: { city: {}, country: {} } },
+      tags: { type: 'array', items: { type: 'string' } },
+    },
+  };
+  const cfg = {
+    components: { schemas: { User: user } },
+    responses: {
+      '200': {
+        type: 'object',
+        properties: { page: {}, items: { type: 'array', items: { $ref: '#/components/schemas/User' } } },
+      },
+    },
+    fields: [{ paths: ['$.items[*].email'], action: 'deny' as const, except_roles: ['admin'] }],
+  };
+  const page = {
+    page: 1,
+    items: Array.from({ length: 12 }, (_, i) => ({
+      id: `u_${i}`,
+      name: `User "${i}"`,
+      email: `u${i}@example.com`,
+      address: { city: 'Oslo', country: 'NO', geo: [1, 2] },
+      tags: ['a', 'b'],
+      ssn: '536-90-4399',
+      internal_id: 880000 + i,
+    })),
+  };
+  /** The object path's answer and event detail, computed with the pure functions. */
+  const expected = (doc: unknown, admin: boolean) => {
+    const removed: string[] = [];
+    const compiler = new SchemaCompiler({ components: cfg.components });
+    let v = filterValue(doc, compiler.compile(cfg.responses['200']), (p) => removed.push(p));
+    const bySchema = removed.length;
+    if (!admin) v = applyPaths(v, [compilePath('$.items[*].email')], null, (p) => removed.push(p));
+    return {
+      value: v,
+      detail: {
+        removed: removed.length,
+        by_schema: bySchema,
+        by_rules: removed.length - bySchema,
+        paths: removed.slice(0, 10).join(' ').slice(0, 400),
+      },
+      location: `body${removed[0]}`,
+    };
+  };
+
+  for (const [label, text] of [
+    ['compact', JSON.stringify(page)],
+    ['pretty-printed', JSON.stringify(page, null, 2)],
+    // A duplicate key: the scan gives up and the object path decides, with the same outcome.
+    ['with a duplicate key', JSON.stringify(page).replace('"page":1', '"page":0,"page":1')],
+  ] as const) {
+    it(`cuts a ${label} answer exactly as the object path: body, event, paths`, async () => {
+      for (const admin of [false, true]) {
+        const ctx = jsonCtx(text, { roles: [admin ? 'admin' : 'user'] });
+        expect(await runPhase(instantiate(def, cfg), 'response', ctx)).toBeUndefined();
+        const want = expected(JSON.parse(text), admin);
+        expect(bodyOf(ctx)).toEqual(want.value);
+        // The byte path keeps the answer's own layout; the object path writes compact JSON.
+        if (label === 'pretty-printed') expect(rawBody(ctx)).toContain('\n      "name"');
+        if (label === 'with a duplicate key') expect(rawBody(ctx)).toBe(JSON.stringify(want.value));
+        expect(ctx.securityEvents).toEqual([
+          {
+            type: 'response.field_removed',
+            policy: 'response-filter',
+            rule: 'schema',
+            location: want.location,
+            action: 'modify',
+            detail: want.detail,
+          },
+        ]);
+      }
+    });
+  }
+
+  it('refuses what JSON.parse refuses, whichever path looks at it', async () => {
+    const p = instantiate(def, cfg);
+    for (const bad of ['{"page":1,}', '{"page":"a\u0001b"}', '{"page":1}x', '{"page":"\\x"}']) {
+      const e = await runPhase(p, 'response', jsonCtx(bad, { roles: ['user'] }));
+      expect((e as GatewayError).code, bad).toBe('RESPONSE_BLOCKED');
+    }
+  });
+});
