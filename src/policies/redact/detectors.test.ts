@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../identity/api-key.js';
-import { compileScanner, DETECTORS, type Detector, isCard, isIban, isUsSsn, luhn, mask } from './detectors.js';
+import {
+  compileScanner,
+  DECODE,
+  DETECTORS,
+  type Detector,
+  isCard,
+  isIban,
+  isPhone,
+  isUsSsn,
+  luhn,
+  mask,
+} from './detectors.js';
 
 const scanner = compileScanner([...DETECTORS]);
 
@@ -121,5 +132,70 @@ describe('redaction checks', () => {
   it('only enabled detectors run', () => {
     const emailOnly = compileScanner(['email']);
     expect(find('a@example.com 4111111111111111', emailOnly)).toEqual([['email', 'a@example.com']]);
+  });
+});
+
+describe('JSON strings read as bytes (the JSON text path)', () => {
+  const texts = [
+    'write to alice.smith+tag@mail.example.co.uk today',
+    'card 4111 1111 1111 1111 on file',
+    'mc 5555-5555-5555-4444.',
+    'pay to DE89 3704 0044 0532 0130 00 EUR',
+    'GB82WEST12345698765432',
+    'ssn 536-90-4399',
+    'NI AB 12 34 56 C',
+    'call +1 415 555 2671 now',
+    'US (415) 555-2671',
+    'FR 06 12 34 56 78',
+    `key=${aws}`,
+    `token ${ghp}`,
+    slack,
+    stripe,
+    `k=${google}`,
+    `Bearer ${jwt}`,
+    '2024-01-15T10:00:00Z',
+    '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA',
+    'SW1A 1AA',
+    'order 1234567890123456',
+    '1-----------1 555-55-5555',
+    'AB12',
+    'short',
+    '',
+  ];
+
+  it('takes the gates replace() takes, so replaceOpen finds what replace finds', () => {
+    for (const text of texts) {
+      const b = Buffer.from(`{"k":${JSON.stringify(text)}}`);
+      const r = scanner.gatesOfJsonString(b, 6, b.length);
+      const open = r & 32767;
+      expect((r - open) / 32768).toBe(b.length - 2);
+      const got: [Detector, string][] = [];
+      if (open !== 0) {
+        scanner.replaceOpen(text, open, (f) => {
+          got.push([f.type, f.value]);
+          return f.value;
+        });
+      }
+      expect(got).toEqual(find(text));
+    }
+  });
+
+  it('sends strings with escapes or non-ASCII text to be decoded, refuses control characters', () => {
+    const read = (json: string) => scanner.gatesOfJsonString(Buffer.from(json), 1, Buffer.byteLength(json));
+    expect(read('"alice\\u0040example.com"') & 32767).toBe(DECODE);
+    expect(read('"Zoë 4111 1111 1111 1111"') & 32767).toBe(DECODE);
+    expect(read('"a\\"b" x') >= 0).toBe(true);
+    expect(read('"tab\there"')).toBe(-1);
+    expect(read('"no end')).toBe(-1);
+  });
+
+  it('phone checks: digits and separators', () => {
+    expect(isPhone('+44 20 7946 0958')).toBe(true);
+    expect(isPhone('+1 (415) 555-2671')).toBe(true);
+    expect(isPhone('415-555-2671')).toBe(true);
+    expect(isPhone('020 7946 0958')).toBe(true);
+    expect(isPhone('01-02-2024')).toBe(false);
+    expect(isPhone('415 - 555-2671')).toBe(false);
+    expect(isPhone('+1234567')).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '../response-filter/shared.js';
 import { compileScanner, type Detector, type Finding, mask } from './detectors.js';
 import { isHtmlType, looksLikeStackTrace, traceKind } from './error-pages.js';
+import { DROP, FALLBACK, type JsonTextHooks, MAX_DEPTH, redactJsonText } from './json-text.js';
 import { meta, schema } from './schema.js';
 
 /** Keyring purpose of the keyed hashes `action: hash` puts in place of a value. */
@@ -28,9 +29,7 @@ class Blocked {
 /** Per-walk tally, for the audit event: counts by detector, never values. */
 type Tally = Map<string, number>;
 
-const DROP = Symbol('drop');
 const JWE_COMPACT = /^eyJ[\w-]+\.[\w-]*\.[\w-]+\.[\w-]+\.[\w-]+$/;
-const MAX_DEPTH = 128;
 
 export default definePolicy({
   ...meta,
@@ -76,13 +75,29 @@ export default definePolicy({
     };
     const onFinding = (f: Finding): string => replaceOne(f.type, f.value) ?? mask(f);
 
-    const scanString = (s: string): string | typeof DROP => {
+    /** `open`: the string's gates when the caller took them (scanner.gatesOfJsonString, not 0), -1 otherwise. */
+    const scanString = (s: string, open = -1): string | typeof DROP => {
       // A JWE (field-encryption's output, encrypted for the caller) is left whole: masking a chance digit run in its
       // ciphertext would only make it undecryptable.
       if (s.startsWith('eyJ') && JWE_COMPACT.test(s)) return s;
       dropField = false;
-      const out = scanner.replace(s, onFinding);
+      const out = open < 0 ? scanner.replace(s, onFinding) : scanner.replaceOpen(s, open, onFinding);
       return dropField ? DROP : out;
+    };
+
+    /** A member redacted by its name (field_names); `value` is what a hash is taken of. */
+    const redactField = (value: () => string): string | typeof DROP => {
+      dropField = false;
+      const rep = replaceOne('field', actionOf('field') === 'hash' ? value() : '');
+      return dropField ? DROP : (rep ?? '[REDACTED:field]');
+    };
+    const hooks: JsonTextHooks = {
+      scanner,
+      cards: cardsOn,
+      names,
+      nameLengths: new Set([...names].map((n) => n.length)),
+      string: scanString,
+      field: redactField,
     };
 
     const walk = (v: unknown, depth: number): unknown => {
@@ -114,9 +129,7 @@ export default definePolicy({
         const cur = o[k];
         let r: unknown;
         if (names.size && names.has(k.toLowerCase()) && cur !== null && cur !== '') {
-          dropField = false;
-          const rep = replaceOne('field', typeof cur === 'string' ? cur : JSON.stringify(cur));
-          r = dropField ? DROP : (rep ?? '[REDACTED:field]');
+          r = redactField(() => (typeof cur === 'string' ? cur : JSON.stringify(cur)));
         } else {
           r = walk(cur, depth + 1);
         }
@@ -152,6 +165,21 @@ export default definePolicy({
      * at a time: the tally goes back with the result (or inside Blocked).
      */
     const redactBuffer = (buf: Buffer, json: boolean): { out: Buffer | null; tally: Tally } => {
+      if (json) {
+        // The JSON text itself first (redactJsonText); anything it leaves (FALLBACK) or a block: the walk below, from
+        // the start with a fresh tally, so that the event is the walk's.
+        tally = new Map();
+        try {
+          const out = redactJsonText(buf, hooks);
+          if (out !== FALLBACK) return { out, tally };
+        } catch (e) {
+          if (!(e instanceof Blocked)) throw e;
+        }
+      }
+      return redactParsed(buf, json);
+    };
+    /** parse, walk, stringify: the reference for redactJsonText, and what text bodies get. */
+    const redactParsed = (buf: Buffer, json: boolean): { out: Buffer | null; tally: Tally } => {
       const mine: Tally = new Map();
       tally = mine;
       try {

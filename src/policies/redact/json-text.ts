@@ -1,0 +1,417 @@
+import { isUtf8 } from 'node:buffer';
+import { DECODE, type Scanner } from './detectors.js';
+
+/**
+ * Redaction of a JSON body on its text: one pass over the bytes finds the tokens (and checks the grammar), the
+ * scanner takes each string value's gates as it reads it and looks only where a gate is open, and the answer is the
+ * input with the findings spliced in (formatting kept). It does what JSON.parse, the walk over the values and
+ * JSON.stringify did (same values scanned in the same order, same tally, same actions) for about half the cost;
+ * strings with escapes or non-ASCII text are decoded one by one. Whatever it does not read exactly like the walk
+ * it leaves to the walk (FALLBACK): text that is not valid JSON or not UTF-8, nesting at the depth limit, keys that
+ * are array indexes (the walk visits them first). Where the walk lost data it does not: every member of a name
+ * given twice is scanned (the walk saw the last one only, and passed an unchanged body on whole), and a member
+ * named __proto__ stays.
+ */
+
+export const DROP: unique symbol = Symbol('drop');
+export const FALLBACK = undefined;
+
+export interface JsonTextHooks {
+  readonly scanner: Scanner;
+  /** Whether numbers (>= 1e12, safe integers) are looked at as card numbers. */
+  readonly cards: boolean;
+  /** Member names, lower case, whose values are redacted whatever they hold. */
+  readonly names: ReadonlySet<string>;
+  /** Their lengths: most keys are told apart without making a string of them. */
+  readonly nameLengths: ReadonlySet<number>;
+  /** The redaction of a string value: the same string when nothing was found, or DROP. `open`: its gates, or -1. */
+  string(text: string, open: number): string | typeof DROP;
+  /** The redaction of a `names` member's value; `value()` gives the text a hash is taken of. */
+  field(value: () => string): string | typeof DROP;
+}
+
+/** Byte classes inside a string: 0 plain, then quote, backslash, control character (invalid), non-ASCII. */
+const S_QUOTE = 1;
+const S_ESCAPE = 2;
+const S_CONTROL = 3;
+const S_HIGH = 4;
+const STRING_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_CLASS[c] = S_CONTROL;
+for (let c = 0x80; c < 0x100; c++) STRING_CLASS[c] = S_HIGH;
+STRING_CLASS[0x22] = S_QUOTE;
+STRING_CLASS[0x5c] = S_ESCAPE;
+
+/** What stringEnd tells besides where the string ends. */
+const F_ESCAPED = 1;
+const F_NON_ASCII = 2;
+
+/**
+ * The string whose text starts at i: (index of its closing quote) * 4 + flags, -1 when it has no closing quote or
+ * holds a control character.
+ */
+function stringEnd(b: Buffer, i: number, n: number): number {
+  let flags = 0;
+  while (i < n) {
+    const k = STRING_CLASS[b[i] as number];
+    if (k === 0) i++;
+    else if (k === S_QUOTE) return i * 4 + flags;
+    else if (k === S_ESCAPE) {
+      // The escape itself is checked by JSON.parse when the string is decoded.
+      flags |= F_ESCAPED;
+      i += 2;
+    } else if (k === S_HIGH) {
+      flags |= F_NON_ASCII;
+      i++;
+    } else return -1;
+  }
+  return -1;
+}
+
+/** The end of the digits from i on. */
+function digitsEnd(b: Buffer, i: number, n: number): number {
+  while (i < n && (b[i] as number) >= 0x30 && (b[i] as number) <= 0x39) i++;
+  return i;
+}
+
+/** The JSON number at i (grammar checked): its end * 2, + 1 when it has an exponent; -1 when there is none. */
+function numberEnd(b: Buffer, i: number, n: number): number {
+  if (b[i] === 0x2d) i++;
+  if (i >= n) return -1;
+  const c = b[i] as number;
+  if (c === 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) i = digitsEnd(b, i + 1, n);
+  else return -1;
+  if (i < n && b[i] === 0x2e) {
+    const d = i + 1;
+    i = digitsEnd(b, d, n);
+    if (i === d) return -1;
+  }
+  if (i < n && (b[i] === 0x65 || b[i] === 0x45)) {
+    let d = i + 1;
+    if (d < n && (b[d] === 0x2b || b[d] === 0x2d)) d++;
+    i = digitsEnd(b, d, n);
+    if (i === d) return -1;
+    return i * 2 + 1;
+  }
+  return i * 2;
+}
+
+/** End of the literal true, false or null at i, -1 when it is none of them. */
+function literalEnd(b: Buffer, i: number, n: number): number {
+  const c = b[i];
+  if (c === 0x74) return i + 3 < n && b[i + 1] === 0x72 && b[i + 2] === 0x75 && b[i + 3] === 0x65 ? i + 4 : -1;
+  if (c === 0x6e) return i + 3 < n && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c ? i + 4 : -1;
+  if (c === 0x66) {
+    return i + 4 < n && b[i + 1] === 0x61 && b[i + 2] === 0x6c && b[i + 3] === 0x73 && b[i + 4] === 0x65 ? i + 5 : -1;
+  }
+  return -1;
+}
+
+/** A key the walk would visit before the others (Object.keys puts array indexes first, in numeric order). */
+function isIndexKey(k: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) <= 4294967294;
+}
+
+/** A replacement as JSON string text, in the latin1 view of UTF-8 bytes the output is built in. */
+function jsonLatin1(v: string): string {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return Buffer.from(JSON.stringify(v)).toString('latin1');
+  }
+  return `"${v}"`;
+}
+
+/** Nesting the walk refuses (a block): containers inside this many others. */
+export const MAX_DEPTH = 128;
+/** Nesting this reader follows at all (inside a `names` value, which the walk does not enter); deeper: FALLBACK. */
+const MAX_NESTING = 4096;
+const OBJECT = 1;
+const ARRAY = 2;
+/** Per open container: kind, whether a member was kept (a dropped one then takes its leading comma), the comma
+ * before the current member, whether the next comma goes with a dropped first member. Reused: one call at a time. */
+const kindAt = new Uint8Array(MAX_NESTING);
+const keptAt = new Uint8Array(MAX_NESTING);
+const dropCommaAt = new Uint8Array(MAX_NESTING);
+const commaAt = new Int32Array(MAX_NESTING);
+
+/** Parser states: a value, a value or "]", a key or "}", a key, ":", then "," or a closing bracket. */
+const VALUE = 0;
+const VALUE_OR_END = 1;
+const KEY_OR_END = 2;
+const KEY = 3;
+const COLON = 4;
+const AFTER = 5;
+
+/** The output: the input's latin1 view (byte i is character i) with replacements spliced in. */
+class Splice {
+  out = '';
+  last = 0;
+  changed = false;
+  topDropped = false;
+  #text: string | null = null;
+  constructor(readonly b: Buffer) {}
+
+  /** The latin1 view, made on first need. */
+  text(): string {
+    if (this.#text === null) this.#text = this.b.toString('latin1');
+    return this.#text;
+  }
+
+  replace(start: number, end: number, rep: string): void {
+    this.out += this.text().slice(this.last, start) + rep;
+    this.last = end;
+    this.changed = true;
+  }
+
+  /** Drops the member or element from `start` to `end`, in the container at `level`, and one comma with it. */
+  drop(level: number, start: number, end: number): void {
+    this.changed = true;
+    if (level < 0) {
+      this.topDropped = true;
+      return;
+    }
+    if (keptAt[level] === 1) {
+      // ", member": from the comma before it.
+      this.out += this.text().slice(this.last, commaAt[level]);
+    } else {
+      // The first member so far: "member," up to the comma after it, if one comes.
+      this.out += this.text().slice(this.last, start);
+      dropCommaAt[level] = 1;
+    }
+    this.last = end;
+  }
+
+  /**
+   * The result of a string value or number b[start, end) scanned as `value`. `raw`: the value is the JSON text
+   * itself (printable ASCII, no quote or backslash), and so is the result: the scanner keeps the text around its
+   * findings, and masks and hashes are made of the finding's own characters, "*", "[", "]", ":", "." and base64url.
+   */
+  scanned(
+    level: number,
+    member: number,
+    start: number,
+    end: number,
+    value: string,
+    r: string | typeof DROP,
+    raw: boolean,
+  ): void {
+    if (r === DROP) {
+      this.drop(level, member, end);
+      return;
+    }
+    if (r !== value) this.replace(start, end, raw ? `"${r}"` : jsonLatin1(r));
+    if (level >= 0) keptAt[level] = 1;
+  }
+
+  /**
+   * A `names` member's value b[start, end) is complete; `decoded` when it is a string (a string equal to its
+   * redaction stays as it is, like in the walk; any other value is replaced).
+   */
+  field(h: JsonTextHooks, level: number, member: number, start: number, end: number, decoded: string | null): void {
+    const b = this.b;
+    const rep = h.field(() => decoded ?? JSON.stringify(JSON.parse(b.toString('utf8', start, end))));
+    this.scanned(level, member, start, end, decoded as string, rep, false);
+  }
+
+  result(): Buffer | null {
+    if (!this.changed) return null;
+    if (this.topDropped) return Buffer.from('null');
+    return Buffer.from(this.out + this.text().slice(this.last), 'latin1');
+  }
+}
+
+/**
+ * The redacted body, null when nothing changed, FALLBACK when the walk must decide. Throws what the hooks throw
+ * (a block): the caller then runs the walk, whose tally and order are the reference.
+ */
+export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
+  if (!isUtf8(b)) return FALLBACK;
+  try {
+    return splice(b, h);
+  } catch (e) {
+    // A bad escape: not JSON for JSON.parse either.
+    if (e instanceof SyntaxError) return FALLBACK;
+    throw e;
+  }
+}
+
+function splice(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
+  const n = b.length;
+  const scanner = h.scanner;
+  const names = h.names.size > 0 ? h.names : null;
+  const o = new Splice(b);
+  let level = -1;
+  let state = VALUE;
+  /** Where the current member (its key) or element starts. */
+  let member = 0;
+  /** The current member's name is one of `names`. */
+  let fieldHit = false;
+  /** Level of the `names` value being skipped (the walk does not enter it), -1 when none. */
+  let skip = -1;
+  let fieldStart = 0;
+  let i = 0;
+  for (;;) {
+    let c = 0;
+    for (; i < n; i++) {
+      c = b[i] as number;
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    }
+    if (i >= n) break;
+    if (state === AFTER) {
+      if (c === 0x2c) {
+        if (level < 0) return FALLBACK;
+        if (skip < 0) {
+          if (dropCommaAt[level] === 1) {
+            o.replace(i, i + 1, '');
+            dropCommaAt[level] = 0;
+          }
+          commaAt[level] = i;
+        }
+        state = kindAt[level] === OBJECT ? KEY : VALUE;
+        i++;
+        continue;
+      }
+      if (level < 0 || c !== (kindAt[level] === OBJECT ? 0x7d : 0x5d)) return FALLBACK;
+    } else if (state === KEY || state === KEY_OR_END) {
+      if (c === 0x22) {
+        const r = stringEnd(b, i + 1, n);
+        if (r < 0) return FALLBACK;
+        const e = (r - (r & 3)) / 4;
+        if (skip < 0) {
+          member = i;
+          let key: string | null = null;
+          if (r & 3) {
+            key = r & F_ESCAPED ? (JSON.parse(b.toString('utf8', i, e + 1)) as string) : b.toString('utf8', i + 1, e);
+            if (isIndexKey(key)) return FALLBACK;
+          } else {
+            const k0 = b[i + 1] as number;
+            if (k0 >= 0x30 && k0 <= 0x39 && isIndexKey(o.text().slice(i + 1, e))) return FALLBACK;
+          }
+          if (names !== null) {
+            if (key !== null) fieldHit = names.has(key.toLowerCase());
+            else
+              fieldHit =
+                h.nameLengths.has(e - i - 1) &&
+                names.has(
+                  o
+                    .text()
+                    .slice(i + 1, e)
+                    .toLowerCase(),
+                );
+          }
+        } else if (r & F_ESCAPED) JSON.parse(b.toString('utf8', i, e + 1));
+        i = e + 1;
+        // The colon right after the key, as JSON.stringify writes it; else the loop finds it.
+        if (b[i] === 0x3a) {
+          i++;
+          state = VALUE;
+        } else state = COLON;
+        continue;
+      }
+      if (c !== 0x7d || state !== KEY_OR_END) return FALLBACK;
+    } else if (state === COLON) {
+      if (c !== 0x3a) return FALLBACK;
+      i++;
+      state = VALUE;
+      continue;
+    } else if (c !== 0x5d || state !== VALUE_OR_END) {
+      // A value.
+      const field = fieldHit && skip < 0;
+      fieldHit = false;
+      if (skip < 0 && level >= 0 && kindAt[level] === ARRAY) member = i;
+      if (c === 0x7b || c === 0x5b) {
+        if (level + 1 >= MAX_NESTING) return FALLBACK;
+        if (skip < 0) {
+          if (field) {
+            skip = level + 1;
+            fieldStart = i;
+          } else {
+            // The walk refuses nesting at its depth limit: let it, with its own tally.
+            if (level + 1 >= MAX_DEPTH) return FALLBACK;
+            if (level >= 0) keptAt[level] = 1;
+          }
+        }
+        level++;
+        kindAt[level] = c === 0x7b ? OBJECT : ARRAY;
+        keptAt[level] = 0;
+        dropCommaAt[level] = 0;
+        state = c === 0x7b ? KEY_OR_END : VALUE_OR_END;
+        i++;
+        continue;
+      }
+      state = AFTER;
+      const start = i;
+      if (c === 0x22) {
+        if (skip >= 0 || field) {
+          const r = stringEnd(b, i + 1, n);
+          if (r < 0) return FALLBACK;
+          const e = (r - (r & 3)) / 4;
+          i = e + 1;
+          const decoded = r & F_ESCAPED ? (JSON.parse(b.toString('utf8', start, i)) as string) : null;
+          if (skip >= 0) continue;
+          if (e > start + 1) {
+            o.field(
+              h,
+              level,
+              member,
+              start,
+              i,
+              decoded ?? (r & 3 ? b.toString('utf8', start + 1, e) : o.text().slice(start + 1, e)),
+            );
+            continue;
+          }
+          // "" is not redacted by name (the walk's rule), nor is there anything in it to scan.
+          if (level >= 0) keptAt[level] = 1;
+          continue;
+        }
+        const r = scanner.gatesOfJsonString(b, i + 1, n);
+        if (r < 0) return FALLBACK;
+        const open = r & 32767;
+        const e = (r - open) / 32768;
+        i = e + 1;
+        if (open === 0) {
+          if (level >= 0) keptAt[level] = 1;
+        } else if (open !== DECODE) {
+          const raw = o.text().slice(start + 1, e);
+          o.scanned(level, member, start, i, raw, h.string(raw, open), true);
+        } else {
+          const text = JSON.parse(b.toString('utf8', start, i)) as string;
+          o.scanned(level, member, start, i, text, h.string(text, -1), false);
+        }
+        continue;
+      }
+      const number = c === 0x2d || (c >= 0x30 && c <= 0x39);
+      const r = number ? numberEnd(b, i, n) : literalEnd(b, i, n) * 2;
+      if (r < 0) return FALLBACK;
+      const e = (r - (r & 1)) / 2;
+      i = e;
+      if (skip >= 0) continue;
+      if (field && c !== 0x6e) {
+        // null is not redacted by name (the walk's rule); other literals and numbers are.
+        o.field(h, level, member, start, e, null);
+        continue;
+      }
+      if (number && h.cards && (e - start >= 13 || r & 1)) {
+        // Card numbers sent as JSON numbers.
+        const v = Number(o.text().slice(start, e));
+        if (v >= 1e12 && Number.isSafeInteger(v)) {
+          const digits = String(v);
+          o.scanned(level, member, start, e, digits, h.string(digits, -1), true);
+          continue;
+        }
+      }
+      if (level >= 0) keptAt[level] = 1;
+      continue;
+    }
+    // A closing bracket.
+    i++;
+    level--;
+    state = AFTER;
+    if (skip === level + 1) {
+      skip = -1;
+      o.field(h, level, member, fieldStart, i, null);
+    }
+  }
+  if (level !== -1 || state !== AFTER) return FALLBACK;
+  return o.result();
+}
