@@ -113,6 +113,9 @@ function parseHex(s: string, from: number, len: number): number {
   return v;
 }
 
+/** An "&" a reference can start at: "&#" or "&" and a name NAMED holds (its first two letters). */
+const ENTITY_START = /&(?:#|lt|gt|am|qu|ap|co|so|bs|lp|rp|se|eq|ta|ne|nb|gr|lo|pe|ex|nu|do|pl|as|ve|ls|rs|lc|rc)/i;
+
 const NAMED: Record<string, string> = {
   lt: '<',
   gt: '>',
@@ -151,6 +154,8 @@ const NAMED: Record<string, string> = {
 /** HTML character references: `&#60;`, `&#x3c;` (with or without `;`, with leading zeros) and common named ones. */
 export function htmlDecode(s: string): string {
   if (s.indexOf('&') === -1) return s;
+  // Prose has "&" without a reference ("Tom & Jerry", "?a=1&b=2"): nothing to build when none follows.
+  if (!ENTITY_START.test(s)) return s;
   let out = '';
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -277,11 +282,14 @@ export function decodeValue(raw: string, plus: boolean): string {
     if (d === s) break;
     s = d;
   }
+  const beforeHtml = s;
   s = htmlDecode(s);
+  // htmlDecode of a value it left as it was would leave it again: the second round is skipped then.
+  const htmlIdle = s === beforeHtml;
   s = jsUnescape(s);
   // A second round catches `%26lt;` → `&lt;` → `<` and `\u0025 3c` style layering.
   if (s.indexOf('%') !== -1) s = percentDecodeOnce(s, false);
-  if (s.indexOf('&') !== -1) s = htmlDecode(s);
+  if (s.indexOf('&') !== -1 && !(htmlIdle && s === beforeHtml)) s = htmlDecode(s);
   if (NON_ASCII.test(s)) {
     s = s.normalize('NFKC');
     // Look-alike slashes NFKC leaves alone (∕ ⁄ ⧸, ∖ ⧹ ﹨): a path reader may fold them.

@@ -124,23 +124,19 @@ export class DetectionEngine {
       const v = hs[name];
       if (v === undefined) continue;
       const lname = name.toLowerCase();
-      const list = typeof v === 'string' ? [v] : v;
-      for (const one of list) {
-        if (lname === 'cookie') {
-          if (this.opts.cookies) splitCookies(one, values);
-        } else if ((this.headers.has(lname) || this.headerGlob?.test(lname)) && !SKIP_HEADERS.has(lname)) {
-          values.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
-        } else if (this.jndiOn && one.indexOf('${') !== -1) {
-          headerValues.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
-        }
-      }
+      if (typeof v === 'string') this.addHeader(lname, v, values, headerValues);
+      else for (const one of v) this.addHeader(lname, one, values, headerValues);
     }
     let wholeBody: string | null = null;
+    // Every value from here on is the body's (their locations are "body..."): known without reading the location,
+    // a JSON pointer built by concatenation that reading would flatten.
+    const bodyFrom = values.length;
     if (this.opts.body && req.body !== undefined && req.body.length > 0) {
       wholeBody = this.readBody(req, values);
     }
     const findings: Finding[] = [];
-    for (const rv of values) this.inspectValue(rv, this.detectors, findings);
+    for (let i = 0; i < values.length; i++)
+      this.inspectValue(values[i] as RawValue, this.detectors, findings, i >= bodyFrom);
     if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, [jndi], findings);
     // The XML document as a whole (DTDs and entity declarations span elements).
     if (wholeBody !== null) {
@@ -154,11 +150,23 @@ export class DetectionEngine {
     }
     // The strongest finding of each class counts: the same weak signal in many fields is not more evidence
     // (a config file with several "../" paths), two different classes are.
-    const perClass = new Map<AttackClass, number>();
-    for (const f of findings) perClass.set(f.class, Math.max(perClass.get(f.class) ?? 0, f.score));
     let score = 0;
-    for (const v of perClass.values()) score += v;
+    if (findings.length > 0) {
+      const perClass = new Map<AttackClass, number>();
+      for (const f of findings) perClass.set(f.class, Math.max(perClass.get(f.class) ?? 0, f.score));
+      for (const v of perClass.values()) score += v;
+    }
     return { score, attack: score >= this.threshold, findings };
+  }
+
+  private addHeader(lname: string, one: string, values: RawValue[], headerValues: RawValue[]): void {
+    if (lname === 'cookie') {
+      if (this.opts.cookies) splitCookies(one, values);
+    } else if ((this.headers.has(lname) || this.headerGlob?.test(lname)) && !SKIP_HEADERS.has(lname)) {
+      values.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+    } else if (this.jndiOn && one.indexOf('${') !== -1) {
+      headerValues.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+    }
   }
 
   /** Adds the body's values; returns the body text when it is XML (for the whole-document XXE check). */
@@ -254,34 +262,37 @@ export class DetectionEngine {
    * remembered per engine, bounded (cleared when full), so a repeated header costs one map lookup.
    */
   private readonly headerCache = new Map<string, readonly Finding[]>();
+  /** The same for User-Agent values only checked for JNDI (not among the inspected headers). */
+  private readonly jndiHeaderCache = new Map<string, readonly Finding[]>();
 
-  private inspectValue(rv: RawValue, detectors: readonly Detector[], findings: Finding[]): void {
-    // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not).
+  private inspectValue(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
+    // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not). Its location is
+    // always "header.user-agent": the value alone is the key, one map per detector list.
     if (
       rv.name === 'user-agent' &&
       rv.location.charCodeAt(0) === 104 /* h */ &&
       rv.raw.length <= HEADER_CACHE_VALUE_MAX
     ) {
-      const key = `${rv.location}\n${detectors.length}\n${rv.raw}`;
-      const cached = this.headerCache.get(key);
+      const cache = detectors === this.detectors ? this.headerCache : this.jndiHeaderCache;
+      const cached = cache.get(rv.raw);
       if (cached) {
         for (const f of cached) findings.push(f);
         return;
       }
       const mine: Finding[] = [];
       this.inspectUncached(rv, detectors, mine);
-      if (this.headerCache.size >= HEADER_CACHE_MAX) this.headerCache.clear();
-      this.headerCache.set(key, mine);
+      if (cache.size >= HEADER_CACHE_MAX) cache.clear();
+      cache.set(rv.raw, mine);
       for (const f of mine) findings.push(f);
       return;
     }
-    this.inspectUncached(rv, detectors, findings);
+    this.inspectUncached(rv, detectors, findings, body);
   }
 
-  private inspectUncached(rv: RawValue, detectors: readonly Detector[], findings: Finding[]): void {
+  private inspectUncached(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
     const loc = rv.location;
     const kind: ValueKind =
-      loc.charCodeAt(0) === 98
+      body || loc.charCodeAt(0) === 98
         ? 'body'
         : loc.charCodeAt(0) === 113
           ? 'query'

@@ -54,7 +54,27 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
   }
 }
 
-const PLAIN_TOKEN = /^[a-zA-Z0-9.,@-]{0,256}$/;
+/** /^[a-zA-Z0-9.,@-]{0,256}$/ as a loop: most JSON strings are short, and a regex call costs more than the scan. */
+function plainToken(s: string): boolean {
+  const n = s.length;
+  if (n > 256) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (
+      !(
+        (c >= 97 && c <= 122) ||
+        (c >= 65 && c <= 90) ||
+        (c >= 48 && c <= 57) ||
+        c === 46 ||
+        c === 44 ||
+        c === 64 ||
+        c === 45
+      )
+    )
+      return false;
+  }
+  return true;
+}
 
 function operandPreview(raw: string, plus: boolean): string {
   let v = raw;
@@ -69,14 +89,43 @@ function operandPreview(raw: string, plus: boolean): string {
   return JSON.stringify(v.slice(0, 32));
 }
 
+/** keyShape bits: the key may carry an attack ($..., __, [, "rototype"); has A-Z; needs JSON-pointer escaping. */
+const KEY_SUSPECT = 1;
+const KEY_UPPER = 2;
+const KEY_ESCAPE = 4;
+
+/** One pass over a JSON key instead of a handful of indexOf calls and a toLowerCase copy per key. */
+function keyShape(key: string): number {
+  const n = key.length;
+  let shape = key.charCodeAt(0) === 36 || (n >= 8 && key.indexOf('rototype') !== -1) ? KEY_SUSPECT : 0;
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 65 && c <= 90) shape |= KEY_UPPER;
+    else if (c === 91 || (c === 95 && prev === 95)) shape |= KEY_SUSPECT;
+    else if (c === 126 || c === 47) shape |= KEY_ESCAPE;
+    // Non-ASCII letters have case too: leave them to toLowerCase.
+    else if (c > 127) shape |= KEY_UPPER;
+    prev = c;
+  }
+  return shape;
+}
+
+/** True when for-in over `o` lists nothing (no enumerable property, own or inherited). */
+function noEnumerable(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 /** Walks parsed JSON: string values and object keys, with JSON-pointer locations. */
 export function walkJson(doc: unknown, out: RawValue[]): void {
+  const cleanPrototype = noEnumerable(Object.prototype);
   const visit = (node: unknown, ptr: string, parentKey: string, depth: number) => {
     if (out.length >= MAX_VALUES) return;
     if (typeof node === 'string') {
       // One word of letters, digits and . , @ - (ids, SKUs, e-mails, versions) cannot hold an attack: not even a value.
       // (Underscores stay: a "__proto__.x" path is one word.)
-      if (PLAIN_TOKEN.test(node) && node.indexOf('rototype') === -1) return;
+      if (plainToken(node) && node.indexOf('rototype') === -1) return;
       out.push({
         location: `body.${ptr || '/'}`,
         name: parentKey,
@@ -96,18 +145,22 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
       }
       return;
     }
-    for (const key of Object.keys(node as object)) {
+    // for-in reads values through V8's enum cache (Object.keys + obj[key] is a megamorphic keyed load per key). It
+    // also lists inherited enumerable properties, which Object.keys does not: with a clean Object.prototype (JSON.parse
+    // builds plain objects) there are none, otherwise each key is checked.
+    const own = cleanPrototype && Object.getPrototypeOf(node) === Object.prototype;
+    for (const key in node as object) {
+      if (!own && !Object.hasOwn(node as object, key)) continue;
       if (out.length >= MAX_VALUES) return;
       const child0 = (node as Record<string, unknown>)[key];
       // Only keys that can carry an attack become values: operators ($ne), __proto__, constructor.prototype.
-      const c0 = key.charCodeAt(0);
-      if (c0 !== 36 && key.indexOf('__') === -1 && key.indexOf('rototype') === -1 && key.indexOf('[') === -1) {
+      const shape = keyShape(key);
+      if (!(shape & KEY_SUSPECT)) {
         // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
         if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;
-        if (typeof child0 === 'string' && PLAIN_TOKEN.test(child0) && child0.indexOf('rototype') === -1) continue;
-        const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : key.toLowerCase();
-        const esc0 =
-          key.indexOf('~') === -1 && key.indexOf('/') === -1 ? key : key.replaceAll('~', '~0').replaceAll('/', '~1');
+        if (typeof child0 === 'string' && plainToken(child0) && child0.indexOf('rototype') === -1) continue;
+        const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : shape & KEY_UPPER ? key.toLowerCase() : key;
+        const esc0 = shape & KEY_ESCAPE ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
         visit(child0, `${ptr}/${esc0}`, lk, depth + 1);
         continue;
       }

@@ -53,6 +53,14 @@ const GENERATORS: Record<string, (n: number) => string> = {
   mongo: (n) => `{"${'$a'.repeat(n / 2)}`,
   proto: (n) => '__proto'.repeat(n / 7),
   unicode: (n) => '＜'.repeat(n),
+  // The fast paths' own scans: logic words glued inside words (each candidate rejected), apostrophes in prose,
+  // quotes glued in words, "&" without references, event-handler look-alikes, URLs with ordinary hosts.
+  glued_logic: (n) => 'door'.repeat(n / 4),
+  apostrophes: (n) => "it's ".repeat(n / 5),
+  glued_quotes: (n) => "a'b'".repeat(n / 4),
+  ampersands: (n) => '& a'.repeat(n / 3),
+  on_words: (n) => "'onabc ".repeat(n / 7),
+  public_urls: (n) => 'https://example.com/a '.repeat(n / 22),
 };
 
 function fastest(fn: () => void, runs = 7): number {

@@ -28,6 +28,40 @@ const WORD_COMMANDS = new Set(
   ),
 );
 
+function isAlnum(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/**
+ * `t.replace(/([a-z0-9])['"]([a-z0-9]+)['"]?/g, '$1$2')` by hand (the same leftmost, non-overlapping matches): a
+ * quote between two letters or digits goes, and so does a quote right after the run of letters and digits that
+ * follows it. c'a't → cat, w"h"oami → whoami, and prose's it's → its.
+ */
+export function unquoteGlued(t: string): string {
+  const n = t.length;
+  let out = '';
+  let last = 0;
+  // Jump from quote to quote (the next of each kind is kept, so each kind is searched once over the value).
+  let single = t.indexOf("'", 1);
+  let double = t.indexOf('"', 1);
+  let from = 1;
+  for (;;) {
+    if (single !== -1 && single < from) single = t.indexOf("'", from);
+    if (double !== -1 && double < from) double = t.indexOf('"', from);
+    const k = single === -1 ? double : double === -1 ? single : Math.min(single, double);
+    if (k === -1 || k >= n - 1) break;
+    from = k + 1;
+    if (k - 1 < last || !isAlnum(t.charCodeAt(k - 1)) || !isAlnum(t.charCodeAt(k + 1))) continue;
+    let e = k + 2;
+    while (e < n && isAlnum(t.charCodeAt(e))) e++;
+    out += t.slice(last, k) + t.slice(k + 1, e);
+    const c = t.charCodeAt(e);
+    last = c === 39 || c === 34 ? e + 1 : e;
+    from = last;
+  }
+  return last === 0 ? t : out + t.slice(last);
+}
+
 /** Undoes shell quoting tricks; bounded single passes. */
 export function shellNormalize(s: string): string {
   let t = s;
@@ -42,7 +76,7 @@ export function shellNormalize(s: string): string {
   if (t.indexOf('\\') !== -1 && !/[a-z]:\\/.test(t))
     t = t.replace(/\\(?=[a-z])(?![a-z]*\.(?:ini|exe|dll|txt|log|bat))/g, '');
   // Quotes glued inside words: c'a't, w"h"oami.
-  if (t.indexOf("'") !== -1 || t.indexOf('"') !== -1) t = t.replace(/([a-z0-9])['"]([a-z0-9]+)['"]?/g, '$1$2');
+  if (t.indexOf("'") !== -1 || t.indexOf('"') !== -1) t = unquoteGlued(t);
   // Brace expansion {cat,/etc/passwd} → cat /etc/passwd.
   if (t.indexOf('{') !== -1)
     t = t.replace(
@@ -146,6 +180,29 @@ const STRONG =
   /\/dev\/(?:tcp|udp)\/|\b(?:nc|ncat|netcat)(?:\.exe)?\s[^;|&\n]{0,64}?\s-[a-z]{0,4}e\b|\bbash\s+-i\b|\bsh\s+-i\b|\b(?:bash|sh|zsh)\s+-c\s|\bcmd(?:\.exe)?\s+\/[ck]\b|\bpowershell(?:\.exe)?\s[^;|&\n]{0,80}?(?:-e(?:nc|ncodedcommand)?|-c(?:ommand)?|iex|-nop|-w(?:indowstyle)?)\b|\biex\s*\(|\binvoke-expression\b|\bdownloadstring\s*\(|\bmkfifo\s+\/tmp|\bchmod\s+\+?[0-7]*x?\s+\/tmp|\b(?:python[23]?|perl|ruby|php)\s+-[cre]\s|\|\s*(?:ba)?sh\b|(?:^|[;&|\n`])\s*(?:system|exec|shell_exec|passthru|popen|proc_open)\s*\(\s*['"]|\breg(?:\.exe)?\s+(?:add|query|delete|save|export)\s|(?:^|[;&|\n`])\s*net\s+(?:user|localgroup|view|share|use|session|group|accounts)\b/;
 
 const QUICK = /[;|&`$\n{\\]|\/dev\/|\/bin\/|\bcmd\b|powershell|\b(?:nc|bash|sh|wget|curl)\b/;
+/**
+ * What every STRONG alternative needs: a flag or path after a blank, /dev/, a pipe, a few literal words, or a "(" after
+ * one of the functions it names. Cheap scans of literals first; STRONG itself is far dearer on prose.
+ */
+const STRONG_NEED = /\s[-/]|\/dev\/|\||powershell|invoke-expression|reg(?:\.exe)?\s|net\s/;
+const STRONG_CALLS = /iex|downloadstring|system|exec|passthru|popen|proc_open/;
+function strong(s: string): RegExpExecArray | null {
+  return STRONG_NEED.test(s) || (s.indexOf('(') !== -1 && STRONG_CALLS.test(s)) ? STRONG.exec(s) : null;
+}
+/** CODE_EXEC needs a "<" or a "$", or a "(" and one of the functions it names. */
+const CODE_CALLS = /phpinfo|system|exec|passthru|popen|proc_open|assert|eval/;
+function codeExec(v: Value): RegExpExecArray | null {
+  return v.flags & (F.LT | F.DOLLAR) || (v.flags & F.LPAREN && CODE_CALLS.test(v.lower))
+    ? CODE_EXEC.exec(v.lower)
+    : null;
+}
+
+/** The characters a separator starts with; the loop below jumps between them instead of testing every character. */
+const SEP_CHAR = /[;\n\r|&`$(]/g;
+function nextSepChar(s: string, from: number): number {
+  SEP_CHAR.lastIndex = from;
+  return SEP_CHAR.test(s) ? SEP_CHAR.lastIndex - 1 : s.length;
+}
 
 export const cmdi: Detector = {
   cls: 'cmdi',
@@ -155,7 +212,7 @@ export const cmdi: Detector = {
     if (!(v.flags & SEPS) || !QUICK.test(v.lower)) {
       if (RECON.test(v.lower)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       if (!(v.flags & (F.LPAREN | F.LT | F.SPACE))) return null;
-      const c = CODE_EXEC.exec(v.lower);
+      const c = codeExec(v);
       if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
       // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
       const w = /^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(v.lower);
@@ -165,22 +222,22 @@ export const cmdi: Detector = {
         commandLineOnly(v.lower, w[0].length)
       )
         return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
-      const st = STRONG.exec(v.lower);
+      const st = strong(v.lower);
       return st ? { rule: 'cmdi.shell', score: CRITICAL, at: st.index } : null;
     }
     const s = shellNormalize(v.lower);
-    const strong = STRONG.exec(s);
-    if (strong) return { rule: 'cmdi.shell', score: CRITICAL, at: Math.min(strong.index, v.text.length) };
-    const code = CODE_EXEC.exec(v.lower);
+    const st = strong(s);
+    if (st) return { rule: 'cmdi.shell', score: CRITICAL, at: Math.min(st.index, v.text.length) };
+    const code = codeExec(v);
     if (code) return { rule: 'cmdi.code_exec', score: CRITICAL, at: code.index };
     if (RECON.test(s)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
-    if (v.lower.indexOf('$ifs') !== -1 || v.lower.indexOf('${ifs') !== -1)
+    if (v.flags & F.DOLLAR && (v.lower.indexOf('$ifs') !== -1 || v.lower.indexOf('${ifs') !== -1))
       return { rule: 'cmdi.evasion', score: CRITICAL, at: 0 };
     let hit: Hit | null = null;
     const n = s.length;
     // Command positions: the start, then after every separator. Bounded by a count.
     let seps = 0;
-    for (let i = 0; i < n && seps < 256; i++) {
+    for (let i = 0; i < n && seps < 256; i = nextSepChar(s, i + 1)) {
       const c = s.charCodeAt(i);
       let sep = '';
       let p = i;
@@ -204,7 +261,7 @@ export const cmdi: Detector = {
         i = Math.max(i, resume);
         continue;
       }
-      const base = w.base.replace(/\.exe$/, '');
+      const base = w.base.endsWith('.exe') ? w.base.slice(0, -4) : w.base;
       const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);
       let score = 0;
       if (COMMANDS.has(base) || COMMANDS.has(w.base)) {

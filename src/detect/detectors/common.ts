@@ -42,111 +42,55 @@ export const F = {
   ENCODED: 1 << 29,
 } as const;
 
-/** Characters that set no flag by themselves: most prose is made of them only. */
-const FLAGLESS = /[^a-zA-Z0-9 .,]/;
+/** The flag each ASCII character sets by itself; SEQ marks "." "_" "-", whose flag depends on the character before. */
+const SEQ = 1 << 30;
+const CHAR_FLAG = new Int32Array(128);
+for (const [chars, flag] of [
+  ['\'"', F.QUOTE],
+  ['<', F.LT],
+  ['>', F.GT],
+  [':', F.COLON],
+  ['/', F.SLASH],
+  ['\\', F.BACKSLASH],
+  ['$', F.DOLLAR],
+  ['{', F.BRACE],
+  ['(', F.LPAREN],
+  [')', F.RPAREN],
+  [';', F.SEMI],
+  ['|', F.PIPE],
+  ['&', F.AMP],
+  ['`', F.BACKTICK],
+  ['\n\r', F.NEWLINE],
+  ['#', F.HASH],
+  ['@', F.AT],
+  ['%', F.PERCENT],
+  ['=', F.EQ],
+  ['*', F.STAR],
+  [' \t\v\f', F.SPACE],
+  ['[', F.BRACKET],
+  ['!', F.BANG],
+  ['+', F.PLUS],
+  ['._-', SEQ],
+] as const)
+  for (const ch of chars) CHAR_FLAG[ch.charCodeAt(0)] = flag;
 
 export function charFlags(s: string): number {
-  let f = s.length > 0 && s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57 ? F.DIGIT_START : 0;
-  if (s.indexOf(' ') !== -1) f |= F.SPACE;
-  if (s.indexOf('..') !== -1) f |= F.DOTDOT;
-  // Native scan to the first character that can set a flag; prose without one costs no per-character loop.
-  const first = FLAGLESS.exec(s);
-  if (!first) return f;
-  let prev = first.index > 0 ? s.charCodeAt(first.index - 1) : 0;
-  for (let i = first.index; i < s.length; i++) {
+  const n = s.length;
+  let f = n > 0 && s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57 ? F.DIGIT_START : 0;
+  let prev = 0;
+  // One table lookup per character: letters, digits and non-ASCII set nothing.
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90)) {
-      prev = c;
-      continue;
-    }
-    switch (c) {
-      case 39:
-      case 34:
-        f |= F.QUOTE;
-        break;
-      case 60:
-        f |= F.LT;
-        break;
-      case 62:
-        f |= F.GT;
-        break;
-      case 58:
-        f |= F.COLON;
-        break;
-      case 47:
-        f |= F.SLASH;
-        break;
-      case 92:
-        f |= F.BACKSLASH;
-        break;
-      case 36:
-        f |= F.DOLLAR;
-        break;
-      case 123:
-        f |= F.BRACE;
-        break;
-      case 40:
-        f |= F.LPAREN;
-        break;
-      case 41:
-        f |= F.RPAREN;
-        break;
-      case 59:
-        f |= F.SEMI;
-        break;
-      case 124:
-        f |= F.PIPE;
-        break;
-      case 38:
-        f |= F.AMP;
-        break;
-      case 96:
-        f |= F.BACKTICK;
-        break;
-      case 10:
-      case 13:
-        f |= F.NEWLINE;
-        break;
-      case 46:
-        if (prev === 46) f |= F.DOTDOT;
-        break;
-      case 35:
-        f |= F.HASH;
-        break;
-      case 64:
-        f |= F.AT;
-        break;
-      case 37:
-        f |= F.PERCENT;
-        break;
-      case 61:
-        f |= F.EQ;
-        break;
-      case 42:
-        f |= F.STAR;
-        break;
-      case 32:
-      case 9:
-      case 11:
-      case 12:
-        f |= F.SPACE;
-        break;
-      case 91:
-        f |= F.BRACKET;
-        break;
-      case 95:
-        if (prev === 95) f |= F.UNDERSCORE2;
-        break;
-      case 45:
-        if (prev === 45) f |= F.DASH2;
+    if (c < 128) {
+      const t = CHAR_FLAG[c] as number;
+      if (t === SEQ) {
+        if (c === 46) {
+          if (prev === 46) f |= F.DOTDOT;
+        } else if (c === 95) {
+          if (prev === 95) f |= F.UNDERSCORE2;
+        } else if (prev === 45) f |= F.DASH2;
         else if (prev === 32) f |= F.DASH_OPT;
-        break;
-      case 33:
-        f |= F.BANG;
-        break;
-      case 43:
-        f |= F.PLUS;
-        break;
+      } else f |= t;
     }
     prev = c;
   }

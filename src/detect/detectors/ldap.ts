@@ -25,21 +25,28 @@ function closesFirst(s: string): boolean {
   return false;
 }
 
+/**
+ * An injection closes the application's filter first: a ")" before its "(" (the depth goes below zero). A whole,
+ * balanced filter quoted in text ("(&(objectClass=user)(uid=jdoe))") closes nothing, so it is only a warning.
+ * A whole filter with a match-everything term ("(|(uid=*)(cn=*))") is an injection of a filter all the same.
+ */
+function filterScore(s: string): number {
+  return closesFirst(s) || /=\s{0,8}\*\s{0,8}\)/.test(s) ? CRITICAL : WARNING;
+}
+
 export const ldap: Detector = {
   cls: 'ldap',
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || !(v.flags & F.RPAREN) || !QUICK.test(s)) return null;
-    // An injection closes the application's filter first: a ")" before its "(" (the depth goes below zero). A whole,
-    // balanced filter quoted in text ("(&(objectClass=user)(uid=jdoe))") closes nothing, so it is only a warning.
-    // A whole filter with a match-everything term ("(|(uid=*)(cn=*))") is an injection of a filter all the same.
-    const score = closesFirst(s) || /=\s{0,8}\*\s{0,8}\)/.test(s) ? CRITICAL : WARNING;
+    // Every pattern below needs a "*" or a "(" after a ")": prose with a smiley or "(see above)" stops here.
+    if (!(v.flags & F.STAR) && s.indexOf('(', s.indexOf(')') + 1) === -1) return null;
     let m = CLOSE_OPEN.exec(s);
     // A new filter term: a wildcard value, a logic operator or a directory attribute; "f(a)(b=1)" is not one.
     if (m && (/[|&!]/.test(m[0]) || s.charCodeAt(m.index + m[0].length) === 42 || ATTRIBUTE.test(m[0])))
-      return { rule: 'ldap.filter_break', score, at: m.index };
+      return { rule: 'ldap.filter_break', score: filterScore(s), at: m.index };
     m = EMPTY_LOGIC.exec(s);
-    if (m) return { rule: 'ldap.filter_break', score, at: m.index };
+    if (m) return { rule: 'ldap.filter_break', score: filterScore(s), at: m.index };
     const t = s.trim();
     if (WILDCARD_CLOSE2.test(t) || (META_ONLY.test(t) && t.includes('(') && t.includes(')') && t.includes('*')))
       return { rule: 'ldap.metacharacters', score: CRITICAL, at: 0 };

@@ -56,6 +56,7 @@ const TEXT_OP = /["'{,[\s]\s*["']?(\$[a-z]{2,16})["']?\s*:/;
 const JS =
   /\$where\b|[;}]\s*(?:do\s*\{|while\s*\(|for\s*\(\s*;|[a-z_]{1,12}\s*=\s*new\s+date\s*\()|\bthis\.[a-z_]{1,40}\.(?:match|constructor|length)\b|\bsleep\s*\(\s*\d|(?:^|['"])\s*;\s*(?:return|while|var|let|const|sleep)\b|\|\|\s*(?:['"]\w*['"]\s*==\s*['"]|1\s*==\s*1|true\b)|\bdb\.[a-z_]{1,40}\.(?:find|drop|insert|remove|update)|\bobjectid\s*\(|\bnew\s+date\s*\(\s*\)\s*[;)]/;
 const QUICK = /\$|this\.|sleep|\|\||db\.|;/;
+const SEMI_STATEMENT = /;\s*(?:return|while|var|let|const|sleep)\b/;
 
 export const nosqli: Detector = {
   cls: 'nosqli',
@@ -82,10 +83,18 @@ export const nosqli: Detector = {
       return null;
     }
     let hit: Hit | null = null;
-    const m = TEXT_OP.exec(s);
+    const f = v.flags;
+    const m = f & F.DOLLAR ? TEXT_OP.exec(s) : null;
     if (m && OPERATORS.has(m[1] as string)) hit = { rule: 'nosqli.operator', score: CRITICAL, at: m.index };
     if (!hit && s.startsWith('$') && OPERATORS.has(s.trim())) hit = { rule: 'nosqli.operator', score: WARNING, at: 0 };
-    const j = JS.exec(s);
+    // Without $ ( { | every JS pattern needs "this.", "db." or a statement after ";": prose with a ";" stops here.
+    const j =
+      f & (F.DOLLAR | F.LPAREN | F.BRACE | F.PIPE) ||
+      s.includes('this.') ||
+      s.includes('db.') ||
+      (f & F.SEMI && SEMI_STATEMENT.test(s))
+        ? JS.exec(s)
+        : null;
     if (j) {
       const score = /^(?:\$where|this\.|db\.)|[;}]\s*(?:return|while|do|for|[a-z_]{1,12}\s*=)|\|\|/.test(j[0])
         ? CRITICAL

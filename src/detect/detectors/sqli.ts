@@ -292,7 +292,7 @@ function isSpace(c: number): boolean {
  * (0 for none): the text up to the first such quote becomes a string token. Returns null when that quote is never
  * closed (the whole value stays inside the string: no injection in that context).
  */
-export function tokenize(s: string, quote: number): Tok[] | null {
+export function tokenize(s: string, quote: number, max = MAX_TOKENS): Tok[] | null {
   const toks: Tok[] = [];
   const n = s.length;
   let i = 0;
@@ -302,7 +302,7 @@ export function tokenize(s: string, quote: number): Tok[] | null {
     toks.push({ t: 's', v: s.slice(0, end), at: 0 });
     i = end + 1;
   }
-  while (i < n && toks.length < MAX_TOKENS) {
+  while (i < n && toks.length < max) {
     const c = s.charCodeAt(i);
     if (isSpace(c)) {
       i++;
@@ -582,7 +582,7 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
 }
 
 /** Checks the token stream of one context. `broke`: the stream starts with a string the value closed. */
-function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
+export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
   let best: Hit | null = null;
   const take = (rule: string, score: number, at: number) => {
     if (!best || score > best.score) best = { rule, score, at };
@@ -753,6 +753,9 @@ export const sqli: Detector = {
       if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s)) return null;
     } else if (!QUICK.test(s)) return null;
     let hit: Hit | null = null;
+    // Most values that pass the quick test are prose with apostrophes and punctuation: when nothing in the value can
+    // start one of the token shapes `shapes` reads, tokenising it (up to three times) would find nothing.
+    if (!mayHaveShape(s, f)) return catalogue(s, null);
     const none = tokenize(s, 0);
     if (none) hit = shapes(none, false, s);
     if (hit && hit.score >= CRITICAL) return hit;
@@ -770,10 +773,170 @@ export const sqli: Detector = {
       if (h && (!hit || h.score > hit.score)) hit = h;
       if (hit && hit.score >= CRITICAL) return hit;
     }
-    if (CATALOGUE_HINT.test(s) && CATALOGUES.test(s) && (!hit || hit.score < CRITICAL)) {
-      const m = CATALOGUES.exec(s);
-      return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m ? m.index : 0 };
-    }
-    return hit;
+    return catalogue(s, hit);
   },
 };
+
+/** A read of a system catalogue (information_schema, sqlite_master ...) raises the hit or is one. */
+function catalogue(s: string, hit: Hit | null): Hit | null {
+  if ((!hit || hit.score < CRITICAL) && CATALOGUE_HINT.test(s)) {
+    const m = CATALOGUES.exec(s);
+    if (m) return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m.index };
+  }
+  return hit;
+}
+
+/**
+ * Words that can start a shape in `shapes`' main loop: statement starts (";", UNION and subqueries need one), the
+ * UNION words, logic words, the dangerous functions, OUTFILE / DUMPFILE. Matched without a left boundary (an
+ * alternation of literals scans fast); `hasShapeWord` checks the boundary and the words around.
+ */
+const SHAPE_WORD = new RegExp(
+  `(?:${[...STATEMENTS, ...UNIONS, ...LOGIC, ...STRONG_FUNCS, 'outfile', 'dumpfile']
+    .sort((a, b) => b.length - a.length)
+    .map((w) => w.replaceAll('.', '\\.'))
+    .join('|')})(?![a-z0-9_$\\u0080-\\uffff])`,
+  'g',
+);
+
+/**
+ * True when one of SHAPE_WORD's words starts a word as the tokenizer reads them: after a character that is not part
+ * of an identifier, after a digit (a number glued to a word, "1or", ends there) or after a no-break space.
+ */
+function hasShapeWord(s: string): boolean {
+  const re = SHAPE_WORD;
+  re.lastIndex = 0;
+  for (;;) {
+    const m = re.exec(s);
+    if (!m) return false;
+    const c = m.index === 0 ? 32 : s.charCodeAt(m.index - 1);
+    // AND / OR / XOR only start a shape after an operand (a literal, a string, ")", a variable) or at the start:
+    // "neighbour or at the door" does not.
+    // (A no-break space is both: skipped as a blank at a token's start, part of a word inside one.)
+    if (
+      (!isIdent(c) || isDigit(c) || c === 160) &&
+      (!LOGIC.has(m[0]) || operandBefore(s, m.index)) &&
+      !(PROSE_STATEMENTS.has(m[0]) && twoPlainWords(s, m.index + m[0].length))
+    )
+      return true;
+    re.lastIndex = m.index + 1;
+  }
+}
+
+/**
+ * Statement words whose grammar (`statementAt`) never holds when the next two tokens are plain words ("select the
+ * warm white option", "please update your address"): SELECT wants a list then FROM, the others a keyword, a
+ * variable or nothing at all. (EXEC, SHUTDOWN, GRANT and REVOKE take a plain word and stay out. UNION ALL followed
+ * by any statement word is a shape: the UNION words are in SHAPE_WORD for that.)
+ */
+const PROSE_STATEMENTS = new Set([
+  'select',
+  'update',
+  'delete',
+  'insert',
+  'replace',
+  'drop',
+  'create',
+  'alter',
+  'truncate',
+  'declare',
+  'waitfor',
+  'call',
+  'load',
+  'merge',
+  'handler',
+  'rename',
+]);
+
+/**
+ * A plain word from i (blanks first): ASCII letters then identifier characters, not a reserved word, not a call or a
+ * qualified name. Returns its end, or -1.
+ */
+function plainWordAt(s: string, i: number): number {
+  const n = s.length;
+  let j = i;
+  while (j < n && isSpace(s.charCodeAt(j))) {
+    // A no-break space may belong to the word before: do not guess.
+    if (s.charCodeAt(j) === 160) return -1;
+    j++;
+  }
+  if (j === i || j >= n) return -1;
+  const c = s.charCodeAt(j);
+  if (!(c >= 97 && c <= 122)) return -1;
+  let k = j + 1;
+  while (k < n && isIdent(s.charCodeAt(k))) {
+    if (s.charCodeAt(k) > 127) return -1;
+    k++;
+  }
+  if (WORD_TYPE.has(s.slice(j, k)) || s.charCodeAt(k) === 46) return -1;
+  let p = k;
+  while (p < n && isSpace(s.charCodeAt(p))) p++;
+  return s.charCodeAt(p) === 40 ? -1 : k;
+}
+
+/** Two plain words follow position i (the end of a statement word). */
+function twoPlainWords(s: string, i: number): boolean {
+  const x = plainWordAt(s, i);
+  return x !== -1 && plainWordAt(s, x) !== -1;
+}
+
+/**
+ * Whether the token before position i (blanks skipped; comments are ruled out before this is asked) may be one that
+ * a tautology continues (`shapes`, case "&"): none, a number or literal word, a string, ")", a variable, "?".
+ * Conservative: a quote, a backtick or a dot before it counts too.
+ */
+function operandBefore(s: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && isSpace(s.charCodeAt(j))) j--;
+  if (j < 0) return true;
+  const c = s.charCodeAt(j);
+  if (isIdent(c)) {
+    let k = j;
+    while (k >= 0 && isIdent(s.charCodeAt(k))) {
+      // A no-break space may end or continue the word: do not guess.
+      if (s.charCodeAt(k) === 160) return true;
+      k--;
+    }
+    // A number (or a word glued to one), an @variable (@a, @a.b, @@x), or true / false / null / unknown.
+    const before = k >= 0 ? s.charCodeAt(k) : 0;
+    return isDigit(s.charCodeAt(k + 1)) || before === 64 || before === 46 || LITERALS.has(s.slice(k + 1, j + 1));
+  }
+  // ")" a string's quote, a backtick, "?", "@", a number's "." or its exponent's "-" ("1e-").
+  if (c === 45) return j > 0 && (s.charCodeAt(j - 1) | 32) === 101;
+  return c === 41 || c === 39 || c === 34 || c === 96 || c === 63 || c === 64 || c === 46;
+}
+
+/** Token types that start a shape when they come right after the string the value closed (`shapes`, broke). */
+const BREAK_START = new Set<T>(['c', '&', 'U', ';', ')', 'k', 'E', 'o', 'f']);
+
+/**
+ * False only when `shapes` cannot find anything in any context: no shape-starting word or punctuation anywhere,
+ * the value does not start with ORDER / GROUP, and after each quote the value could close, the first token starts
+ * no shape (prose: "it's", "O'Connor"). Conservative by construction: the tokenizer's words are substrings.
+ */
+export function mayHaveShape(s: string, f: number): boolean {
+  // "--" and "#" are flags; "/*" "*/" "@@" "&&" "||" are looked for only when their character is there.
+  if (
+    f & (F.DASH2 | F.HASH) ||
+    (f & F.STAR && (s.includes('/*') || s.includes('*/'))) ||
+    (f & F.AT && s.includes('@@')) ||
+    (f & F.AMP && s.includes('&&')) ||
+    (f & F.PIPE && s.includes('||')) ||
+    hasShapeWord(s)
+  )
+    return true;
+  let i = 0;
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+  if (s.startsWith('order', i) || s.startsWith('group', i)) return true;
+  for (const q of QUOTES) {
+    if (s.indexOf(q.ch) === -1) continue;
+    const toks = tokenize(s, q.code, 2);
+    const first = toks?.[1];
+    if (first && BREAK_START.has(first.t)) return true;
+  }
+  return false;
+}
+const QUOTES = [
+  { ch: "'", code: 39 },
+  { ch: '"', code: 34 },
+] as const;

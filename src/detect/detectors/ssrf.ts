@@ -29,11 +29,80 @@ const METADATA_V4 = new Set([
 ]);
 const LOOPBACK_NAMES =
   /^(?:localhost|localhost\.localdomain|ip6-localhost|ip6-loopback|0)$|\.localhost$|^(?:[a-z0-9-]+\.)*(?:localtest\.me|lvh\.me|vcap\.me|lacolhost\.com|127-0-0-1\.[a-z.]+|spoofed\.burpcollaborator\.net)$/;
+/** A literal every LOOPBACK_NAMES match holds: most hosts are ruled out by a few substring scans. */
+function mayBeLoopbackName(host: string): boolean {
+  return (
+    host === '0' ||
+    host.includes('localhost') ||
+    host.includes('ip6-') ||
+    host.includes('localtest.me') ||
+    host.includes('lvh.me') ||
+    host.includes('vcap.me') ||
+    host.includes('lacolhost.com') ||
+    host.includes('127-0-0-1.') ||
+    host.includes('spoofed.burpcollaborator.net')
+  );
+}
+/** The domains WILDCARD_DNS ends with. */
+const WILDCARD_SUFFIXES = ['.nip.io', '.xip.io', '.sslip.io', '.traefik.me', '.localtest.me'];
 /** Wildcard DNS services: 10.0.0.1.nip.io resolves to 10.0.0.1. */
 const WILDCARD_DNS =
   /^(?:[a-z0-9-]+\.)*?((?:\d{1,3}[.-]){3}\d{1,3})\.(?:nip\.io|xip\.io|sslip\.io|traefik\.me|localtest\.me)$/;
-const DANGEROUS_SCHEMES =
-  /(?:^|[^a-z0-9+.-])(gopher|dict|ldap|ldaps|tftp|sftp|jar|netdoc|file|phar|smb|redis|mysql|ftp)\s*:\/\//;
+/**
+ * Schemes that talk to internal services: `(?:^|[^a-z0-9+.-])(name)\s*:\/\/`, the first match. Read from each "://"
+ * backwards (blanks, then the scheme's characters) instead of trying the pattern at every position.
+ */
+const DANGEROUS_NAMES = new Set([
+  'gopher',
+  'dict',
+  'ldap',
+  'ldaps',
+  'tftp',
+  'sftp',
+  'jar',
+  'netdoc',
+  'file',
+  'phar',
+  'smb',
+  'redis',
+  'mysql',
+  'ftp',
+]);
+function isSchemeChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 46 || c === 45;
+}
+/** The characters of the regex class \s. */
+function isRegexSpace(c: number): boolean {
+  return (
+    (c >= 9 && c <= 13) ||
+    c === 32 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+/** The first dangerous scheme and the index its match starts at (the character before the name, or 0). */
+export function dangerousScheme(s: string): { name: string; index: number } | null {
+  // The stretch read back from one "://" holds no ":": stretches do not overlap, and the first "://" with a
+  // dangerous name before it is the leftmost match.
+  for (let q = s.indexOf('://'); q !== -1; q = s.indexOf('://', q + 1)) {
+    let p = q;
+    while (p > 0 && isRegexSpace(s.charCodeAt(p - 1))) p--;
+    let w = p;
+    while (w > 0 && isSchemeChar(s.charCodeAt(w - 1))) w--;
+    if (w < p) {
+      const name = s.slice(w, p);
+      if (DANGEROUS_NAMES.has(name)) return { name, index: w === 0 ? 0 : w - 1 };
+    }
+  }
+  return null;
+}
 const URL_IN_TEXT =
   /(?:https?|wss?|ftp|gopher|dict|ldaps?|tftp|jar|smb|redis|netdoc|file):\/\/|(?:^|[\s="'(])\/\/(?=[\w[])/g;
 const URL_PARAM =
@@ -89,8 +158,8 @@ export function classifyHost(hostIn: string): Kind {
   if (pct !== -1) host = host.slice(0, pct); // fe80::1%eth0
   if (!host) return null;
   if (METADATA_HOSTS.has(host)) return 'metadata';
-  if (LOOPBACK_NAMES.test(host)) return 'loopback';
-  const w = WILDCARD_DNS.exec(host);
+  if (mayBeLoopbackName(host) && LOOPBACK_NAMES.test(host)) return 'loopback';
+  const w = WILDCARD_SUFFIXES.some((x) => host.endsWith(x)) ? WILDCARD_DNS.exec(host) : null;
   if (w) {
     const b = parseIPv4Loose((w[1] as string).replace(/-/g, '.'));
     return (b && classifyV4(b)) || null;
@@ -124,11 +193,19 @@ export function classifyHost(hostIn: string): Kind {
   return null;
 }
 
+/** Characters that end the authority: / ? # \ blank tab newline " ' < > */
+const HOST_END = new Uint8Array(128);
+for (const c of '/?#\\ \t\n"\'<>') HOST_END[c.charCodeAt(0)] = 1;
+
 /** The host part after "//": userinfo dropped (the last "@" wins, as in WHATWG URL), port dropped. */
 function hostAfterSlashes(s: string, i: number): { host: string; confusing: boolean } {
   let end = i;
   const n = Math.min(s.length, i + 256);
-  while (end < n && !'/?#\\ \t\n"\'<>'.includes(s[end] as string)) end++;
+  while (end < n) {
+    const c = s.charCodeAt(end);
+    if (c < 128 && HOST_END[c] === 1) break;
+    end++;
+  }
   let auth = s.slice(i, end);
   const at = auth.lastIndexOf('@');
   const confusing = at !== -1;
@@ -173,17 +250,17 @@ export const ssrf: Detector = {
     )
       return null;
     let hit: Hit | null = null;
-    const urlish = URL_PARAM.test(v.name) || v.kind === 'query' || v.kind === 'body';
+    const urlish = v.kind === 'query' || v.kind === 'body' || URL_PARAM.test(v.name);
     const take = (rule: string, score: number, at: number) => {
       if (!hit || score > hit.score) hit = { rule, score, at };
     };
-    const scheme = DANGEROUS_SCHEMES.exec(s);
-    if (scheme && scheme[1] !== 'ftp' && scheme[1] !== 'phar')
+    const scheme = dangerousScheme(s);
+    if (scheme && scheme.name !== 'ftp' && scheme.name !== 'phar')
       take(
         'ssrf.scheme',
-        scheme[1] === 'gopher' || scheme[1] === 'dict' || scheme[1] === 'tftp'
+        scheme.name === 'gopher' || scheme.name === 'dict' || scheme.name === 'tftp'
           ? CRITICAL
-          : scheme[1] === 'file'
+          : scheme.name === 'file'
             ? WARNING
             : ERROR,
         scheme.index,

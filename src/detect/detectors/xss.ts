@@ -64,8 +64,13 @@ const DATA_HTML = /data\s*:\s*(?:text\/html|image\/svg\+xml|application\/(?:x-)?
 /** JS sinks and globals scripts reach for. Literal alternations only (linear). */
 const SINK =
   /\b(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import)\s*(?:\(|`)|\b(?:document\.(?:cookie|domain|write|location)|window\.location|location\.(?:href|hash|replace)|string\.fromcharcode|\.innerhtml|constructor\.constructor|top\[|self\[|window\[|parent\[|globalthis\[|onerror=)/;
+/** The names in SINK's alternatives that need neither a backtick nor a "[" (and onerror=). */
+const SINK_NAMES =
+  /alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import|string\.fromcharcode|constructor\.constructor|onerror=/;
 const NOISE = /[\u0000-\u001f\\]|<!--/;
 const NOISE_ALL = /[\u0000-\u001f]+|<!--[^>]{0,64}-->|\\/g;
+/** The part of ATTR_BREAK every match holds: a cheap first test. */
+const ON_ATTR = /on[a-z]{3,24}\s{0,4}=/;
 const ATTR_BREAK = /["'`](?:[^<>"'`]{0,64}?[\s/])?on[a-z]{3,24}\s{0,4}=\s{0,4}[^\s]/;
 const STYLE_EXPR = /expression\s*\(|-moz-binding|behavior\s*:\s*url/;
 
@@ -209,13 +214,15 @@ export const xss: Detector = {
     }
     // Breaking out of an attribute: `" autofocus onfocus=alert(1) x="`.
     const f = v.flags;
-    const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ ? ATTR_BREAK.exec(s) : null;
+    const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ && ON_ATTR.test(s) ? ATTR_BREAK.exec(s) : null;
     if (attr) return { rule: 'xss.attribute_break', score: CRITICAL, at: attr.index };
+    // Without ` [ every sink has a name to look for first (a call's or a property's), or is onerror=.
     const sink =
-      f & (F.LPAREN | F.BACKTICK | F.BRACKET | F.EQ) ||
+      f & (F.BACKTICK | F.BRACKET) ||
       s.includes('document.') ||
       s.includes('location') ||
-      s.includes('.innerhtml')
+      s.includes('.innerhtml') ||
+      (f & (F.LPAREN | F.EQ) && SINK_NAMES.test(s))
         ? SINK.exec(s)
         : null;
     if (sink) {
