@@ -7,7 +7,7 @@ import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, Share
 /**
  * Shared state in Redis, for many nodes. Every decision is one Lua script (EVALSHA, loaded on first use by ioredis),
  * atomic and one round trip. The decisions of one turn of the event loop on the same counter go as one script call
- * (they are decided in arrival order inside it), and all calls of a turn share one write (auto-pipelining): under
+ * (they are decided in arrival order inside it), and all calls of a turn share one write: under
  * load a hot key costs Redis and this process one command per turn, not one per request. Time is Redis's own clock (TIME),
  * so nodes with skewed clocks still share one count. Same semantics as MemoryState (GCRA exact, exact sliding log
  * bounded by `limit` entries per key).
@@ -19,7 +19,10 @@ import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, Share
 // Each decision script takes a batch: the calls of one tick on the same counter share one EVALSHA (see #coalesce),
 // decided one after another inside the script, exactly as if each had been its own call at the same instant.
 
-// ARGV: limit, window, burst, then one cost per call. Returns 4 numbers per call: allowed, remaining, retry, reset.
+// Costs come as one comma-separated argument and the answers go back as one comma-separated string: a batch then
+// costs one argument to encode and one bulk string to decode, whatever its size.
+
+// ARGV: limit, window, burst, costs. Returns 4 numbers per call: allowed, remaining, retry, reset.
 const GCRA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -30,8 +33,8 @@ local cap = burst * iv
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local changed = false
 local out = {}
-for i = 4, #ARGV do
-  local cost = tonumber(ARGV[i])
+for c in string.gmatch(ARGV[4], '[^,]+') do
+  local cost = tonumber(c)
   local base = now
   if tat and tat > now then base = tat end
   local nxt = base + cost * iv
@@ -55,11 +58,11 @@ for i = 4, #ARGV do
   end
 end
 if changed then redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.ceil(tat - now)) end
-return out
+return table.concat(out, ',')
 `;
 
 // KEYS[1]: zset of admitted entries (score = ms, member = "seq:cost"); KEYS[2]: hash {used, seq}.
-// ARGV: limit, window, then one cost per call. Returns 4 numbers per call.
+// ARGV: limit, window, costs. Returns 4 numbers per call.
 const SLIDING = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -73,12 +76,12 @@ if #old > 0 then
 end
 if used < 0 then used = 0 end
 local out = {}
-for a = 3, #ARGV do
-  local cost = tonumber(ARGV[a])
+for c in string.gmatch(ARGV[3], '[^,]+') do
+  local cost = tonumber(c)
   local allowed = used + cost <= limit
   if allowed and cost > 0 then
     local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-    redis.call('ZADD', KEYS[1], now, seq .. ':' .. ARGV[a])
+    redis.call('ZADD', KEYS[1], now, seq .. ':' .. c)
     used = used + cost
   end
   local remaining = 0
@@ -116,35 +119,34 @@ else
   redis.call('PEXPIRE', KEYS[1], window)
   redis.call('PEXPIRE', KEYS[2], window)
 end
-return out
+return table.concat(out, ',')
 `;
 
-// Fixed-window counters, all or nothing per call. KEYS: the counters; ARGV: the number of calls m, their m amounts
-// ("by"), then limit and expiry (epoch ms) per key. Returns, per call, admitted then each counter's value. A new
+// Fixed-window counters, all or nothing per call. KEYS: the counters; ARGV: the calls' amounts ("by", comma-separated),
+// then limit and expiry (epoch ms) per key. Returns, per call, admitted then each counter's value. A new
 // counter gets its absolute expiry (PEXPIREAT): the key names its window, so clock skew between nodes only moves
 // when Redis forgets it, never what it counts.
 const INCREMENT = `
-local m = tonumber(ARGV[1])
 local counts = {}
 for i = 1, #KEYS do counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
 local out = {}
-for j = 1, m do
-  local by = tonumber(ARGV[1 + j])
+for b in string.gmatch(ARGV[1], '[^,]+') do
+  local by = tonumber(b)
   local ok = 1
   for i = 1, #KEYS do
-    if counts[i] + by > tonumber(ARGV[1 + m + 2 * i - 1]) then ok = 0 end
+    if counts[i] + by > tonumber(ARGV[2 * i]) then ok = 0 end
   end
   if ok == 1 and by > 0 then
     for i = 1, #KEYS do
       local n = redis.call('INCRBY', KEYS[i], by)
-      if n == by then redis.call('PEXPIREAT', KEYS[i], ARGV[1 + m + 2 * i]) end
+      if n == by then redis.call('PEXPIREAT', KEYS[i], ARGV[2 * i + 1]) end
       counts[i] = n
     end
   end
   table.insert(out, ok)
   for i = 1, #KEYS do table.insert(out, counts[i]) end
 end
-return out
+return table.concat(out, ',')
 `;
 
 // KEYS[1]: zset of slots (score = expiry ms). ARGV: limit, ttlMs, slot id.
@@ -170,9 +172,9 @@ return 0
 `;
 
 type Scripts = {
-  rampartGcra(key: string, limit: number, windowMs: number, burst: number, ...costs: number[]): Promise<number[]>;
-  rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, ...costs: number[]): Promise<number[]>;
-  rampartIncrement(n: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+  rampartGcra(key: string, limit: number, windowMs: number, burst: number, costs: string): Promise<string>;
+  rampartSliding(zkey: string, hkey: string, limit: number, windowMs: number, costs: string): Promise<string>;
+  rampartIncrement(n: number, ...keysAndArgs: (string | number)[]): Promise<string>;
   rampartAcquire(key: string, limit: number, ttlMs: number, id: string): Promise<number[]>;
   rampartRelease(key: string): Promise<number>;
 };
@@ -186,8 +188,8 @@ interface Waiter {
 }
 
 interface Batch {
-  /** Runs the counter's script for these costs; answers a fixed number of values per cost, in order. */
-  call(costs: number[]): Promise<number[]>;
+  /** Runs the counter's script for these costs (comma-separated); answers a fixed number of values per cost, in order. */
+  call(costs: string): Promise<string>;
   costs: number[];
   waiters: Waiter[];
 }
@@ -220,6 +222,9 @@ export class RedisState implements SharedState {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       enableAutoPipelining: true,
+      // The decision scripts are batched here already (#flush), one call per counter per turn: auto-pipelining would
+      // only add a Pipeline object per turn around them (corked writes do its job, see #flush).
+      autoPipeliningIgnoredCommands: ['rampartGcra', 'rampartSliding', 'rampartIncrement'],
       // Reconnect forever, backing off to 1 s: recovery needs no restart.
       retryStrategy: (times) => Math.min(50 * times, 1000),
     }) as Redis & Scripts;
@@ -296,7 +301,15 @@ export class RedisState implements SharedState {
     this.#flushQueued = false;
     const batches = this.#batches;
     this.#batches = new Map();
+    if (batches.size === 1) {
+      for (const b of batches.values()) this.#send(b);
+      return;
+    }
+    // Several counters this turn: their calls leave in one write.
+    const stream = this.#redis.stream;
+    stream?.cork();
     for (const b of batches.values()) this.#send(b);
+    if (stream) process.nextTick(() => stream.uncork());
   };
 
   #send(b: Batch): void {
@@ -309,9 +322,14 @@ export class RedisState implements SharedState {
       fail(this.#notReady());
       return;
     }
-    b.call(b.costs).then((out) => {
+    b.call(b.costs.join(',')).then((answer) => {
+      const out = answer.split(',');
       const per = out.length / b.costs.length;
-      for (let i = 0; i < b.waiters.length; i++) (b.waiters[i] as Waiter).resolve(out.slice(i * per, (i + 1) * per));
+      for (let i = 0; i < b.waiters.length; i++) {
+        const mine: number[] = new Array(per);
+        for (let j = 0; j < per; j++) mine[j] = Number(out[i * per + j]);
+        (b.waiters[i] as Waiter).resolve(mine);
+      }
     }, fail);
   }
 
@@ -333,14 +351,14 @@ export class RedisState implements SharedState {
       () => ({
         call:
           r.algorithm === 'gcra'
-            ? (costs) => this.#redis.rampartGcra(`${this.#prefix}g:${r.key}`, r.limit, r.windowMs, r.burst, ...costs)
+            ? (costs) => this.#redis.rampartGcra(`${this.#prefix}g:${r.key}`, r.limit, r.windowMs, r.burst, costs)
             : (costs) =>
                 this.#redis.rampartSliding(
                   `${this.#prefix}w:${r.key}`,
                   `${this.#prefix}wm:${r.key}`,
                   r.limit,
                   r.windowMs,
-                  ...costs,
+                  costs,
                 ),
       }),
       r.cost,
@@ -355,7 +373,7 @@ export class RedisState implements SharedState {
     const id = `n\u0000${keys.join('\u0000')}\u0000${args.join('\u0000')}`;
     const out = await this.#enqueue(
       id,
-      () => ({ call: (bys) => this.#redis.rampartIncrement(keys.length, ...keys, bys.length, ...bys, ...args) }),
+      () => ({ call: (bys) => this.#redis.rampartIncrement(keys.length, ...keys, bys, ...args) }),
       by,
     );
     return { admitted: out[0] === 1, counts: out.slice(1) };
