@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LARGE_JSON } from '../../../bench/large-json.js';
 import { ByteFilter } from './byte-filter.js';
 import { applyPaths, type CompiledPath, compilePath, DROP } from './json-path.js';
 import { filterValue, REMOVED, SchemaCompiler, type Shape } from './schema-filter.js';
@@ -87,39 +88,18 @@ const PAGE = {
   },
 };
 
-/** bench/upstream.ts /large-json. */
-const BENCH_DOC = JSON.stringify({
-  page: 1,
-  total: 20,
-  items: Array.from({ length: 20 }, (_, i) => ({
-    id: `u_${1001 + i}`,
-    name: `User Number ${i}`,
-    email: `user${i}@example.com`,
-    phone: `+44 20 7946 ${String(1000 + i)}`,
-    role: i % 5 === 0 ? 'admin' : 'customer',
-    created_at: '2024-01-15T10:00:00Z',
-    address: { street: `${i} Long Street`, city: 'London', postal_code: 'SW1A 1AA', country: 'GB' },
-    tags: ['alpha', 'beta', 'gamma'],
-    password_hash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA',
-    ssn: '536-90-4399',
-    card: '4111 1111 1111 1111',
-    internal_id: 880000 + i,
-    internal_notes: 'VIP customer, handle with care; escalations go to the account manager.',
-  })),
-});
-
 describe('byte filter', () => {
   it('cuts the bench answer exactly as the object path (schema, $ref, per-role rule)', () => {
     const f = new ByteFilter();
     const bench = { schema: PAGE, root: ROOT, deny: ['$.items[*].email'] };
-    const { fast, ref } = differential(f, BENCH_DOC, bench);
+    const { fast, ref } = differential(f, LARGE_JSON, bench);
     expect(fast).not.toBeNull();
     expect(fast?.count).toBe(120);
     expect(fast?.bySchema).toBe(100);
     expect(ref?.paths[0]).toBe('/items/0/password_hash');
     // An admin (no rule) and pretty-printed input.
-    expect(differential(f, BENCH_DOC, { schema: PAGE, root: ROOT }).fast?.count).toBe(100);
-    const pretty = JSON.stringify(JSON.parse(BENCH_DOC), null, '\t').replaceAll('\n', '\r\n  ');
+    expect(differential(f, LARGE_JSON, { schema: PAGE, root: ROOT }).fast?.count).toBe(100);
+    const pretty = JSON.stringify(JSON.parse(LARGE_JSON), null, '\t').replaceAll('\n', '\r\n  ');
     expect(differential(f, pretty, bench).fast?.count).toBe(120);
   });
 
