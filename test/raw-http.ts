@@ -12,21 +12,27 @@ export interface RecordingSocket {
   closed: () => boolean;
 }
 
-/** A connection that records what the server sends and when it closes. */
+/** Records what the server sends on `s` (plain or TLS) and whether it closed; socket errors are expected here. */
+export function record(s: Socket): RecordingSocket {
+  let text = '';
+  let closed = false;
+  s.setEncoding('latin1');
+  s.on('data', (d: string) => {
+    text += d;
+  });
+  s.on('close', () => {
+    closed = true;
+  });
+  s.on('error', () => {});
+  return { s, text: () => text, closed: () => closed };
+}
+
+/** A TCP connection that records what the server sends and when it closes. */
 export function openRecording(port: number): Promise<RecordingSocket> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
-    let text = '';
-    let closed = false;
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      text += d;
-    });
-    s.on('close', () => {
-      closed = true;
-    });
-    s.on('error', () => {});
-    s.once('connect', () => resolve({ s, text: () => text, closed: () => closed }));
+    const rec = record(s);
+    s.once('connect', () => resolve(rec));
     s.once('error', reject);
   });
 }

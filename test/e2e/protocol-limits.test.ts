@@ -5,7 +5,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Metrics, register } from '../../src/observability/metrics.js';
 import { Gateway } from '../../src/server.js';
 import { LogSink, ROOT, send, startGateway, startUpstream } from '../helpers.js';
-import { h2Frame, hpackLiteral, openRecording, type RecordingSocket } from '../raw-http.js';
+import { h2Frame, hpackLiteral, openRecording, type RecordingSocket, record } from '../raw-http.js';
 import { makePki, type Pki } from '../tls-helpers.js';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -305,26 +305,17 @@ routes:
       servername: 'localhost',
       ALPNProtocols: ['http/1.1'],
     });
-    let text = '';
-    let closed = false;
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      text += d;
-    });
-    s.on('close', () => {
-      closed = true;
-    });
-    s.on('error', () => {});
+    const rec = record(s);
     await new Promise<void>((r) => s.once('secureConnect', () => r()));
     const head = `GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Pad: ${'a'.repeat(200)}\r\n\r\n`;
     let i = 0;
-    for (; i < head.length && !closed; i++) {
+    for (; i < head.length && !rec.closed(); i++) {
       s.write(head[i] as string);
       await sleep(200);
     }
     await sleep(100);
     s.destroy();
     expect(i).toBeLessThan(head.length);
-    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(rec.text()).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
