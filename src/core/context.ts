@@ -190,7 +190,8 @@ export class RequestContext {
 
   /**
    * Buffers the upstream's answer for a response-phase policy (filtering, redaction), bounded by
-   * MAX_BUFFERED_BODY; the buffer then replaces the stream and is what the client gets.
+   * MAX_BUFFERED_BODY; the buffer then replaces the stream and is what the client gets. The buffer belongs to
+   * this response alone (response-filter compacts it in place): never put a shared buffer in `response.body`.
    */
   async readResponseBody(): Promise<Buffer> {
     const r = this.response;
@@ -220,7 +221,8 @@ export class RequestContext {
 
   /**
    * Answers locally from the request phase (a CORS preflight, a cached answer): the chain stops after the
-   * current policy, as when a Fastify hook replies. Errors are thrown as GatewayError instead.
+   * current policy, as when a Fastify hook replies. Errors are thrown as GatewayError instead. `body` must be
+   * this reply's own buffer (response-phase policies may rewrite it in place), not a shared constant.
    */
   reply(status: number, headers: HeaderMap = {}, body: Buffer | null = null): void {
     this.response = { status, headers, body };

@@ -99,7 +99,7 @@ export class Exchange implements Dispatcher.DispatchHandler, BodySource {
     const col = this.collector;
     if (col) {
       this.collector = null;
-      col.resolve(Buffer.concat(col.chunks, col.size));
+      col.resolve(joined(col.chunks, col.size));
     }
     this.finish();
   }
@@ -143,7 +143,7 @@ export class Exchange implements Dispatcher.DispatchHandler, BodySource {
       this.abort(tooLarge());
       return Promise.reject(tooLarge());
     }
-    if (this.ended) return Promise.resolve(Buffer.concat(backlog, size));
+    if (this.ended) return Promise.resolve(joined(backlog, size));
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<Buffer>((resolve, reject) => {
       this.collector = { chunks: backlog, size, cap, resolve, reject, tooLarge };
@@ -162,4 +162,13 @@ export class Exchange implements Dispatcher.DispatchHandler, BodySource {
     this.onDone = null;
     f?.();
   }
+}
+
+/**
+ * The chunks as one buffer. An answer that arrived in one chunk (most small and mid-sized ones on keep-alive) is
+ * that chunk: undici hands each chunk over for good, so no copy is needed, and a 10 KB copy costs an allocation
+ * outside V8's heap on every filtered or redacted answer.
+ */
+function joined(chunks: Buffer[], size: number): Buffer {
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }

@@ -35,8 +35,12 @@ export interface FilterOutcome {
   readonly bySchema: number;
   /** The first paths in the order the object path reports them (schema removals, then rule removals). */
   readonly paths: readonly string[];
-  /** The filtered body (built on demand: block mode does not need it). */
-  body(): Buffer;
+  /**
+   * The filtered body (built on demand: block mode does not need it). `inPlace`: the input buffer is the caller's
+   * to overwrite, and the kept bytes are moved to its front (no new 10 KB buffer per answer); the input is then
+   * garbage, so only a caller that drops it may ask.
+   */
+  body(inPlace?: boolean): Buffer;
 }
 
 interface Live {
@@ -573,18 +577,29 @@ class Scan {
   outcome(): FilterOutcome {
     const count = this.#schemaCount + this.#ruleCount;
     const paths = [...this.#schemaPaths, ...this.#rulePaths].slice(0, this.#max);
-    return { count, bySchema: this.#schemaCount, paths, body: () => this.#body() };
+    return { count, bySchema: this.#schemaCount, paths, body: (inPlace) => this.#body(inPlace === true) };
   }
 
-  #body(): Buffer {
+  #body(inPlace: boolean): Buffer {
     if (this.#whole) return this.#whole;
     const b = this.#b;
     const cuts = this.#cuts;
     let size = b.length;
     for (let i = 0; i < cuts.length; i += 2) size -= (cuts[i + 1] as number) - (cuts[i] as number);
-    const out = Buffer.allocUnsafe(size);
-    // A plain Uint8Array view: its subarray is cheaper than a Buffer's (no species lookup), set copies natively.
+    // A plain Uint8Array view: its methods skip Buffer's species lookups; copyWithin and set copy natively.
     const src = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    if (inPlace) {
+      // Kept ranges only ever move left (cuts are in increasing order): copyWithin is a memmove.
+      let o = cuts.length ? (cuts[0] as number) : size;
+      for (let i = 1; i < cuts.length; i += 2) {
+        const from = cuts[i] as number;
+        const to = i + 1 < cuts.length ? (cuts[i + 1] as number) : b.length;
+        src.copyWithin(o, from, to);
+        o += to - from;
+      }
+      return b.subarray(0, size);
+    }
+    const out = Buffer.allocUnsafe(size);
     let o = 0;
     let from = 0;
     for (let i = 0; i < cuts.length; i += 2) {

@@ -181,7 +181,8 @@ export default definePolicy({
           detail,
         });
         counter.inc({ policy: meta.name, route: ctx.route?.name ?? '', action: 'strip' });
-        replaceBody(ctx, cut.body());
+        // The answer's buffer is ours (readResponseBody) and replaced here: the kept bytes are compacted within it.
+        replaceBody(ctx, cut.body(true));
       },
     };
   },
