@@ -360,6 +360,12 @@ const RBRACKET = 0x5d;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 
+/** The bytes that end a run of plain string content: control characters, the quote and the backslash. */
+const STR_STOP = new Uint8Array(256);
+for (let c = 0; c < SPACE; c++) STR_STOP[c] = 1;
+STR_STOP[QUOTE] = 1;
+STR_STOP[BACKSLASH] = 1;
+
 const INDEX_KEY = /^(0|[1-9]\d{0,9})$/;
 const SURROGATE = /[\ud800-\udfff]/;
 
@@ -384,22 +390,23 @@ function ws(b: Buffer, n: number, p: number): number {
 function str(b: Buffer, q: number, p: number): number {
   if (++p > q) throw BAIL;
   for (;;) {
-    // Unrolled by four (the hot loop of the scan); bytes are still checked in order, so none past q is read.
+    // Unrolled by four (the hot loop of the scan), one table load per byte; bytes are still checked in order, so
+    // none past q is read.
     let c = b[p] as number;
     for (;;) {
-      if (c <= QUOTE || c === BACKSLASH) break;
+      if (STR_STOP[c] !== 0) break;
       c = b[p + 1] as number;
-      if (c <= QUOTE || c === BACKSLASH) {
+      if (STR_STOP[c] !== 0) {
         p += 1;
         break;
       }
       c = b[p + 2] as number;
-      if (c <= QUOTE || c === BACKSLASH) {
+      if (STR_STOP[c] !== 0) {
         p += 2;
         break;
       }
       c = b[p + 3] as number;
-      if (c <= QUOTE || c === BACKSLASH) {
+      if (STR_STOP[c] !== 0) {
         p += 3;
         break;
       }
@@ -408,8 +415,7 @@ function str(b: Buffer, q: number, p: number): number {
     }
     if (c === QUOTE) return p + 1;
     if (c === BACKSLASH) p = escapeAt(b, q, p);
-    else if (c < SPACE) throw BAIL;
-    else p++;
+    else throw BAIL; // a control character
   }
 }
 
