@@ -1,12 +1,14 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { type AuditRecord, makeRecord } from './chain.js';
 import { readRecords } from './export.js';
 import { AuditLog } from './log.js';
 import { auditMetrics } from './metrics.js';
-import { segmentName } from './segments.js';
+import { archiveAad, readSegmentText, segmentName } from './segments.js';
+import { AUDIT_PURPOSE } from './signer.js';
 import { auditConfig, openTestLog, requestEvent, tempDir, tempKeyring, testSigner } from './test-helpers.js';
 import type { AuditEvent } from './types.js';
 import { verifyAuditDir } from './verify.js';
@@ -232,8 +234,8 @@ describe('audit log: crash recovery, rotation, archive and retention', () => {
     await log.rotate();
     await log.close();
     const files = await readdir(join(dir, 'main'));
-    expect(files.filter((f) => f.endsWith('.gz.enc')).length).toBeGreaterThanOrEqual(2);
-    const enc = files.find((f) => f.endsWith('.gz.enc')) as string;
+    expect(files.filter((f) => f.endsWith('.br.enc')).length).toBeGreaterThanOrEqual(2);
+    const enc = files.find((f) => f.endsWith('.br.enc')) as string;
     expect(await readFile(join(dir, 'main', enc), 'utf8')).not.toContain('req-1');
     const [withKey] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });
     expect(withKey).toMatchObject({ ok: true, archived_unchecked: [] });
@@ -248,6 +250,33 @@ describe('audit log: crash recovery, rotation, archive and retention', () => {
     const skipped: string[] = [];
     for await (const _ of readRecords(dir, null, skipped)) void _;
     expect(skipped.length).toBe(without?.archived_unchecked.length);
+  });
+
+  it('reads, verifies and deletes archives written with gzip (before Brotli)', async () => {
+    const dir = await tempDir();
+    const keyring = await tempKeyring(dir);
+    const signer = testSigner();
+    const log = await openTestLog(dir, signer, { retention: { request: '1d', system: '1d' } }, keyring);
+    for (let i = 1; i <= 5; i++) log.record(requestEvent(i));
+    await log.rotate();
+    // The archive as an earlier version wrote it: the same plain text, gzip instead of Brotli, same sealing.
+    const chainDir = join(dir, 'main');
+    const br = (await readdir(chainDir)).find((f) => f.endsWith('.br.enc')) as string;
+    const seg = { first: 1, name: br, archived: true };
+    const text = (await readSegmentText(chainDir, 'main', seg, keyring)) as string;
+    expect(text).toContain('req-5');
+    const gz = br.replace('.br.enc', '.gz.enc');
+    await writeFile(join(chainDir, gz), keyring.encrypt(AUDIT_PURPOSE, gzipSync(text), archiveAad('main', 1)));
+    await rm(join(chainDir, br));
+    const ids: string[] = [];
+    for await (const { record } of readRecords(dir, keyring))
+      if (record.event.request_id) ids.push(record.event.request_id);
+    expect(ids).toEqual(['req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    const [r] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });
+    expect(r).toMatchObject({ ok: true, archived_unchecked: [] });
+    expect((await log.applyRetention(Date.now() + 2 * 86_400_000)).deleted).toEqual([gz]);
+    expect(await readdir(chainDir)).not.toContain(gz);
+    await log.close();
   });
 
   it('retention deletes expired segments with a signed record; the chain verifies across the gap', async () => {
@@ -273,7 +302,7 @@ describe('audit log: crash recovery, rotation, archive and retention', () => {
     expect(r?.ok).toBe(true);
     expect(r?.first_seq).toBeGreaterThan(1);
     // Removing the oldest remaining segment without a retention record is caught.
-    const segs = (await readdir(join(dir, 'main'))).filter((f) => f.endsWith('.gz.enc')).sort();
+    const segs = (await readdir(join(dir, 'main'))).filter((f) => f.endsWith('.br.enc')).sort();
     expect(segs.length).toBeGreaterThanOrEqual(2);
     await rm(join(dir, 'main', segs[0] as string));
     const [bad] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey], keyring });

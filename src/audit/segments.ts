@@ -1,16 +1,18 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { brotliDecompress, gunzip } from 'node:zlib';
 import type { Keyring } from '../crypto/keyring.js';
 import type { AuditRecord } from './chain.js';
 import { AUDIT_PURPOSE } from './signer.js';
 
 const gunzipAsync = promisify(gunzip);
+const brotliDecompressAsync = promisify(brotliDecompress);
 
 /**
  * A chain's folder: `seg-<first seq>.jsonl` (the active segment, or a closed one not yet archived),
- * `seg-<first seq>.jsonl.gz.enc` (closed: gzip, then AES-256-GCM under the keyring's audit data key),
+ * `seg-<first seq>.jsonl.br.enc` (closed: Brotli, then AES-256-GCM under the keyring's audit data key; archives
+ * written before Brotli are `.jsonl.gz.enc`, gzip, and still read),
  * `seg-<first seq>.meta.json` (closed: first/last times per type for retention, and the signed close record, so the
  * chain verifies across an archive without decrypting it), HEAD.json (the newest signed state), LOCK.
  */
@@ -43,7 +45,12 @@ export interface ChainHead {
   readonly sig: string;
 }
 
-const SEG = /^seg-(\d{12})\.jsonl(\.gz\.enc)?$/;
+const SEG = /^seg-(\d{12})\.jsonl(\.(?:br|gz)\.enc)?$/;
+
+/** What an archive's name adds to its segment's: Brotli, then encryption. */
+export const ARCHIVE_SUFFIX = '.br.enc';
+/** The suffix of archives written before Brotli (gzip): read, and deleted by retention, like the others. */
+export const GZIP_ARCHIVE_SUFFIX = '.gz.enc';
 
 export function segmentName(first: number): string {
   return `seg-${String(first).padStart(12, '0')}.jsonl`;
@@ -77,7 +84,7 @@ export function archiveAad(chain: string, first: number): string {
   return `audit-segment:${chain}:${first}`;
 }
 
-/** A segment's text: plain, or decrypted and gunzipped (needs the keyring); null when archived and no keyring. */
+/** A segment's text: plain, or decrypted and decompressed (needs the keyring); null when archived and no keyring. */
 export async function readSegmentText(
   chainDir: string,
   chain: string,
@@ -87,8 +94,9 @@ export async function readSegmentText(
   if (!seg.archived) return readFile(join(chainDir, seg.name), 'utf8');
   if (!keyring) return null;
   const sealed = await readFile(join(chainDir, seg.name), 'utf8');
-  const gz = keyring.decrypt(AUDIT_PURPOSE, sealed.trim(), archiveAad(chain, seg.first));
-  return (await gunzipAsync(gz)).toString('utf8');
+  const packed = keyring.decrypt(AUDIT_PURPOSE, sealed.trim(), archiveAad(chain, seg.first));
+  const text = seg.name.endsWith(GZIP_ARCHIVE_SUFFIX) ? gunzipAsync(packed) : brotliDecompressAsync(packed);
+  return (await text).toString('utf8');
 }
 
 export async function readMeta(chainDir: string, first: number): Promise<SegmentMeta | null> {
