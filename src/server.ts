@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type Duplex, Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -126,7 +126,7 @@ export class Gateway {
         server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
           void this.handleUpgrade(req, socket, head);
         });
-      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
       const perIp = new Map<string, number>();
       server.on('connection', (s: Socket) => {
         // Counted per TCP peer (a proxy in front counts as one peer: raise the limit there). The map holds only
@@ -249,15 +249,89 @@ export class Gateway {
       'cache-control': 'no-store',
     };
     if (req.httpVersionMajor === 2) {
+      this.auditRefused(req, err, 'request.bad_framing', { reason });
       res.writeHead(400, headers);
       res.end(body);
       return;
     }
+    this.auditRefused(req, err, 'request.bad_framing', { reason });
     poisoned.add(req.socket);
     headers.connection = 'close';
     res.shouldKeepAlive = false;
     res.writeHead(400, headers);
     res.end(body, () => req.socket.destroySoon());
+  }
+
+  /** Errors node's parser raises before a request exists: answered as problem+json, then the socket closes. */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    // A deadline or parse error in the middle of a request whose answer has begun: the answer cannot be replaced.
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable) || pending?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const framing = err.code !== undefined && FRAMING_ERRORS.has(err.code);
+    const code = framing
+      ? 'BAD_FRAMING'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
+          ? 'REQUEST_TIMEOUT'
+          : err.code === 'HPE_URI_TOO_LONG'
+            ? 'URI_TOO_LONG'
+            : 'BAD_REQUEST';
+    const ge = new GatewayError(code);
+    if (this.gen?.mountedAudit) {
+      // No request object exists: one is made from what the parser had read (method and path of the request line).
+      const req = new IncomingMessage(socket as Socket);
+      const line = /^([A-Z]{1,20}) (\/[^\s?]{0,2048})/.exec(
+        (err as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 2100) ?? '',
+      );
+      req.method = line?.[1] ?? '-';
+      req.url = line?.[2] ?? '';
+      const type = framing
+        ? 'request.bad_framing'
+        : code === 'REQUEST_TIMEOUT'
+          ? 'request.timeout'
+          : 'request.malformed';
+      this.auditRefused(req, ge, type, { parser: String(err.code ?? 'unknown').slice(0, 40) });
+    }
+    writeRaw(socket, ge.status, { 'content-type': PROBLEM_CONTENT_TYPE }, Buffer.from(JSON.stringify(problemOf(ge))));
+  }
+
+  /**
+   * A request refused before any pipeline ran (bad framing, a parser error, a header timeout) is a security event:
+   * the global audit policy logs it, as it logs the mounted authorization server's requests, so smuggling attempts
+   * and slow-header attacks reach the audit log, the SIEM sinks and anomaly detection. The client IP is the peer's:
+   * forwarding headers of a refused request are not trusted.
+   */
+  private auditRefused(
+    req: IncomingMessage,
+    err: GatewayError,
+    type: string,
+    detail: Record<string, string | number | boolean>,
+  ): void {
+    const audit = this.gen?.mountedAudit;
+    if (!audit) return;
+    try {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const peer = normalizeIp(req.socket?.remoteAddress ?? '');
+      const ctx = new RequestContext(req, null, {
+        path: q === -1 ? url : url.slice(0, q),
+        query: '',
+        clientIp: peer,
+        peerIp: peer,
+        secure: Boolean((req.socket as (Socket & { encrypted?: boolean }) | null)?.encrypted),
+        websocket: false,
+      });
+      ctx.error = err;
+      ctx.response = { status: err.status, headers: {}, body: null };
+      ctx.securityEvent({ type, policy: 'gateway', action: 'block', detail });
+      audit(ctx);
+    } catch (e) {
+      this.logger.error({ err: e }, 'audit of a refused request failed');
+    }
   }
 
   private serveMounted(gen: Generation, handler: MountedHandler, req: IncomingMessage, res: ServerResponse): void {
@@ -697,25 +771,3 @@ const FRAMING_ERRORS = new Set([
   'HPE_LF_EXPECTED',
   'HPE_INVALID_EOF_STATE',
 ]);
-
-/** Errors node's parser raises before a request exists: answered as problem+json, then the socket closes. */
-function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  // A deadline or parse error in the middle of a request whose answer has begun: the answer cannot be replaced.
-  const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable) || pending?.headersSent) {
-    socket.destroy();
-    return;
-  }
-  const code =
-    err.code !== undefined && FRAMING_ERRORS.has(err.code)
-      ? 'BAD_FRAMING'
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? 'HEADERS_TOO_LARGE'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT'
-          ? 'REQUEST_TIMEOUT'
-          : err.code === 'HPE_URI_TOO_LONG'
-            ? 'URI_TOO_LONG'
-            : 'BAD_REQUEST';
-  const ge = new GatewayError(code);
-  writeRaw(socket, ge.status, { 'content-type': PROBLEM_CONTENT_TYPE }, Buffer.from(JSON.stringify(problemOf(ge))));
-}

@@ -2,6 +2,7 @@ import { readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startGateway, startUpstream } from '../../../test/helpers.js';
+import { openRecording } from '../../../test/raw-http.js';
 import type { AuditRecord } from '../../audit/chain.js';
 import { segmentName } from '../../audit/segments.js';
 import { openTestLog, tempDir, testSigner } from '../../audit/test-helpers.js';
@@ -98,6 +99,48 @@ describe('audit policy', () => {
     ]);
     const [v] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
     expect(v?.ok).toBe(true);
+  });
+
+  it('records requests refused before any pipeline (smuggling framing, parser errors) as security events', async () => {
+    const { dir, log, gw } = await setup('async');
+    const raw = async (text: string) => {
+      const c = await openRecording(gw.port);
+      c.s.write(text);
+      for (let i = 0; i < 100 && !c.closed(); i++) await new Promise((r) => setTimeout(r, 10));
+      return c.text();
+    };
+    // Refused by the gateway's own framing check (the parser accepts it): Transfer-Encoding other than chunked.
+    const te = await raw(
+      'POST /open/a?token=SECRET1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+    );
+    // Refused by node's parser: Content-Length and Transfer-Encoding together (the classic CL.TE smuggle).
+    const clte = await raw(
+      'POST /open/b?token=SECRET2 HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG',
+    );
+    // Not HTTP at all.
+    const junk = await raw('\x16\x03\x01 hello\r\n\r\n');
+    for (const t of [te, clte, junk]) expect(t).toMatch(/^HTTP\/1\.1 400 /);
+    await new Promise((r) => setTimeout(r, 50));
+    await log.flush();
+    const recs = await records(dir);
+    expect(JSON.stringify(recs)).not.toMatch(/SECRET\d/);
+    const sec = recs.filter((r) => r.event.kind === 'security').map((r) => r.event);
+    expect(sec).toEqual([
+      expect.objectContaining({
+        type: 'request.bad_framing',
+        method: 'POST',
+        path: '/open/a',
+        status: 400,
+        code: 'BAD_FRAMING',
+        actor: { client_ip: '127.0.0.1' },
+        events: [expect.objectContaining({ policy: 'gateway', action: 'block', detail: expect.any(Object) })],
+      }),
+      expect.objectContaining({ type: 'request.bad_framing', method: 'POST', path: '/open/b', code: 'BAD_FRAMING' }),
+      expect.objectContaining({ type: 'request.malformed', method: '-', path: '', code: 'BAD_REQUEST', status: 400 }),
+    ]);
+    expect(sec[1]?.events?.[0]?.detail).toEqual({ parser: 'HPE_INVALID_TRANSFER_ENCODING' });
+    // Each also has its request event, like any other answered request.
+    expect(recs.filter((r) => r.event.type === 'request' && r.event.status === 400)).toHaveLength(3);
   });
 
   it('sync: the response is sent only after its event is in the segment file', async () => {
