@@ -41,15 +41,25 @@ function actorOf(ctx: RequestContext): AuditActor {
   return a;
 }
 
-/** ISO time of the arrival, cached per millisecond (many requests share one). */
+/**
+ * ISO time of the arrival: cached per millisecond, and its "YYYY-MM-DDTHH:MM:SS." part per second, so a new
+ * millisecond costs a string concatenation instead of a Date and toISOString (a third of a microsecond here).
+ */
 let lastMs = -1;
 let lastIso = '';
-function isoAt(ms: number): string {
+let lastSec = -1;
+let secPrefix = '';
+export function isoAt(ms: number): string {
   const m = Math.floor(ms);
-  if (m !== lastMs) {
-    lastMs = m;
-    lastIso = new Date(m).toISOString();
+  if (m === lastMs) return lastIso;
+  const sec = Math.floor(m / 1000);
+  if (sec !== lastSec) {
+    lastSec = sec;
+    secPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
   }
+  const r = m - sec * 1000;
+  lastMs = m;
+  lastIso = `${secPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
   return lastIso;
 }
 

@@ -8,6 +8,7 @@ import { segmentName } from '../../audit/segments.js';
 import { openTestLog, tempDir, testSigner } from '../../audit/test-helpers.js';
 import { verifyAuditDir } from '../../audit/verify.js';
 import { ServiceRegistry } from '../../core/shared.js';
+import { isoAt } from './events.js';
 import { schema } from './schema.js';
 
 const YAML = (upstream: string) => `
@@ -165,5 +166,15 @@ describe('audit policy', () => {
     expect(r.status).toBe(503);
     expect(JSON.parse(r.body).code).toBe('AUDIT_UNAVAILABLE');
     expect(log.healthy).toBe(false);
+  });
+});
+
+describe('audit event time', () => {
+  it('isoAt writes what toISOString writes, across milliseconds, seconds and days', () => {
+    const base = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+    for (let i = 0; i < 3000; i += 0.75) {
+      const ms = base + i;
+      expect(isoAt(ms)).toBe(new Date(Math.floor(ms)).toISOString());
+    }
   });
 });
