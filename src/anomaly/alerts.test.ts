@@ -167,6 +167,101 @@ describe('counting on the shared state (several workers)', () => {
   });
 });
 
+describe('enumeration and shadow APIs over several workers', () => {
+  const request = (t: number, path: string, status: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
+    time: new Date(t).toISOString(),
+    kind: 'request',
+    type: 'request',
+    actor: { client_ip: '203.0.113.40', consumer: 'mallory' },
+    route: 'orders',
+    method: 'GET',
+    path,
+    status,
+    ...extra,
+  });
+  const workers = (state?: MemoryState) => {
+    const recorded: AuditEvent[] = [];
+    const ws = [0, 1].map(() =>
+      createAnomalyDetector(anomalySchema.parse({}), {
+        logger,
+        record: (e) => recorded.push(e),
+        metrics: new Registry(),
+        ...(state && { state }),
+      }),
+    );
+    return { recorded, ws, close: () => Promise.all(ws.map((w) => w.close())) };
+  };
+
+  it('a scan of 40 ids split over two workers is caught with the shared state, not without', async () => {
+    // Worker i sees every other id: 20 distinct ids each, below the default threshold of 40 on either.
+    const scan = (w: number) =>
+      Array.from({ length: 20 }, (_, i) => request(T0 + i * 100, `/orders/${5000 + 2 * i + w}`, 404));
+    const alone = workers();
+    alone.ws.forEach((w, i) => void w.handle(scan(i)));
+    await sleep(20);
+    expect(alone.recorded).toEqual([]);
+    const state = new MemoryState();
+    cleanup.push(() => state.close());
+    const both = workers(state);
+    // The same id seen by both workers counts once: 39 distinct ids in all, still silent.
+    both.ws[0]!.handle(scan(0));
+    both.ws[1]!.handle([...scan(1).slice(0, 19), request(T0 + 1950, '/orders/5000', 404)]);
+    await sleep(50);
+    expect(both.recorded).toEqual([]);
+    both.ws[1]!.handle([request(T0 + 2000, '/orders/5039', 404)]);
+    await sleep(50);
+    expect(both.recorded.map((e) => e.type)).toEqual(['anomaly.enumeration']);
+    expect(both.recorded[0]?.detail).toMatchObject({ distinct_ids: 40, threshold: 40 });
+    await Promise.all([alone.close(), both.close()]);
+  });
+
+  it('steady traffic to an undeclared shape split over two workers reaches the threshold on the shared state', async () => {
+    const calls = (w: number, n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        request(T0 + i * 1000, `/v1/legacy/users/${w * 100 + i}`, 404, {
+          code: 'ROUTE_NOT_FOUND',
+          route: undefined,
+          request_id: `r-${w}-${i}`,
+        }),
+      );
+    // 15 each, 30 in all: the default threshold, which neither worker reaches alone.
+    const alone = workers();
+    alone.ws.forEach((w, i) => void w.handle(calls(i, 15)));
+    await sleep(20);
+    expect(alone.recorded).toEqual([]);
+    const state = new MemoryState();
+    cleanup.push(() => state.close());
+    const both = workers(state);
+    both.ws[0]!.handle(calls(0, 15));
+    both.ws[1]!.handle(calls(1, 14));
+    await sleep(50);
+    expect(both.recorded).toEqual([]);
+    both.ws[1]!.handle(calls(1, 15).slice(14));
+    await sleep(50);
+    expect(both.recorded.map((e) => e.type)).toEqual(['anomaly.shadow_api']);
+    // One-off shapes below the local gate (an eighth of the threshold) never reach the shared state.
+    const before = await state.consume({
+      key: 'anomaly:sh:GET /probe/{id}',
+      algorithm: 'sliding-window',
+      limit: 1,
+      windowMs: 1000,
+      cost: 0,
+    });
+    expect(before.remaining).toBe(1);
+    both.ws[0]!.handle([request(T0, '/probe/1', 404, { code: 'ROUTE_NOT_FOUND', route: undefined, request_id: 'p1' })]);
+    await sleep(20);
+    const after = await state.consume({
+      key: 'anomaly:sh:GET /probe/{id}',
+      algorithm: 'sliding-window',
+      limit: 1,
+      windowMs: 1000,
+      cost: 0,
+    });
+    expect(after.remaining).toBe(1);
+    await Promise.all([alone.close(), both.close()]);
+  });
+});
+
 describe('bounded windows', () => {
   it('LruMap holds at most cap keys and forgets idle ones', () => {
     const m = new LruMap<string, number>(100, 1_000);

@@ -2,6 +2,7 @@ import type { AuditEvent } from '../audit/types.js';
 import type { Alert, Detector } from './detector.js';
 import { isDenied, objectId, sourceKey } from './events.js';
 import type { AnomalyConfig } from './schema.js';
+import type { SharedCounts } from './shared.js';
 import { LruMap, RecentSet, SlidingCounter } from './window.js';
 
 interface State {
@@ -13,8 +14,16 @@ interface State {
 /**
  * Enumeration / BOLA scanning: one consumer (or address) walking through many object ids on one route, mostly
  * answered 403 or 404. A client reading its own objects touches few ids and is mostly answered 200.
+ *
+ * With a shared state the distinct ids are counted there, over all workers and nodes (each id once per window),
+ * since a scan spread over N workers shows each only 1/N of its ids. The denied share stays this process's own: a
+ * ratio, the same whatever part of the traffic a worker sees.
  */
-export function enumeration(c: AnomalyConfig['detectors']['enumeration'], maxKeys: number): Detector {
+export function enumeration(
+  c: AnomalyConfig['detectors']['enumeration'],
+  maxKeys: number,
+  shared: SharedCounts | null = null,
+): Detector {
   const windowMs = c.window_s * 1000;
   // Each tracked pair holds up to distinct_ids ids: the pairs are capped so that all of them hold at most ~400 000.
   const pairs = Math.max(100, Math.min(maxKeys, Math.floor(400_000 / c.distinct_ids)));
@@ -39,25 +48,33 @@ export function enumeration(c: AnomalyConfig['detectors']['enumeration'], maxKey
       s.ids.add(id, t);
       s.total.add(t);
       if (denied) s.denied.add(t);
-      const distinct = s.ids.size(t);
-      if (distinct < c.distinct_ids) return;
-      const total = s.total.total(t);
-      const share = total > 0 ? s.denied.total(t) / total : 0;
-      if (share < c.min_denied_share) return;
-      emit({
-        detector: 'enumeration',
-        key: `${src}|${route}`,
-        client_ip: e.actor?.client_ip,
-        consumer: e.actor?.consumer,
-        route,
-        detail: {
-          distinct_ids: distinct,
-          requests: total,
-          denied_share: Math.round(share * 1000) / 1000,
-          window_s: c.window_s,
-          threshold: c.distinct_ids,
-        },
-      });
+      const fire = (distinct: number) => {
+        if (distinct < c.distinct_ids) return;
+        const total = s.total.total(t);
+        const share = total > 0 ? s.denied.total(t) / total : 0;
+        if (share < c.min_denied_share) return;
+        emit({
+          detector: 'enumeration',
+          key: `${src}|${route}`,
+          client_ip: e.actor?.client_ip,
+          consumer: e.actor?.consumer,
+          route,
+          detail: {
+            distinct_ids: distinct,
+            requests: total,
+            denied_share: Math.round(share * 1000) / 1000,
+            window_s: c.window_s,
+            threshold: c.distinct_ids,
+          },
+        });
+      };
+      const local = () => fire(s.ids.size(t));
+      if (!shared || shared.busy) return local();
+      const sharedKey = `${src}|${route}`;
+      shared
+        .firstSeen(`anomaly:enc:${sharedKey}`, id, windowMs)
+        .then((first) => first && shared.hit(`anomaly:en:${sharedKey}`, c.distinct_ids, windowMs))
+        .then((reached) => reached && fire(c.distinct_ids), local);
     },
   };
 }

@@ -36,9 +36,9 @@ export class AnomalyDetector implements AuditSubscriber {
     const all: [boolean, () => Detector][] = [
       [d.auth_failure_burst.enabled, () => authFailureBurst(d.auth_failure_burst, c.max_keys, shared)],
       [d.credential_stuffing.enabled, () => credentialStuffing(d.credential_stuffing, c.max_keys, shared)],
-      [d.enumeration.enabled, () => enumeration(d.enumeration, c.max_keys)],
+      [d.enumeration.enabled, () => enumeration(d.enumeration, c.max_keys, shared)],
       [d.rate_baseline.enabled, () => rateBaseline(d.rate_baseline, c.max_keys)],
-      [d.shadow_api.enabled, () => shadowApi(d.shadow_api, c.max_keys)],
+      [d.shadow_api.enabled, () => shadowApi(d.shadow_api, c.max_keys, shared)],
       [d.error_spike.enabled, () => errorSpike(d.error_spike, c.max_keys)],
     ];
     this.detectors = c.enabled ? all.filter(([on]) => on).map(([, make]) => make()) : [];

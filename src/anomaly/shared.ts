@@ -20,11 +20,11 @@ export class SharedCounts {
     return this.inflight >= this.maxInflight;
   }
 
-  /** Adds one to a sliding-window count; true once it reached `threshold` (this hit included). */
-  async hit(key: string, threshold: number, windowMs: number): Promise<boolean> {
+  /** Adds `cost` (one) to a sliding-window count; true once it reached `threshold` (this hit included). */
+  async hit(key: string, threshold: number, windowMs: number, cost = 1): Promise<boolean> {
     this.inflight++;
     try {
-      const r = await this.state.consume({ key, algorithm: 'sliding-window', limit: threshold - 1, windowMs });
+      const r = await this.state.consume({ key, algorithm: 'sliding-window', limit: threshold - 1, windowMs, cost });
       return !r.allowed;
     } finally {
       this.inflight--;
