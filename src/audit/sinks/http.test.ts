@@ -27,6 +27,8 @@ class Collector {
   readonly mappingError = new Set<string>();
   private readonly throttled = new Set<string>();
   status: number | null = null;
+  /** Bodies larger than this are answered 413 (as a HEC with max_content_length, or Elasticsearch's http.max_content_length). */
+  maxBody = Number.POSITIVE_INFINITY;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -52,6 +54,10 @@ class Collector {
         return;
       }
       const body = Buffer.concat(chunks).toString('utf8');
+      if (body.length > this.maxBody) {
+        res.writeHead(413).end('{"text":"Content too large","code":27}');
+        return;
+      }
       const lines = body.split('\n').filter(Boolean);
       if (req.url === '/services/collector/event') {
         for (const l of lines) {
@@ -246,6 +252,41 @@ describe('HTTP sinks against a local collector', () => {
     await waitFor(() => col.hec.size >= sent.length);
     for (const e of sent) expect(col.hec.get(e.request_id!)).toBe(1);
     await waitFor(() => s2.pending === 0);
+  });
+
+  it('413: the batch is sent again in halves; an event too large on its own is rejected, not retried forever', async () => {
+    const col = new Collector();
+    await col.start();
+    cleanup.push(() => col.stop());
+    // About 10 events fit in a body.
+    col.maxBody = 3000;
+    const r = new Registry();
+    const s = sinkOf(
+      {
+        name: 'small',
+        type: 'http',
+        format: 'splunk_hec',
+        url: `http://127.0.0.1:${col.port}/services/collector/event`,
+        token: 't',
+        batch_events: 100,
+        retry: { base_ms: 10, max_ms: 60_000 },
+      },
+      mkdtempSync(join(tmpdir(), 'rampart-data-')),
+      r,
+    );
+    cleanup.push(() => s.close());
+    const sent = events(300, 'big');
+    const huge: AuditEvent = { ...sent[150]!, detail: { note: 'x'.repeat(4000) } };
+    sent[150] = huge;
+    s.handle(sent);
+    // With retry.max_ms at a minute, only sending again at once (not a backoff) delivers within the wait.
+    await waitFor(() => s.pending === 0, 15_000);
+    expect(col.hec.size).toBe(299);
+    for (const e of sent) if (e !== huge) expect(col.hec.get(e.request_id!)).toBe(1);
+    expect(col.hec.has(huge.request_id!)).toBe(false);
+    expect(await metric(r, 'rampart_audit_sink_rejected_total', 'small')).toBe(1);
+    expect(await metric(r, 'rampart_audit_sink_sent_total', 'small')).toBe(299);
+    expect(await metric(r, 'rampart_audit_sink_dropped_total', 'small')).toBe(0);
   });
 
   it('a refused token keeps events spooled (no loss), and a full spool drops and counts', async () => {

@@ -3,14 +3,14 @@ import { Agent, request } from 'undici';
 import type { AuditEvent } from '../types.js';
 import { bulkItem, hecEvent } from './format.js';
 import type { HttpSinkConfig } from './schema.js';
-import { RetryableError, type Transport } from './transport.js';
+import { RetryableError, TooLargeError, type Transport } from './transport.js';
 
 const HOST = hostname();
 
 /**
  * Batches to Splunk HEC or the Elasticsearch _bulk API over undici. 2xx delivers; 5xx, 429, timeouts and connection
- * errors are retried by the sink (backoff with jitter); 400 refuses the batch for good (counted as rejected); other
- * 4xx (a wrong token, a missing index) are retried too, at the longest backoff, because dropping audit events over a
+ * errors are retried by the sink (backoff with jitter); 400 refuses the batch for good (counted as rejected); 413
+ * makes the sink send it again in smaller batches; other 4xx (a wrong token, a missing index) are retried too, at the longest backoff, because dropping audit events over a
  * fixable configuration error would be worse than waiting (logged as an error on every attempt).
  */
 export class HttpTransport implements Transport {
@@ -65,6 +65,7 @@ export class HttpTransport implements Transport {
     const text = await readCapped(res.body, 4 * 1024 * 1024);
     const status = res.statusCode;
     if (status === 400) return { rejected: records.length };
+    if (status === 413) throw new TooLargeError(`http status 413 for ${records.length} events`, { cause: status });
     if (status < 200 || status >= 300) throw new RetryableError(`http status ${status}`, { cause: status });
     if (this.c.format === 'elasticsearch_bulk') return this.bulkResult(text, records.length);
     return { rejected: 0 };

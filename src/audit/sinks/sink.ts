@@ -6,7 +6,7 @@ import type { SinkMetrics } from './metrics.js';
 import type { SinkConfig } from './schema.js';
 import { Spool } from './spool.js';
 import { StreamTransport, UdpTransport } from './syslog.js';
-import type { Transport } from './transport.js';
+import { TooLargeError, type Transport } from './transport.js';
 
 /** Full-jitter exponential backoff (AWS architecture blog): random in [0, min(max, base·2^attempt)]. */
 export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -114,10 +114,12 @@ export class Sink implements AuditSubscriber {
 
   private async run(): Promise<void> {
     let attempt = 0;
+    // Events per batch: halved on each 413 from the receiver, doubled back after each accepted batch.
+    let limit = this.batchEvents;
     while (!this.closed) {
       let batch: ReturnType<Spool['peek']>;
       try {
-        batch = this.spool.peek(this.batchEvents, this.batchBytes);
+        batch = this.spool.peek(limit, this.batchBytes);
       } catch (err) {
         // A spool read error (disk): say so and try again later rather than end the loop.
         this.deps.logger.error(
@@ -132,9 +134,24 @@ export class Sink implements AuditSubscriber {
         continue;
       }
       try {
-        const { rejected } = await this.transport.send(batch.records);
+        let rejected: number;
+        try {
+          ({ rejected } = await this.transport.send(batch.records));
+        } catch (err) {
+          if (!(err instanceof TooLargeError)) throw err;
+          if (batch.records.length > 1) {
+            limit = Math.max(1, Math.floor(batch.records.length / 2));
+            this.deps.logger.warn(
+              { sink: this.c.name, events: batch.records.length, next: limit },
+              'audit sink: the receiver refused the batch as too large; sending smaller batches',
+            );
+            continue;
+          }
+          rejected = 1;
+        }
         this.spool.ack(batch);
         attempt = 0;
+        limit = Math.min(this.batchEvents, limit * 2);
         const label = { sink: this.c.name };
         if (batch.records.length - rejected > 0) this.deps.metrics.sent.inc(label, batch.records.length - rejected);
         if (rejected > 0) {

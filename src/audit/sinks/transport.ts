@@ -10,3 +10,9 @@ export interface Transport {
 
 /** A failure the sink retries; `message` is safe to log (no secret, no event content). */
 export class RetryableError extends Error {}
+
+/**
+ * The receiver refused the batch as too large (HTTP 413): the sink sends it again in halves, at once; one event alone
+ * refused so is refused for good (counted as rejected), instead of blocking every later event behind it.
+ */
+export class TooLargeError extends RetryableError {}
