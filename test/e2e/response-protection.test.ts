@@ -105,6 +105,14 @@ beforeAll(async () => {
           'text/plain',
         );
       }
+      if (path === '/export.csv') {
+        // A text export: PII and a secret in plain text, and look-alikes that must stay.
+        return json(
+          200,
+          'name,email,card,note\nAlice,alice@example.com,4111 1111 1111 1111,order 4111 1111 1111 1112 shipped\nBot,-,-,key AKIAIOSFODNN7EXAMPLE\n',
+          'text/csv; charset=utf-8',
+        );
+      }
       if (path === '/payments' && req.method === 'POST') {
         const p = JSON.parse(body) as { card: { number: string }; amount: number };
         payments.set('p1', { id: 'p1', amount: p.amount, card: { number: p.card.number } });
@@ -144,6 +152,11 @@ routes:
     upstream: app
     policies:
       redact: {}
+  - name: export
+    paths: ["/export.csv"]
+    upstream: app
+    policies:
+      redact: { text: true }
   - name: pay
     paths: ["/payments"]
     methods: [POST]
@@ -216,6 +229,18 @@ describe('redaction', () => {
       not_iban: 'DE88 3704 0044 0532 0130 00',
       shipped: '2024-01-15',
     });
+  });
+
+  it('redacts text bodies when asked (text: true): a CSV export keeps its shape, loses its PII and secrets', async () => {
+    const r = await call('alice', 'GET', '/export.csv');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
+    const [head, alice, bot] = r.body.split('\n');
+    expect(head).toBe('name,email,card,note');
+    expect(alice).toBe('Alice,a***@example.com,************1111,order 4111 1111 1111 1112 shipped');
+    expect(bot).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    expect(bot).toBe('Bot,-,-,key [REDACTED:aws_key]');
   });
 
   it('replaces an upstream stack trace by problem+json UPSTREAM_ERROR without internals', async () => {
