@@ -262,8 +262,12 @@ export function jsUnescape(s: string): string {
 
 const CONTROL_STRIP = /[\u0000\u200b-\u200d\ufeff\u00ad\ufffd]/g;
 const NON_ASCII = /[^\u0000-\u007f]/;
+const NON_ASCII_OR_NUL = /[\u0000\u0080-\uffff]/;
 const NEEDS_DECODE = /[%&\\\u0000-\u001f\u007f-\uffff]/;
 const NEEDS_DECODE_PLUS = /[%&\\+\u0000-\u001f\u007f-\uffff]/;
+/** NEEDS_DECODE without "&". */
+const NEEDS_MORE = /[%\\\u0000-\u001f\u007f-\uffff]/;
+const NEEDS_MORE_PLUS = /[%\\+\u0000-\u001f\u007f-\uffff]/;
 const LOOKALIKE = /[\u2215\u2044\u29f8\u2216\u29f9\ufe68\u3002]/;
 const SLASHES = /[\u2215\u2044\u29f8]/g;
 const BACKSLASHES = /[\u2216\u29f9\ufe68]/g;
@@ -277,6 +281,9 @@ export function decodeValue(raw: string, plus: boolean): string {
   let s = raw.length > MAX_VALUE_CHARS ? raw.slice(0, MAX_VALUE_CHARS) : raw;
   // Fast path, one native scan: nothing to decode in most values (no % & \ +, no control or non-ASCII characters).
   if (!(plus ? NEEDS_DECODE_PLUS : NEEDS_DECODE).test(s)) return s;
+  // Prose with "&" and nothing else to decode ("Tom & Jerry"): without a reference there, every step below would
+  // leave it as it is.
+  if (!(plus ? NEEDS_MORE_PLUS : NEEDS_MORE).test(s) && htmlDecode(s) === s) return s;
   for (let p = 0; p < MAX_PASSES; p++) {
     const d = percentDecodeOnce(s, plus && p === 0);
     if (d === s) break;
@@ -290,6 +297,8 @@ export function decodeValue(raw: string, plus: boolean): string {
   // A second round catches `%26lt;` → `&lt;` → `<` and `\u0025 3c` style layering.
   if (s.indexOf('%') !== -1) s = percentDecodeOnce(s, false);
   if (s.indexOf('&') !== -1 && !(htmlIdle && s === beforeHtml)) s = htmlDecode(s);
+  // CONTROL_STRIP's characters are NUL and non-ASCII ones: one scan rules out both steps for ASCII text.
+  if (!NON_ASCII_OR_NUL.test(s)) return s.length > MAX_VALUE_CHARS ? s.slice(0, MAX_VALUE_CHARS) : s;
   if (NON_ASCII.test(s)) {
     s = s.normalize('NFKC');
     // Look-alike slashes NFKC leaves alone (∕ ⁄ ⧸, ∖ ⧹ ﹨): a path reader may fold them.

@@ -308,9 +308,10 @@ export class DetectionEngine {
     let flags = charFlags(lower);
     if (raw.indexOf('%') !== -1 && EVASIVE_ENCODING.test(raw)) flags |= F.ENCODED;
     // Pre-filter: only letters, digits, spaces and . , - _ @: nothing but SQL words can be an attack there.
+    // (Control characters pass as they did before they had a flag.)
     if (
       !rv.isKey &&
-      (flags & ~(F.SPACE | F.DIGIT_START | F.AT)) === 0 &&
+      (flags & ~(F.SPACE | F.DIGIT_START | F.AT | F.CONTROL)) === 0 &&
       (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
       lower.indexOf('prototype') === -1
     )

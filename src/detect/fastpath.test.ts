@@ -63,9 +63,9 @@ function charFlagsReference(s: string): number {
     61: F.EQ,
     42: F.STAR,
     32: F.SPACE,
-    9: F.SPACE,
-    11: F.SPACE,
-    12: F.SPACE,
+    9: F.SPACE | F.CONTROL,
+    11: F.SPACE | F.CONTROL,
+    12: F.SPACE | F.CONTROL,
     91: F.BRACKET,
     33: F.BANG,
     43: F.PLUS,
@@ -76,7 +76,7 @@ function charFlagsReference(s: string): number {
     else if (c === 95 && prev === 95) f |= F.UNDERSCORE2;
     else if (c === 45 && prev === 45) f |= F.DASH2;
     else if (c === 45 && prev === 32) f |= F.DASH_OPT;
-    else f |= simple[c] ?? 0;
+    else f |= simple[c] ?? (c < 32 ? F.CONTROL : 0);
     prev = c;
   }
   return f;
@@ -84,7 +84,7 @@ function charFlagsReference(s: string): number {
 
 describe('fast paths agree with their references', () => {
   it('charFlags: the lookup table sets the flags the per-character switch did', () => {
-    const chars = [...'aZ09 .,-_\'"<>:/\\${}()[];|&`\n\r\t#@%=*!+é\u00a0\u000b'];
+    const chars = [...'aZ09 .,-_\'"<>:/\\${}()[];|&`\n\r\t#@%=*!+é\u00a0\u000b\u0000\u0001\u001f\f'];
     for (const v of values(chars, 5000)) expect(charFlags(v), JSON.stringify(v)).toBe(charFlagsReference(v));
   });
 

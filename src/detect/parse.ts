@@ -54,24 +54,18 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
   }
 }
 
+/** The characters of a plain token: letters, digits and . , @ - (a table read per character, one branch). */
+const PLAIN = new Uint8Array(128);
+for (const r of ['az', 'AZ', '09']) for (let c = r.charCodeAt(0); c <= r.charCodeAt(1); c++) PLAIN[c] = 1;
+for (const ch of '.,@-') PLAIN[ch.charCodeAt(0)] = 1;
+
 /** /^[a-zA-Z0-9.,@-]{0,256}$/ as a loop: most JSON strings are short, and a regex call costs more than the scan. */
-function plainToken(s: string): boolean {
+export function plainToken(s: string): boolean {
   const n = s.length;
   if (n > 256) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (
-      !(
-        (c >= 97 && c <= 122) ||
-        (c >= 65 && c <= 90) ||
-        (c >= 48 && c <= 57) ||
-        c === 46 ||
-        c === 44 ||
-        c === 64 ||
-        c === 45
-      )
-    )
-      return false;
+    if (c > 127 || PLAIN[c] === 0) return false;
   }
   return true;
 }
@@ -94,18 +88,30 @@ const KEY_SUSPECT = 1;
 const KEY_UPPER = 2;
 const KEY_ESCAPE = 4;
 
+/** keyShape's table: A-Z, "[", "~" and "/" set their bit; "_" (KEY_LOW) counts only after another "_". */
+const KEY_LOW = 8;
+const KEY_CHAR = new Uint8Array(128);
+for (let c = 65; c <= 90; c++) KEY_CHAR[c] = KEY_UPPER;
+KEY_CHAR[91] = KEY_SUSPECT;
+KEY_CHAR[126] = KEY_ESCAPE;
+KEY_CHAR[47] = KEY_ESCAPE;
+KEY_CHAR[95] = KEY_LOW;
+
 /** One pass over a JSON key instead of a handful of indexOf calls and a toLowerCase copy per key. */
-function keyShape(key: string): number {
+export function keyShape(key: string): number {
   const n = key.length;
   let shape = key.charCodeAt(0) === 36 || (n >= 8 && key.indexOf('rototype') !== -1) ? KEY_SUSPECT : 0;
   let prev = 0;
   for (let i = 0; i < n; i++) {
     const c = key.charCodeAt(i);
-    if (c >= 65 && c <= 90) shape |= KEY_UPPER;
-    else if (c === 91 || (c === 95 && prev === 95)) shape |= KEY_SUSPECT;
-    else if (c === 126 || c === 47) shape |= KEY_ESCAPE;
     // Non-ASCII letters have case too: leave them to toLowerCase.
-    else if (c > 127) shape |= KEY_UPPER;
+    if (c > 127) shape |= KEY_UPPER;
+    else {
+      const t = KEY_CHAR[c] as number;
+      if (t === KEY_LOW) {
+        if (prev === 95) shape |= KEY_SUSPECT;
+      } else shape |= t;
+    }
     prev = c;
   }
   return shape;
@@ -158,10 +164,21 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
       if (!(shape & KEY_SUSPECT)) {
         // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
         if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;
-        if (typeof child0 === 'string' && plainToken(child0) && child0.indexOf('rototype') === -1) continue;
+        const str = typeof child0 === 'string';
+        if (str && plainToken(child0) && child0.indexOf('rototype') === -1) continue;
         const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : shape & KEY_UPPER ? key.toLowerCase() : key;
         const esc0 = shape & KEY_ESCAPE ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
-        visit(child0, `${ptr}/${esc0}`, lk, depth + 1);
+        // A string here is one visit() would push (it was just found not plain): push it without a second scan.
+        if (str)
+          out.push({
+            location: `body.${ptr}/${esc0}`,
+            name: lk,
+            raw: child0,
+            isKey: false,
+            plus: false,
+            decoded: true,
+          });
+        else visit(child0, `${ptr}/${esc0}`, lk, depth + 1);
         continue;
       }
       const lkey = key.toLowerCase().slice(0, 128);

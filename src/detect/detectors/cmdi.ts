@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
 
 /**
  * OS command injection by reading the value as a shell would: after shell quoting tricks are undone (`c'a't`,
@@ -145,6 +145,18 @@ function wordAt(s: string, i: number): { word: string; base: string; end: number
 
 /** Glob spellings of binaries: /???/c?t, /b??/n*, /usr/bin/w?oami. */
 const GLOB_PATH = /(?:^|[\s;|&`(])\/[a-z?*]{1,8}(?:\/[a-z?*]{1,12}){0,3}\/[a-z?*]*[?*][a-z?*]*(?=$|[\s;|&`)])/;
+/**
+ * GLOB_PATH.exec(s), scanned only when s has a "?" or "*" and a "/" at the start or after a blank or ; | & ` (: URLs
+ * ("https://host/a?b") and prose have neither.
+ */
+export function globPath(s: string): RegExpExecArray | null {
+  if (s.indexOf('?') === -1 && s.indexOf('*') === -1) return null;
+  for (let q = s.indexOf('/'); q !== -1; q = s.indexOf('/', q + 1)) {
+    const c = q === 0 ? 32 : s.charCodeAt(q - 1);
+    if (isRegexSpace(c) || c === 59 || c === 124 || c === 38 || c === 96 || c === 40) return GLOB_PATH.exec(s);
+  }
+  return null;
+}
 /** Word-like commands that, alone with shell-shaped arguments only, are a command line: "cat /etc/hosts", "sleep 5". */
 const BARE_WORD_COMMANDS = new Set([
   'cat',
@@ -180,13 +192,22 @@ const STRONG =
   /\/dev\/(?:tcp|udp)\/|\b(?:nc|ncat|netcat)(?:\.exe)?\s[^;|&\n]{0,64}?\s-[a-z]{0,4}e\b|\bbash\s+-i\b|\bsh\s+-i\b|\b(?:bash|sh|zsh)\s+-c\s|\bcmd(?:\.exe)?\s+\/[ck]\b|\bpowershell(?:\.exe)?\s[^;|&\n]{0,80}?(?:-e(?:nc|ncodedcommand)?|-c(?:ommand)?|iex|-nop|-w(?:indowstyle)?)\b|\biex\s*\(|\binvoke-expression\b|\bdownloadstring\s*\(|\bmkfifo\s+\/tmp|\bchmod\s+\+?[0-7]*x?\s+\/tmp|\b(?:python[23]?|perl|ruby|php)\s+-[cre]\s|\|\s*(?:ba)?sh\b|(?:^|[;&|\n`])\s*(?:system|exec|shell_exec|passthru|popen|proc_open)\s*\(\s*['"]|\breg(?:\.exe)?\s+(?:add|query|delete|save|export)\s|(?:^|[;&|\n`])\s*net\s+(?:user|localgroup|view|share|use|session|group|accounts)\b/;
 
 const QUICK = /[;|&`$\n{\\]|\/dev\/|\/bin\/|\bcmd\b|powershell|\b(?:nc|bash|sh|wget|curl)\b/;
+/** QUICK.test(s): a separator of its first class in the flags is a match without the scan. */
+export function quick(s: string, flags: number): boolean {
+  return (flags & (F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.BRACE | F.BACKSLASH)) !== 0 || QUICK.test(s);
+}
+/** RECON.test(s): it holds blanks, letters and ";" only, so any other flag (the engine's ENCODED aside) rules it out. */
+export function recon(s: string, flags: number): boolean {
+  return (flags & ~(F.SPACE | F.NEWLINE | F.CONTROL | F.SEMI | F.ENCODED)) === 0 && RECON.test(s);
+}
 /**
- * What every STRONG alternative needs: a flag or path after a blank, /dev/, a pipe, a few literal words, or a "(" after
- * one of the functions it names. Cheap scans of literals first; STRONG itself is far dearer on prose.
+ * What every STRONG alternative needs: a flag or path after a blank (its first character a letter: -i, -c, /c, /tmp),
+ * /dev/, a pipe, a few literal words, or a "(" after one of the functions it names. Cheap scans of literals first;
+ * STRONG itself is far dearer on prose (and " - " in a product name is no flag).
  */
-const STRONG_NEED = /\s[-/]|\/dev\/|\||powershell|invoke-expression|reg(?:\.exe)?\s|net\s/;
+const STRONG_NEED = /\s[-/][a-z]|\/dev\/|\||powershell|invoke-expression|reg(?:\.exe)?\s|net\s/;
 const STRONG_CALLS = /iex|downloadstring|system|exec|passthru|popen|proc_open/;
-function strong(s: string): RegExpExecArray | null {
+export function strong(s: string): RegExpExecArray | null {
   return STRONG_NEED.test(s) || (s.indexOf('(') !== -1 && STRONG_CALLS.test(s)) ? STRONG.exec(s) : null;
 }
 /** CODE_EXEC needs a "<" or a "$", or a "(" and one of the functions it names. */
@@ -209,8 +230,8 @@ export const cmdi: Detector = {
   detect(v: Value): Hit | null {
     const SEPS = F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.NEWLINE | F.BRACE | F.BACKSLASH | F.SLASH;
     if (v.isKey) return null;
-    if (!(v.flags & SEPS) || !QUICK.test(v.lower)) {
-      if (RECON.test(v.lower)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+    if (!(v.flags & SEPS) || !quick(v.lower, v.flags)) {
+      if (recon(v.lower, v.flags)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       if (!(v.flags & (F.LPAREN | F.LT | F.SPACE))) return null;
       const c = codeExec(v);
       if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
@@ -283,7 +304,7 @@ export const cmdi: Detector = {
       if (hit && hit.score >= CRITICAL) return hit;
       i = Math.max(i, resume);
     }
-    const g = GLOB_PATH.exec(s);
+    const g = globPath(s);
     if (g) {
       const score = /[;|&`]/.test(s) ? CRITICAL : ERROR;
       if (!hit || score > hit.score) hit = { rule: 'cmdi.glob', score, at: g.index };

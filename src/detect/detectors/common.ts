@@ -40,10 +40,12 @@ export const F = {
   DASH_OPT: 1 << 28,
   /** Set by the engine (not charFlags): the raw value used evasive encoding (%2e, %25.., overlong UTF-8, %u, %%). */
   ENCODED: 1 << 29,
+  /** A control character other than \n and \r (those are NEWLINE); \t \v \f set SPACE too. */
+  CONTROL: 1 << 30,
 } as const;
 
 /** The flag each ASCII character sets by itself; SEQ marks "." "_" "-", whose flag depends on the character before. */
-const SEQ = 1 << 30;
+const SEQ = -1;
 const CHAR_FLAG = new Int32Array(128);
 for (const [chars, flag] of [
   ['\'"', F.QUOTE],
@@ -66,13 +68,15 @@ for (const [chars, flag] of [
   ['%', F.PERCENT],
   ['=', F.EQ],
   ['*', F.STAR],
-  [' \t\v\f', F.SPACE],
+  [' ', F.SPACE],
+  ['\t\v\f', F.SPACE | F.CONTROL],
   ['[', F.BRACKET],
   ['!', F.BANG],
   ['+', F.PLUS],
   ['._-', SEQ],
 ] as const)
   for (const ch of chars) CHAR_FLAG[ch.charCodeAt(0)] = flag;
+for (let c = 0; c < 32; c++) if (CHAR_FLAG[c] === 0) CHAR_FLAG[c] = F.CONTROL;
 
 export function charFlags(s: string): number {
   const n = s.length;
@@ -95,6 +99,23 @@ export function charFlags(s: string): number {
     prev = c;
   }
   return f;
+}
+
+/** The characters of the regex class \s. */
+export function isRegexSpace(c: number): boolean {
+  return (
+    (c >= 9 && c <= 13) ||
+    c === 32 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 /** One decoded value as the detectors see it. */

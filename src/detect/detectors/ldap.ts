@@ -13,7 +13,6 @@ const WILDCARD_CLOSE2 = /^\*\s{0,8}\)\s{0,8}\)/;
 const EMPTY_LOGIC =
   /\)\s{0,8}\(\s{0,8}[|&]\s{0,8}\)|\(\s{0,8}[|&]\s{0,8}\(\s{0,8}[a-z][a-z0-9-]{0,40}\s{0,8}=\s{0,8}\*\s{0,8}\)/;
 const WILDCARD_CLOSE = /^\*\s{0,8}\)|\*\)\s{0,8}\(|^[^()]{0,64}\)\s{0,8}\(\s{0,8}[|&!]/;
-const QUICK = /[()]/;
 
 function closesFirst(s: string): boolean {
   let depth = 0;
@@ -38,7 +37,8 @@ export const ldap: Detector = {
   cls: 'ldap',
   detect(v: Value): Hit | null {
     const s = v.lower;
-    if (v.isKey || !(v.flags & F.RPAREN) || !QUICK.test(s)) return null;
+    // F.RPAREN is the quick test: every pattern below holds a ")".
+    if (v.isKey || !(v.flags & F.RPAREN)) return null;
     // Every pattern below needs a "*" or a "(" after a ")": prose with a smiley or "(see above)" stops here.
     if (!(v.flags & F.STAR) && s.indexOf('(', s.indexOf(')') + 1) === -1) return null;
     let m = CLOSE_OPEN.exec(s);

@@ -56,13 +56,17 @@ const TEXT_OP = /["'{,[\s]\s*["']?(\$[a-z]{2,16})["']?\s*:/;
 const JS =
   /\$where\b|[;}]\s*(?:do\s*\{|while\s*\(|for\s*\(\s*;|[a-z_]{1,12}\s*=\s*new\s+date\s*\()|\bthis\.[a-z_]{1,40}\.(?:match|constructor|length)\b|\bsleep\s*\(\s*\d|(?:^|['"])\s*;\s*(?:return|while|var|let|const|sleep)\b|\|\|\s*(?:['"]\w*['"]\s*==\s*['"]|1\s*==\s*1|true\b)|\bdb\.[a-z_]{1,40}\.(?:find|drop|insert|remove|update)|\bobjectid\s*\(|\bnew\s+date\s*\(\s*\)\s*[;)]/;
 const QUICK = /\$|this\.|sleep|\|\||db\.|;/;
+/** The flags' gate and QUICK: "$" and ";" are matches by themselves, "|" and "(" need its words. */
+export function quick(s: string, flags: number): boolean {
+  return (flags & (F.DOLLAR | F.SEMI)) !== 0 || ((flags & (F.PIPE | F.LPAREN)) !== 0 && QUICK.test(s));
+}
 const SEMI_STATEMENT = /;\s*(?:return|while|var|let|const|sleep)\b/;
 
 export const nosqli: Detector = {
   cls: 'nosqli',
   detect(v: Value): Hit | null {
     const s = v.lower;
-    if (!(v.flags & (F.DOLLAR | F.SEMI | F.PIPE | F.LPAREN)) || !QUICK.test(s)) return null;
+    if (!quick(s, v.flags)) return null;
     if (v.isKey) {
       // A JSON key or a parameter name: "$ne", "password[$ne]", "filter[$where]".
       const key = s.trim();

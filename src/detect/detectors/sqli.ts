@@ -736,8 +736,18 @@ const LOGIC_EXPR =
   /\b(?:or|and|xor|like|rlike|regexp)\s*(?:[\d(@!~-]|true\b|false\b|null\b|not\b)|[\d)]\s*(?:or|and|xor)\b|\b(?:order|group)\s+by\b/;
 const KEYWORDS =
   /\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|group|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|like|exists|into|declare|procedure)\b/;
-const QUICK =
-  /['"`;#()=|&]|@@|--|\/\*|\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|exec|drop|insert|delete|update|shutdown)\b/;
+
+/**
+ * A quote, a backtick, ";", "#", "--", "/*" or "@@": what a value needs to be read for tokens without SQL words. Each
+ * is a match of the regex that used to follow (/['"`;#()=|&]|@@|--|\/\*|.../), so there is no second scan.
+ */
+export function breakChars(s: string, f: number): boolean {
+  return (
+    (f & (F.QUOTE | F.BACKTICK | F.SEMI | F.HASH | F.DASH2)) !== 0 ||
+    ((f & F.STAR) !== 0 && s.includes('/*')) ||
+    ((f & F.AT) !== 0 && s.includes('@@'))
+  );
+}
 
 export const sqli: Detector = {
   cls: 'sqli',
@@ -745,13 +755,12 @@ export const sqli: Detector = {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;
     const f = v.flags;
-    const comment = f & F.STAR && s.includes('/*');
-    if (!(f & (F.QUOTE | F.BACKTICK | F.SEMI | F.HASH | F.DASH2)) && !comment && !(f & F.AT && s.includes('@@'))) {
+    if (!breakChars(s, f)) {
       // Without quotes and comments SQL needs its words: "1 or 1=1", "1 union select 1".
       if (!(f & (F.SPACE | F.LPAREN | F.EQ | F.PLUS | F.SLASH)) || !KEYWORDS.test(s)) return null;
       // Prose has "or", "and" and "like": only a logic word next to a literal or a paren starts an expression.
       if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s)) return null;
-    } else if (!QUICK.test(s)) return null;
+    }
     let hit: Hit | null = null;
     // Most values that pass the quick test are prose with apostrophes and punctuation: when nothing in the value can
     // start one of the token shapes `shapes` reads, tokenising it (up to three times) would find nothing.
@@ -788,11 +797,23 @@ function catalogue(s: string, hit: Hit | null): Hit | null {
 
 /**
  * Words that can start a shape in `shapes`' main loop: statement starts (";", UNION and subqueries need one), the
- * UNION words, logic words, the dangerous functions, OUTFILE / DUMPFILE. Matched without a left boundary (an
- * alternation of literals scans fast); `hasShapeWord` checks the boundary and the words around.
+ * UNION words, logic words, the dangerous functions, OUTFILE / DUMPFILE. `hasShapeWord` checks the words around.
+ */
+export const SHAPE_WORDS: readonly string[] = [
+  ...STATEMENTS,
+  ...UNIONS,
+  ...LOGIC,
+  ...STRONG_FUNCS,
+  'outfile',
+  'dumpfile',
+];
+/**
+ * The words, each after the start or a character that may come before a word's start as the tokenizer reads it (not
+ * an identifier character, or a digit, or a no-break space): consuming that character lets the regex reject the
+ * inside of words with one class test per position instead of trying the alternation there.
  */
 const SHAPE_WORD = new RegExp(
-  `(?:${[...STATEMENTS, ...UNIONS, ...LOGIC, ...STRONG_FUNCS, 'outfile', 'dumpfile']
+  `(?:^|[^a-zA-Z_$\\u0080-\\u009f\\u00a1-\\uffff])(${[...SHAPE_WORDS]
     .sort((a, b) => b.length - a.length)
     .map((w) => w.replaceAll('.', '\\.'))
     .join('|')})(?![a-z0-9_$\\u0080-\\uffff])`,
@@ -800,27 +821,31 @@ const SHAPE_WORD = new RegExp(
 );
 
 /**
- * True when one of SHAPE_WORD's words starts a word as the tokenizer reads them: after a character that is not part
- * of an identifier, after a digit (a number glued to a word, "1or", ends there) or after a no-break space.
+ * The next of SHAPE_WORD's words at or after `from` that starts a word as the tokenizer reads them: after a character
+ * that is not part of an identifier, after a digit (a number glued to a word, "1or", ends there) or after a no-break
+ * space (both a blank at a token's start and part of a word inside one).
  */
-function hasShapeWord(s: string): boolean {
+export function nextShapeWord(s: string, from: number): { at: number; word: string } | null {
   const re = SHAPE_WORD;
-  re.lastIndex = 0;
-  for (;;) {
-    const m = re.exec(s);
-    if (!m) return false;
-    const c = m.index === 0 ? 32 : s.charCodeAt(m.index - 1);
+  re.lastIndex = from;
+  const m = re.exec(s);
+  if (!m) return null;
+  const word = m[1] as string;
+  return { at: m.index + m[0].length - word.length, word };
+}
+
+/** True when a SHAPE_WORD word can start a shape where it stands. */
+export function hasShapeWord(s: string): boolean {
+  for (let w = nextShapeWord(s, 0); w; w = nextShapeWord(s, w.at + 1)) {
     // AND / OR / XOR only start a shape after an operand (a literal, a string, ")", a variable) or at the start:
     // "neighbour or at the door" does not.
-    // (A no-break space is both: skipped as a blank at a token's start, part of a word inside one.)
     if (
-      (!isIdent(c) || isDigit(c) || c === 160) &&
-      (!LOGIC.has(m[0]) || operandBefore(s, m.index)) &&
-      !(PROSE_STATEMENTS.has(m[0]) && twoPlainWords(s, m.index + m[0].length))
+      (!LOGIC.has(w.word) || operandBefore(s, w.at)) &&
+      !(PROSE_STATEMENTS.has(w.word) && twoPlainWords(s, w.at + w.word.length))
     )
       return true;
-    re.lastIndex = m.index + 1;
   }
+  return false;
 }
 
 /**

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
 
 /**
  * Server-side request forgery: URLs (and bare hosts in URL-ish parameters) that point at loopback, private ranges,
@@ -71,22 +71,6 @@ const DANGEROUS_NAMES = new Set([
 function isSchemeChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 46 || c === 45;
 }
-/** The characters of the regex class \s. */
-function isRegexSpace(c: number): boolean {
-  return (
-    (c >= 9 && c <= 13) ||
-    c === 32 ||
-    c === 0xa0 ||
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000 ||
-    c === 0xfeff
-  );
-}
 /** The first dangerous scheme and the index its match starts at (the character before the name, or 0). */
 export function dangerousScheme(s: string): { name: string; index: number } | null {
   // The stretch read back from one "://" holds no ":": stretches do not overlap, and the first "://" with a
@@ -103,8 +87,53 @@ export function dangerousScheme(s: string): { name: string; index: number } | nu
   }
   return null;
 }
-const URL_IN_TEXT =
-  /(?:https?|wss?|ftp|gopher|dict|ldaps?|tftp|jar|smb|redis|netdoc|file):\/\/|(?:^|[\s="'(])\/\/(?=[\w[])/g;
+/** Schemes of the URLs read in text (`urlInText`). */
+const URL_SCHEMES = new Set([
+  'http',
+  'https',
+  'ws',
+  'wss',
+  'ftp',
+  'gopher',
+  'dict',
+  'ldap',
+  'ldaps',
+  'tftp',
+  'jar',
+  'smb',
+  'redis',
+  'netdoc',
+  'file',
+]);
+function isWordCharOrBracket(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 91;
+}
+/**
+ * The first match at or after `from` of
+ * `/(?:https?|wss?|ftp|gopher|dict|ldaps?|tftp|jar|smb|redis|netdoc|file):\/\/|(?:^|[\s="'(])\/\/(?=[\w[])/g`
+ * (its index and end), found from each "//" instead of trying the alternation at every position: a match for a
+ * later "//" never starts before one for an earlier "//" (a scheme is letters, "//" are not).
+ */
+export function urlInText(s: string, from: number): { index: number; end: number } | null {
+  for (let q = s.indexOf('//', from); q !== -1; q = s.indexOf('//', q + 1)) {
+    if (q >= 1 && s.charCodeAt(q - 1) === 58 /* : */) {
+      // The leftmost scheme ending at the ":" (names are 2 to 6 letters a-z; at most one starts at a position).
+      let r = q - 1;
+      while (r > 0 && r > q - 7 && s.charCodeAt(r - 1) >= 97 && s.charCodeAt(r - 1) <= 122) r--;
+      for (let p = Math.max(from, r); p <= q - 3; p++)
+        if (URL_SCHEMES.has(s.slice(p, q - 1))) return { index: p, end: q + 2 };
+    }
+    if (q + 2 >= s.length || !isWordCharOrBracket(s.charCodeAt(q + 2))) continue;
+    if (q === 0) {
+      if (from === 0) return { index: 0, end: 2 };
+      continue;
+    }
+    const c = s.charCodeAt(q - 1);
+    if (q - 1 >= from && (isRegexSpace(c) || c === 61 || c === 34 || c === 39 || c === 40))
+      return { index: q - 1, end: q + 2 };
+  }
+  return null;
+}
 const URL_PARAM =
   /(?:^|[_.-])(?:url|uri|link|src|source|dest|destination|target|redirect|return|returnto|return_to|next|continue|callback|webhook|hook|host|hostname|domain|proxy|feed|image|img|avatar|fetch|endpoint|remote|server|site|path|file|page|load|ref|out|go|to|u)$/;
 
@@ -265,27 +294,24 @@ export const ssrf: Detector = {
             : ERROR,
         scheme.index,
       );
-    URL_IN_TEXT.lastIndex = 0;
+    // A referer or origin pointing at localhost is a developer's browser, not an attack: their hosts score nothing,
+    // so they are classified only when the userinfo check below depends on it.
+    const browserUrl = v.kind === 'header' && (v.name === 'referer' || v.name === 'origin');
+    let from = 0;
     for (let count = 0; count < 16; count++) {
-      const m = URL_IN_TEXT.exec(s);
+      const m = urlInText(s, from);
       if (!m) break;
-      const i = m.index + m[0].length;
-      const start = m[0].endsWith('//') && !m[0].includes(':') ? i : i;
+      const start = m.end;
+      from = m.end;
       const { host, confusing } = hostAfterSlashes(s, start);
-      const kind = classifyHost(host);
+      const kind = browserUrl && !confusing ? null : classifyHost(host);
       if (kind) {
         const base = SCORE[kind];
-        // A referer or origin pointing at localhost is a developer's browser, not an attack.
         // OAuth loopback redirect URIs are legitimate (RFC 8252 section 7.3).
         const oauthLoopback = kind === 'loopback' && /redirect_uri|callback_url/.test(v.name);
         // A URL mentioned inside prose ("works on http://localhost:3000") is not a value the server fetches.
         const prose = /\s[a-z]{2,}\s+[a-z]{2,}\s/.test(s);
-        const score =
-          (v.kind === 'header' && (v.name === 'referer' || v.name === 'origin')) || oauthLoopback
-            ? 0
-            : prose
-              ? WARNING
-              : base;
+        const score = browserUrl || oauthLoopback ? 0 : prose ? WARNING : base;
         if (score)
           take(
             kind === 'metadata' ? 'ssrf.metadata' : `ssrf.${kind === 'link-local' ? 'link_local' : kind}`,
@@ -299,7 +325,9 @@ export const ssrf: Detector = {
     }
     // A bare address or host[:port][/path] in a URL-ish parameter: "?host=127.0.0.1:22", "?url=[::1]".
     if (!hit && urlish && v.kind !== 'header' && s.length < 300) {
-      const bare = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:\/[^\s]*)?$/.exec(s.trim());
+      // The pattern holds no blank: a value with a space inside (prose) cannot match.
+      const t = s.trim();
+      const bare = t.indexOf(' ') === -1 ? /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:\/[^\s]*)?$/.exec(t) : null;
       if (bare) {
         const named = URL_PARAM.test(v.name);
         const h = bare[1] as string;

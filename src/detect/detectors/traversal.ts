@@ -16,23 +16,95 @@ const HIGH =
 const TARGET_EXT =
   /\.(?:php\d?|phtml|asp|aspx|jsp|jspx|cgi|pl|py|rb|sh|bat|ps1|ini|conf|cnf|cfg|config|xml|ya?ml|properties|env|log|key|pem|crt|p12|pfx|jks|bak|old|orig|swp|sql|sqlite3?|db|mdb|htaccess|htpasswd|passwd|shadow|git|svn)(?:$|[?#;&\s%])/;
 const ABSOLUTE = /^(?:file:\/\/)?(?:\/|[a-z]:[/\\]|\\\\)/;
-const WRAPPER =
-  /\b(?:php|zip|phar|glob|expect|data|compress\.zlib|compress\.bzip2|ogg|rar|ssh2(?:\.[a-z]+)?|jar|netdoc):\/\/?/;
+const WRAPPER_NAMES = [
+  'php',
+  'zip',
+  'phar',
+  'glob',
+  'expect',
+  'data',
+  'compress.zlib',
+  'compress.bzip2',
+  'ogg',
+  'rar',
+  'ssh2',
+  'jar',
+  'netdoc',
+];
+/** WRAPPER_NAMES by their last character: the one before a ":/" picks the few names to compare. */
+const WRAPPERS_BY_LAST = new Map<number, string[]>();
+const NO_NAMES: readonly string[] = [];
+for (const n of WRAPPER_NAMES) {
+  const last = n.charCodeAt(n.length - 1);
+  WRAPPERS_BY_LAST.set(last, [...(WRAPPERS_BY_LAST.get(last) ?? []), n]);
+}
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+/**
+ * The first match of `/\b(?:php|zip|phar|glob|expect|data|compress\.zlib|compress\.bzip2|ogg|rar|ssh2(?:\.[a-z]+)?|jar|netdoc):\/\/?/`
+ * (its index and the name's alternative), read back from each ":/" instead of trying the alternation at every
+ * position. Names hold no ":", so a match for a later ":/" starts after an earlier one's.
+ */
+export function wrapperAt(s: string): { index: number; name: string } | null {
+  for (let q = s.indexOf(':/'); q !== -1; q = s.indexOf(':/', q + 1)) {
+    let index = -1;
+    let name = '';
+    for (const n of WRAPPERS_BY_LAST.get(s.charCodeAt(q - 1)) ?? NO_NAMES) {
+      const p = q - n.length;
+      if (
+        p >= 0 &&
+        (index === -1 || p < index) &&
+        s.startsWith(n, p) &&
+        (p === 0 || !isWordChar(s.charCodeAt(p - 1)))
+      ) {
+        index = p;
+        name = n;
+      }
+    }
+    // ssh2.<letters>: the letters run back from the ":" to a ".".
+    let r = q;
+    while (r > 0 && s.charCodeAt(r - 1) >= 97 && s.charCodeAt(r - 1) <= 122) r--;
+    const p = r - 5;
+    if (
+      r < q &&
+      p >= 0 &&
+      (index === -1 || p < index) &&
+      s.charCodeAt(r - 1) === 46 &&
+      s.startsWith('ssh2', p) &&
+      (p === 0 || !isWordChar(s.charCodeAt(p - 1)))
+    ) {
+      index = p;
+      name = 'ssh2.';
+    }
+    if (index !== -1) return { index, name };
+  }
+  return null;
+}
 const PHP_FILTER = /php:\/\/(?:filter|input|fd|memory|temp)|data:\/\/text\/plain|data:text\/plain;base64|expect:\/\//;
-const QUICK = /\.\.|[/\\]|:\/\/|%00/;
+
+/**
+ * `/\.\.|[/\\]|:\/\/|%00/.test(s)` by the flags: ".." "/" "\\" are flags ("://" holds a "/"); only "%00" is
+ * looked for.
+ */
+export function quick(s: string, flags: number): boolean {
+  return (flags & (F.DOTDOT | F.SLASH | F.BACKSLASH)) !== 0 || ((flags & F.PERCENT) !== 0 && s.includes('%00'));
+}
 
 export const traversal: Detector = {
   cls: 'traversal',
   detect(v: Value): Hit | null {
     const raw = v.lower;
-    if (v.isKey || !(v.flags & (F.DOTDOT | F.SLASH | F.BACKSLASH | F.COLON | F.PERCENT)) || !QUICK.test(raw))
-      return null;
+    const flags = v.flags;
+    if (v.isKey || !quick(raw, flags)) return null;
     const s = raw.indexOf('\\') === -1 ? raw : raw.replace(/\\+/g, '/');
     let hit: Hit | null = null;
     const take = (rule: string, score: number, at: number) => {
       if (!hit || score > hit.score) hit = { rule, score, at };
     };
-    const f = PHP_FILTER.exec(s);
+    // PHP_FILTER, the wrappers and the file: URLs all hold a ":".
+    const colon = (flags & F.COLON) !== 0;
+    const f = colon ? PHP_FILTER.exec(s) : null;
     if (f) take('traversal.wrapper', CRITICAL, f.index);
     // Count "../" segments (".." between separators or at the ends). "....//" counts: the filter that strips "../"
     // once leaves "../".
@@ -80,18 +152,23 @@ export const traversal: Detector = {
       else if (absolute) take('traversal.sensitive_file', WARNING, sens.index);
       else take('traversal.sensitive_file', WARNING, sens.index);
     }
-    const w = WRAPPER.exec(s);
+    const w = colon ? wrapperAt(s) : null;
     if (
       w &&
-      (w[0].startsWith('php') ||
-        w[0].startsWith('expect') ||
-        w[0].startsWith('phar') ||
-        w[0].startsWith('zip') ||
-        w[0].startsWith('compress') ||
-        w[0].startsWith('glob'))
+      (w.name === 'php' ||
+        w.name === 'expect' ||
+        w.name === 'phar' ||
+        w.name === 'zip' ||
+        w.name.startsWith('compress') ||
+        w.name === 'glob')
     )
       take('traversal.wrapper', CRITICAL, w.index);
-    else if (s.startsWith('file:///') || s.startsWith('file://localhost/') || /^file:\/[^/]/.test(s))
+    else if (
+      colon &&
+      (s.startsWith('file:///') ||
+        s.startsWith('file://localhost/') ||
+        (s.startsWith('file:/') && s.length > 6 && s.charCodeAt(6) !== 47))
+    )
       take('traversal.file_url', ERROR, 0);
     // A NUL byte before an extension (file.php%00.jpg) is truncation.
     if (raw.indexOf('%00') !== -1 || v.text.indexOf('\u0000') !== -1) take('traversal.null_byte', ERROR, 0);

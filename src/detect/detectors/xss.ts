@@ -68,6 +68,10 @@ const SINK =
 const SINK_NAMES =
   /alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import|string\.fromcharcode|constructor\.constructor|onerror=/;
 const NOISE = /[\u0000-\u001f\\]|<!--/;
+/** NOISE.test(s), scanned only when the flags show a control character, a backslash or a "<". */
+export function noisy(s: string, f: number): boolean {
+  return (f & (F.CONTROL | F.NEWLINE | F.BACKSLASH | F.LT)) !== 0 && NOISE.test(s);
+}
 const NOISE_ALL = /[\u0000-\u001f]+|<!--[^>]{0,64}-->|\\/g;
 /** The part of ATTR_BREAK every match holds: a cheap first test. */
 const ON_ATTR = /on[a-z]{3,24}\s{0,4}=/;
@@ -175,14 +179,36 @@ function tagAt(s: string, i: number): Hit | null {
   return tagHit;
 }
 
+/**
+ * SINK's match, looked for only where one can be. Without ` [ every sink has a name to look for first (a call's or a
+ * property's), or is onerror=; a value needs a "(" or a "=" besides. Without "(" (and "`" "[") the call alternatives
+ * cannot match: only the three names that need none are looked for then.
+ */
+export function sinkMatch(s: string, f: number): RegExpExecArray | null {
+  return f & (F.BACKTICK | F.BRACKET) ||
+    s.includes('document.') ||
+    s.includes('location') ||
+    s.includes('.innerhtml') ||
+    (f & F.LPAREN
+      ? SINK_NAMES.test(s)
+      : f & F.EQ &&
+        (s.includes('onerror=') || s.includes('string.fromcharcode') || s.includes('constructor.constructor')))
+    ? SINK.exec(s)
+    : null;
+}
+
 const QUICK = /[<:(`[]|&#|\\u|\bon[a-z]+\s*=/;
+/** The flags' gate and QUICK: its first class is flags, so only a value with "=" and none of them needs the scan. */
+export function quick(s: string, f: number): boolean {
+  return (f & (F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET)) !== 0 || ((f & F.EQ) !== 0 && QUICK.test(s));
+}
 
 export const xss: Detector = {
   cls: 'xss',
   detect(v: Value): Hit | null {
     const s = v.lower;
-    if (v.isKey || !(v.flags & (F.LT | F.LPAREN | F.BACKTICK | F.EQ | F.COLON | F.BRACKET)) || !QUICK.test(s))
-      return null;
+    const f = v.flags;
+    if (v.isKey || !quick(s, f)) return null;
     let hit: Hit | null = null;
     // Tags: every "<" is checked; bounded by a count so that "<<<<..." stays linear.
     let from = 0;
@@ -196,7 +222,7 @@ export const xss: Detector = {
     }
     // javascript: URLs with whitespace and control characters removed (java\tscript:).
     // Controls, HTML comments and CSS escapes inside the scheme are dropped by browsers: java\tscript:, javas<!-- -->cript:
-    const compact = s.indexOf(':') !== -1 && NOISE.test(s) ? s.replace(NOISE_ALL, '') : s;
+    const compact = f & F.COLON && noisy(s, f) ? s.replace(NOISE_ALL, '') : s;
     if (
       compact.indexOf(':') !== -1 &&
       (compact.includes('script') || compact.includes('data') || compact.includes('mocha'))
@@ -213,18 +239,9 @@ export const xss: Detector = {
       if (d) return { rule: 'xss.data_url', score: s.includes('<') ? CRITICAL : ERROR, at: d.index };
     }
     // Breaking out of an attribute: `" autofocus onfocus=alert(1) x="`.
-    const f = v.flags;
     const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ && ON_ATTR.test(s) ? ATTR_BREAK.exec(s) : null;
     if (attr) return { rule: 'xss.attribute_break', score: CRITICAL, at: attr.index };
-    // Without ` [ every sink has a name to look for first (a call's or a property's), or is onerror=.
-    const sink =
-      f & (F.BACKTICK | F.BRACKET) ||
-      s.includes('document.') ||
-      s.includes('location') ||
-      s.includes('.innerhtml') ||
-      (f & (F.LPAREN | F.EQ) && SINK_NAMES.test(s))
-        ? SINK.exec(s)
-        : null;
+    const sink = sinkMatch(s, f);
     if (sink) {
       // A sink after a break out of a string or attribute ("-alert(1)-", "';alert(1)//", "\"><"): critical.
       const before = s.slice(Math.max(0, sink.index - 6), sink.index);
