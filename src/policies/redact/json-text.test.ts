@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LARGE_JSON } from '../../../bench/large-json.js';
 import { makeCtx, runPhase, silentLogger, withResponse } from '../../../test/unit-helpers.js';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
@@ -227,6 +228,28 @@ describe('redact: JSON text path against the walk', () => {
     const out = String(ctx.response?.body);
     expect(out.split('\n').length).toBe(body.toString().split('\n').length);
     expect(out).toContain('"card": "************1111"');
+  });
+
+  it('the bench answer (LARGE_JSON): the text path makes what the walk makes', async () => {
+    const body = Buffer.from(LARGE_JSON);
+    const before = { ...path };
+    const text = await outcome(make(), body, true);
+    expect(path.fallbacks).toBe(before.fallbacks);
+    expect(text).toEqual(await outcome(make(), body, false));
+    expect(text.events?.[0]?.detail).toEqual({ email: 20, phone: 20, us_ssn: 20, card: 20 });
+  });
+
+  it('masking only (the default) decides each finding as the general path does', async () => {
+    // stripe_key: block makes replaceOne decide every finding; no stripe key is ever generated.
+    const general = make({ actions: { stripe_key: 'block' } });
+    const maskOnly = make();
+    const r = rng(77);
+    for (let n = 0; n < 300; n++) {
+      const body = Buffer.from(spell(r, value(r, 0)));
+      expect(await outcome(maskOnly, body, true)).toEqual(await outcome(general, body, true));
+    }
+    const body = Buffer.from(LARGE_JSON);
+    expect(await outcome(maskOnly, body, true)).toEqual(await outcome(general, body, true));
   });
 
   it('removes members and elements with their commas, first, middle and last', async () => {

@@ -73,15 +73,30 @@ export default definePolicy({
       if (a === 'hash') return hash(type, value);
       return null;
     };
-    const onFinding = (f: Finding): string => replaceOne(f.type, f.value) ?? mask(f);
+    // Every detector masked (the default): the tally and the mask, nothing to decide per finding.
+    const maskOnly = cfg.detectors.every((d) => actionOf(d) === 'mask');
+    const onFinding = maskOnly
+      ? (f: Finding): string => {
+          tally.set(f.type, (tally.get(f.type) ?? 0) + 1);
+          return mask(f);
+        }
+      : (f: Finding): string => replaceOne(f.type, f.value) ?? mask(f);
 
-    /** `open`: the string's gates when the caller took them (scanner.gatesOfJsonString, not 0), -1 otherwise. */
-    const scanString = (s: string, open = -1): string | typeof DROP => {
+    /**
+     * `open`: the string's gates when the caller took them (scanner.gatesOfJsonString, not 0), -1 otherwise; `b`:
+     * the bytes the JSON text path read the string from, at `at` (scanner.replaceJson).
+     */
+    const scanString = (s: string, open = -1, b?: Uint8Array, at = 0): string | typeof DROP => {
       // A JWE (field-encryption's output, encrypted for the caller) is left whole: masking a chance digit run in its
       // ciphertext would only make it undecryptable.
       if (s.startsWith('eyJ') && JWE_COMPACT.test(s)) return s;
       dropField = false;
-      const out = open < 0 ? scanner.replace(s, onFinding) : scanner.replaceOpen(s, open, onFinding);
+      const out =
+        open < 0
+          ? scanner.replace(s, onFinding)
+          : b === undefined
+            ? scanner.replaceOpen(s, open, onFinding)
+            : scanner.replaceJson(s, open, b, at, onFinding);
       return dropField ? DROP : out;
     };
 
