@@ -28,6 +28,8 @@ async function chainOf(n: number, over: Record<string, unknown> = {}) {
   return { dir, signer, seg };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function lines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8')).split('\n').filter(Boolean);
 }
@@ -328,7 +330,7 @@ describe('audit log: crash recovery, rotation, archive and retention', () => {
     expect(r?.ok).toBe(true);
   });
 
-  it('sync durability: recordDurable resolves after the write', async () => {
+  it('sync durability: recordDurable resolves after the write, each batch fsynced', async () => {
     const dir = await tempDir();
     const signer = testSigner();
     const log = await openTestLog(dir, signer, { durability: 'sync' });
@@ -336,6 +338,53 @@ describe('audit log: crash recovery, rotation, archive and retention', () => {
     const text = await readFile(join(dir, 'main', segmentName(1)), 'utf8');
     expect(text).toContain('"req-3"');
     expect(auditConfig().durability).toBe('async');
+    const before = { ...log.stats };
+    await log.recordDurable(requestEvent(4));
+    expect(log.stats.syncs - before.syncs).toBe(log.stats.batches - before.batches);
+    await log.close();
+  });
+
+  it('async durability: batches are written every flush_ms, fsynced every fsync_ms; HEAD.json only after an fsync', async () => {
+    const dir = await tempDir();
+    const signer = testSigner();
+    const log = await openTestLog(dir, signer, { flush_ms: 5, fsync_ms: 1000, checkpoint_every: 5 });
+    const head = async () => JSON.parse(await readFile(join(dir, 'main', 'HEAD.json'), 'utf8')) as { seq: number };
+    // The first batch after a quiet spell is fsynced at once (its fsync_ms has passed); those right after it wait.
+    await sleep(1050);
+    log.record(requestEvent(0));
+    await log.flush();
+    const start = { ...log.stats, head: (await head()).seq };
+    for (let i = 1; i <= 40; i++) {
+      log.record(requestEvent(i));
+      if (i % 5 === 0) await log.flush();
+    }
+    // Eight batches written (a process crash keeps them), each holding a signed checkpoint, and no fsync yet: HEAD.json
+    // still names the state of the last fsync, never a record a machine crash could lose.
+    expect(log.stats.batches - start.batches).toBe(8);
+    expect(log.stats.syncs).toBe(start.syncs);
+    expect(await readFile(join(dir, 'main', segmentName(1)), 'utf8')).toContain('"req-40"');
+    expect((await head()).seq).toBe(start.head);
+    // Within fsync_ms the timer fsyncs them, and HEAD.json moves to the newest checkpoint.
+    await sleep(1100);
+    expect(log.stats.syncs).toBe(start.syncs + 1);
+    const recs = (await lines(join(dir, 'main', segmentName(1)))).map((l) => JSON.parse(l) as AuditRecord);
+    const lastCheckpoint = recs.filter((r) => r.event.type === 'audit.checkpoint').pop();
+    expect((await head()).seq).toBe(lastCheckpoint?.seq);
+    await log.close();
+    const [r] = await verifyAuditDir(dir, { publicKeys: [signer.publicKey] });
+    expect(r?.ok).toBe(true);
+  });
+
+  it('fsync_ms 0: every async batch is fsynced', async () => {
+    const dir = await tempDir();
+    const log = await openTestLog(dir, testSigner(), { flush_ms: 5, fsync_ms: 0 });
+    const before = { ...log.stats };
+    for (let i = 1; i <= 20; i++) {
+      log.record(requestEvent(i));
+      if (i % 5 === 0) await log.flush();
+    }
+    expect(log.stats.batches - before.batches).toBe(4);
+    expect(log.stats.syncs - before.syncs).toBe(4);
     await log.close();
   });
 });

@@ -53,11 +53,13 @@ interface Pending {
  * The tamper-evident audit log of one process: a hash chain of JSON Lines records in segment files, group-committed
  * (one write + fdatasync per batch), with signed checkpoints, rotation, archiving and retention.
  *
- * Crash semantics (kill -9 or power loss; see docs/architecture.md): an event is durable once the batch holding it
- * was fdatasync'ed. `record()` (async) returns at once: a crash loses the events still queued or being written, at
- * most `flush_ms` worth and never more than the queue; a torn last line is cut off at the next start and an
- * `audit.recovered` record says how many bytes. `recordDurable()` (sync) resolves only after the fsync: what it
- * acknowledged is never lost.
+ * Crash semantics (see docs/architecture.md): a written batch survives a process crash (kill -9: it is in the page
+ * cache), and a machine crash once it was fdatasync'ed. `record()` (async) returns at once: a process crash loses the
+ * events still queued or being written, at most `flush_ms` worth and never more than the queue; a machine crash also
+ * the written batches not yet fsynced, at most `fsync_ms` worth (fdatasync per batch was most of async audit's cost
+ * at the default flush_ms). A torn last line is cut off at the next start and an `audit.recovered` record says how
+ * many bytes. `recordDurable()` (sync) resolves only after the fsync: what it acknowledged is never lost. HEAD.json
+ * is only written after an fsync, so it never names a record a machine crash could lose.
  */
 export class AuditLog {
   readonly chain: string;
@@ -88,6 +90,12 @@ export class AuditLog {
   #archiving: Promise<void> = Promise.resolve();
   #dropped = 0;
   #failed: Error | null = null;
+  /** async: when the segment was last fdatasync'ed; the newest signed record written since (HEAD.json waits for it). */
+  #lastSync = Date.now();
+  #unsynced = false;
+  #pendingHead: WrittenRecord | null = null;
+  #syncTimer: NodeJS.Timeout | null = null;
+  #syncDue = false;
   #closed = false;
   #lockPath: string;
   #segmentMaxAge: number;
@@ -107,7 +115,7 @@ export class AuditLog {
   }
 
   /** Counters for tests and metrics. */
-  readonly stats = { recorded: 0, written: 0, dropped: 0, batches: 0, checkpoints: 0 };
+  readonly stats = { recorded: 0, written: 0, dropped: 0, batches: 0, checkpoints: 0, syncs: 0 };
 
   private constructor(o: AuditLogOptions) {
     this.#o = o;
@@ -226,6 +234,7 @@ export class AuditLog {
     if (this.#closed) return;
     if (this.#interval) clearInterval(this.#interval);
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
     // From here new events are refused; what is queued is written before the signed stop record.
     this.#closed = true;
     await this.#systemRecord('audit.stop', {}).catch(() => {});
@@ -305,7 +314,12 @@ export class AuditLog {
       const closes = this.#system.filter((x) => x.type === 'audit.segment.close');
       this.#system = [];
       const rotateNow = closes.length > 0 || this.#segBytes >= this.#cfg.segment_max_bytes;
-      if (!batch.length && !system.length && !closes.length) return;
+      if (!batch.length && !system.length && !closes.length) {
+        // Only the deferred fsync of written batches is due.
+        if (this.#syncDue && this.#unsynced) await this.#syncNow().catch((e: unknown) => this.#syncFailed(e));
+        this.#syncDue = false;
+        return;
+      }
       const before = {
         seq: this.#seq,
         prev: this.#prev,
@@ -344,14 +358,27 @@ export class AuditLog {
         push(head);
       }
       const t0 = performance.now();
+      const segBefore = this.#segBytes;
+      const headBefore = this.#pendingHead;
       try {
         const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
         const fh = this.#fh;
         if (!fh) throw new Error('audit log closed');
         await fh.write(buf);
-        await fh.datasync();
         this.#segBytes += buf.length;
-        if (head) await this.#writeHead(head);
+        this.#unsynced = true;
+        if (head) this.#pendingHead = head;
+        // sync, system records (someone waits for them), a segment close, or async's fsync interval: fdatasync now
+        // (and HEAD.json after it); otherwise within fsync_ms.
+        if (
+          this.durability === 'sync' ||
+          system.length > 0 ||
+          close !== null ||
+          this.#cfg.fsync_ms === 0 ||
+          Date.now() - this.#lastSync >= this.#cfg.fsync_ms
+        )
+          await this.#syncNow();
+        else this.#scheduleSync();
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         this.#failed = err;
@@ -361,7 +388,9 @@ export class AuditLog {
         this.#prev = before.prev;
         this.#sinceCheckpoint = before.since;
         this.#lastCheckpoint = before.at;
-        await this.#fh?.truncate(this.#segBytes).catch(() => {});
+        this.#segBytes = segBefore;
+        this.#pendingHead = headBefore;
+        await this.#fh?.truncate(segBefore).catch(() => {});
         const lost = batch.filter((p) => !p.done).length;
         this.#dropped += before.dropped + lost;
         this.#o.metrics?.failures.inc();
@@ -429,6 +458,40 @@ export class AuditLog {
   }
 
   /** HEAD.json names the newest signed record itself (signed again), so cutting that record off is detected too. */
+  /** fdatasync of the segment, then HEAD.json for the newest signed record it made durable. */
+  async #syncNow(): Promise<void> {
+    const fh = this.#fh;
+    if (!fh) throw new Error('audit log closed');
+    await fh.datasync();
+    this.stats.syncs++;
+    this.#lastSync = Date.now();
+    this.#unsynced = false;
+    this.#syncDue = false;
+    const head = this.#pendingHead;
+    this.#pendingHead = null;
+    if (head) await this.#writeHead(head);
+  }
+
+  /** async: the written batches get their fdatasync within fsync_ms even if no event follows them. */
+  #scheduleSync(): void {
+    if (this.#syncTimer) return;
+    const wait = Math.max(1, this.#cfg.fsync_ms - (Date.now() - this.#lastSync));
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = null;
+      if (this.#closed || !this.#unsynced) return;
+      this.#syncDue = true;
+      void this.#startFlush();
+    }, wait);
+    this.#syncTimer.unref();
+  }
+
+  #syncFailed(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.#failed = err;
+    this.#o.metrics?.failures.inc();
+    this.#o.logger?.error({ err: { message: err.message } }, 'audit log fsync failed');
+  }
+
   async #writeHead(r: AuditRecord): Promise<void> {
     const s = this.#o.signer;
     const head: ChainHead = {

@@ -34,11 +34,16 @@ export const auditSchema = z
       .enum(['async', 'sync'])
       .default('async')
       .describe(
-        'async: a response never waits; a crash loses at most the batch not yet fsynced (flush_ms / batch_max). sync: a response is sent only after its event is fsynced.',
+        'async: a response never waits; a process crash loses at most the events not yet written (flush_ms), a machine crash those not yet fsynced (fsync_ms). sync: a response is sent only after its event is fsynced.',
       ),
     flush_ms: int(1, 10_000)
       .default(50)
-      .describe('async: longest an event waits before its batch is written and fsynced.'),
+      .describe('async: longest an event waits before its batch is written to the segment file.'),
+    fsync_ms: int(0, 60_000)
+      .default(1000)
+      .describe(
+        'async: longest a written batch waits for fdatasync (0: every batch). Written data survives a process crash; this bounds what a machine crash can lose.',
+      ),
     batch_max: int(1, 100_000).default(1024).describe('Events per write + fsync at most (group commit).'),
     queue_max: int(1, 10_000_000)
       .default(200_000)
