@@ -480,7 +480,8 @@ export class AuditLog {
       this.#syncTimer = null;
       if (this.#closed || !this.#unsynced) return;
       this.#syncDue = true;
-      void this.#startFlush();
+      // After a flush in progress (which may fsync by itself), else now.
+      void (this.#flushing ?? Promise.resolve()).then(() => this.#startFlush());
     }, wait);
     this.#syncTimer.unref();
   }
