@@ -70,6 +70,10 @@ export function enumeration(
       };
       const local = () => fire(s.ids.size(t));
       if (!shared || shared.busy) return local();
+      // Mostly answered 2xx (a client that met one 404): no alert can fire, and its requests stay off the shared
+      // state. Its ids then go uncounted there, which can only delay an alert.
+      const total = s.total.total(t);
+      if (total > 0 && s.denied.total(t) / total < c.min_denied_share) return;
       const sharedKey = `${src}|${route}`;
       shared
         .firstSeen(`anomaly:enc:${sharedKey}`, id, windowMs)
