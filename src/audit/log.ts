@@ -51,7 +51,8 @@ interface Pending {
 
 /**
  * The tamper-evident audit log of one process: a hash chain of JSON Lines records in segment files, group-committed
- * (one write + fdatasync per batch), with signed checkpoints, rotation, archiving and retention.
+ * (one write per batch; fdatasync per batch in sync mode, every fsync_ms in async), with signed checkpoints,
+ * rotation, archiving and retention.
  *
  * Crash semantics (see docs/architecture.md): a written batch survives a process crash (kill -9: it is in the page
  * cache), and a machine crash once it was fdatasync'ed. `record()` (async) returns at once: a process crash loses the
@@ -457,7 +458,6 @@ export class AuditLog {
     return r;
   }
 
-  /** HEAD.json names the newest signed record itself (signed again), so cutting that record off is detected too. */
   /** fdatasync of the segment, then HEAD.json for the newest signed record it made durable. */
   async #syncNow(): Promise<void> {
     const fh = this.#fh;
@@ -493,6 +493,7 @@ export class AuditLog {
     this.#o.logger?.error({ err: { message: err.message } }, 'audit log fsync failed');
   }
 
+  /** HEAD.json names the newest signed record itself (signed again), so cutting that record off is detected too. */
   async #writeHead(r: AuditRecord): Promise<void> {
     const s = this.#o.signer;
     const head: ChainHead = {

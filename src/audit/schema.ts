@@ -44,7 +44,7 @@ export const auditSchema = z
       .describe(
         'async: longest a written batch waits for fdatasync (0: every batch). Written data survives a process crash; this bounds what a machine crash can lose.',
       ),
-    batch_max: int(1, 100_000).default(1024).describe('Events per write + fsync at most (group commit).'),
+    batch_max: int(1, 100_000).default(1024).describe('Events per write at most (group commit).'),
     queue_max: int(1, 10_000_000)
       .default(200_000)
       .describe('async: events waiting at most; past it events are dropped and an audit.dropped event counts them.'),
