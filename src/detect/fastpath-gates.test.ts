@@ -11,32 +11,13 @@ import { urlInText } from './detectors/ssrf.js';
 import { quick as traversalQuick, wrapperAt } from './detectors/traversal.js';
 import { noisy, sinkMatch, quick as xssQuick } from './detectors/xss.js';
 import { keyShape, plainToken } from './parse.js';
+import { generatedValues, generator } from './testing.js';
 
 /**
  * This round's shortcuts (flag gates standing in for regex scans, scans read from a literal instead of an alternation
  * tried at every position) against the code they replace, kept here as the reference: the same answers on the
  * labelled corpus's values, on splices of them and on generated values over the characters and words that matter.
  */
-
-function generator(seed: number) {
-  let s = seed;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
-    return s / 0x7fffffff;
-  };
-}
-
-function generated(pieces: readonly string[], count: number, seed: number): string[] {
-  const rnd = generator(seed);
-  const out: string[] = [];
-  for (let k = 0; k < count; k++) {
-    let v = '';
-    const len = 1 + Math.floor(rnd() * 12);
-    for (let i = 0; i < len; i++) v += pieces[Math.floor(rnd() * pieces.length)];
-    out.push(v);
-  }
-  return out;
-}
 
 /** Every string of the corpus's requests (path, query values, headers, JSON strings and keys, raw bodies). */
 function corpusStrings(): string[] {
@@ -135,7 +116,7 @@ describe('gates and scans agree with the code they replace', () => {
     const pieces = [' ', 'a', '1', '_', '$', '.', 'é', '\u00a0', 'A', '(', "'", 'or', 'and', 'xor', 'select', 'union'];
     const more = ['sleep', 'exec', 'execute', 'load', 'load_file', 'dbms_lock.sleep', 'utl_http.request', 'x.', 'ssh'];
     let found = 0;
-    for (const v of all(generated([...pieces, ...more], 20_000, 17))) {
+    for (const v of all(generatedValues([...pieces, ...more], 20_000, 17))) {
       const want = reference(v);
       found += want.length;
       expect(scan(v), JSON.stringify(v)).toEqual(want);
@@ -147,7 +128,7 @@ describe('gates and scans agree with the code they replace', () => {
     const QUICK =
       /['"`;#()=|&]|@@|--|\/\*|\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|exec|drop|insert|delete|update|shutdown)\b/;
     let routed = 0;
-    for (const v of all(generated(["'", '"', '`', ';', '#', '-', '*', '/', '@', 'a', ' '], 5000, 19))) {
+    for (const v of all(generatedValues(["'", '"', '`', ';', '#', '-', '*', '/', '@', 'a', ' '], 5000, 19))) {
       if (!breakChars(v, charFlags(v))) continue;
       routed++;
       expect(QUICK.test(v), JSON.stringify(v)).toBe(true);
@@ -161,7 +142,7 @@ describe('gates and scans agree with the code they replace', () => {
     const pieces = ['http', 'https', 's', 'ftp', 'tftp', 'gopher', 'x', ':', '/', '//', '://', ' ', '=', '"', "'"];
     const more = ['(', '[', 'a', '1', '_', '-', '\u00a0', '\u2003', 'é', 'ws', 'wss', 'ldaps', 'file', 'netdoc'];
     let found = 0;
-    for (const v of all(generated([...pieces, ...more], 20_000, 23))) {
+    for (const v of all(generatedValues([...pieces, ...more], 20_000, 23))) {
       const want: string[] = [];
       re.lastIndex = 0;
       for (let k = 0; k < 16; k++) {
@@ -190,7 +171,7 @@ describe('gates and scans agree with the code they replace', () => {
     const pieces = ['php', 'phar', 'zip', 'data', 'ssh2', 'ssh2.', 'compress.', 'zlib', 'ogg', 'rar', 'jar', 'glob'];
     const more = ['expect', 'netdoc', ':', '/', '://', ':/', 'a', '_', '1', '.', ' ', 'x', '%00', '%', '0', '\\', '..'];
     let found = 0;
-    for (const v of all(generated([...pieces, ...more], 20_000, 29))) {
+    for (const v of all(generatedValues([...pieces, ...more], 20_000, 29))) {
       const m = re.exec(v);
       const w = wrapperAt(v);
       if (m) found++;
@@ -216,7 +197,7 @@ describe('gates and scans agree with the code they replace', () => {
     const noise = ['\t', '\n', '\r', '\u0000', '\u0001', '\u001f', '\u000b', '\\', '<!--', '<!-', '\u007f'];
     const NOISE = /[\u0000-\u001f\\]|<!--/;
     let sinks = 0;
-    for (const v of all(generated([...pieces, ...more, ...noise], 20_000, 31))) {
+    for (const v of all(generatedValues([...pieces, ...more, ...noise], 20_000, 31))) {
       const f = charFlags(v);
       expect(noisy(v, f), JSON.stringify(v)).toBe(NOISE.test(v));
       expect(xssQuick(v, f), JSON.stringify(v)).toBe(
@@ -261,7 +242,7 @@ describe('gates and scans agree with the code they replace', () => {
     ];
     let strongs = 0;
     let recons = 0;
-    for (const v of all(generated([...pieces, ...more, 'mkfifo', 'powershell', 'iex(', '${ifs}'], 20_000, 37))) {
+    for (const v of all(generatedValues([...pieces, ...more, 'mkfifo', 'powershell', 'iex(', '${ifs}'], 20_000, 37))) {
       const f = charFlags(v);
       expect(cmdiQuick(v, f), JSON.stringify(v)).toBe(QUICK.test(v));
       const r = RECON.test(v);
@@ -298,7 +279,7 @@ describe('gates and scans agree with the code they replace', () => {
       '\u2003',
     ];
     let found = 0;
-    for (const v of all(generated([...pieces, '\ufeff', '\u3000', 'x', '.', ':', '?'], 20_000, 53))) {
+    for (const v of all(generatedValues([...pieces, '\ufeff', '\u3000', 'x', '.', ':', '?'], 20_000, 53))) {
       const m = GLOB.exec(v);
       if (m) found++;
       expect(globPath(v)?.index, JSON.stringify(v)).toBe(m?.index);
@@ -308,7 +289,9 @@ describe('gates and scans agree with the code they replace', () => {
 
   it('nosqli and ldap: the flags are their quick regexes', () => {
     const QUICK = /\$|this\.|sleep|\|\||db\.|;/;
-    for (const v of all(generated(['$', ';', '|', '||', '(', ')', 'this.', 'db.', 'sleep', 'a', ' '], 5000, 41))) {
+    for (const v of all(
+      generatedValues(['$', ';', '|', '||', '(', ')', 'this.', 'db.', 'sleep', 'a', ' '], 5000, 41),
+    )) {
       const f = charFlags(v);
       expect(nosqliQuick(v, f), JSON.stringify(v)).toBe(
         (f & (F.DOLLAR | F.SEMI | F.PIPE | F.LPAREN)) !== 0 && QUICK.test(v),
@@ -349,7 +332,7 @@ describe('gates and scans agree with the code they replace', () => {
     };
     const pieces = ['%', '%25', '%00', '%2e', '&', '&lt;', '&#0;', '\\u0000', '\\x41', 'a', ' ', '+', '\u0000', 'é'];
     const more = ['\u200b', '\ufeff', '\u00ad', '％', '\u2215', '%e2%80%8b', '&amp;', '\u0001'];
-    for (const v of all(generated([...pieces, ...more], 10_000, 43)))
+    for (const v of all(generatedValues([...pieces, ...more], 10_000, 43)))
       for (const plus of [false, true]) expect(decodeValue(v, plus), JSON.stringify(v)).toBe(reference(v, plus));
   });
 
@@ -369,7 +352,7 @@ describe('gates and scans agree with the code they replace', () => {
       return shape;
     };
     const pieces = ['a', 'Z', '0', '.', ',', '@', '-', '_', '__', '[', '~', '/', '$', 'é', ' ', 'rototype', '\u007f'];
-    for (const v of all(generated(pieces, 10_000, 47))) {
+    for (const v of all(generatedValues(pieces, 10_000, 47))) {
       expect(plainToken(v), JSON.stringify(v)).toBe(plainReference(v));
       expect(keyShape(v), JSON.stringify(v)).toBe(keyReference(v));
     }

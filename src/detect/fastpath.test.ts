@@ -5,31 +5,12 @@ import { charFlags, F } from './detectors/common.js';
 import { mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
 import { dangerousScheme } from './detectors/ssrf.js';
 import { walkJson } from './parse.js';
+import { generatedValues } from './testing.js';
 
 /**
  * The fast paths must answer exactly as the slower code they stand in front of: each is checked against its
  * reference on generated values (a fixed-seed generator over the characters and words that matter).
  */
-
-function generator(seed: number) {
-  let s = seed;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
-    return s / 0x7fffffff;
-  };
-}
-
-function values(pieces: readonly string[], count: number, seed = 7): string[] {
-  const rnd = generator(seed);
-  const out: string[] = [];
-  for (let k = 0; k < count; k++) {
-    let v = '';
-    const len = 1 + Math.floor(rnd() * 12);
-    for (let i = 0; i < len; i++) v += pieces[Math.floor(rnd() * pieces.length)];
-    out.push(v);
-  }
-  return out;
-}
 
 /** charFlags as it was written before the lookup table: a switch per character after the first flagged one. */
 function charFlagsReference(s: string): number {
@@ -85,12 +66,12 @@ function charFlagsReference(s: string): number {
 describe('fast paths agree with their references', () => {
   it('charFlags: the lookup table sets the flags the per-character switch did', () => {
     const chars = [...'aZ09 .,-_\'"<>:/\\${}()[];|&`\n\r\t#@%=*!+é\u00a0\u000b\u0000\u0001\u001f\f'];
-    for (const v of values(chars, 5000)) expect(charFlags(v), JSON.stringify(v)).toBe(charFlagsReference(v));
+    for (const v of generatedValues(chars, 5000)) expect(charFlags(v), JSON.stringify(v)).toBe(charFlagsReference(v));
   });
 
   it('unquoteGlued is the regex replacement it stands for', () => {
     const pieces = ['a', 'b', '1', "'", '"', ' ', '-', 'x9', 'A', '$'];
-    for (const v of values(pieces, 5000))
+    for (const v of generatedValues(pieces, 5000))
       expect(unquoteGlued(v), JSON.stringify(v)).toBe(v.replace(/([a-z0-9])['"]([a-z0-9]+)['"]?/g, '$1$2'));
     expect(unquoteGlued("c'a't /etc/passwd")).toBe('cat /etc/passwd');
     expect(unquoteGlued('w"h"oami')).toBe('whoami');
@@ -168,7 +149,7 @@ describe('fast paths agree with their references', () => {
       'distinct ',
     ];
     let skipped = 0;
-    for (const v of values(pieces, 20_000, 11)) {
+    for (const v of generatedValues(pieces, 20_000, 11)) {
       if (mayHaveShape(v, charFlags(v))) continue;
       skipped++;
       const none = tokenize(v, 0);
@@ -187,7 +168,7 @@ describe('fast paths agree with their references', () => {
     const pieces = ['gopher', 'ftp', 'sftp', 'ldaps', 'file', 'http', 'x', '1', '.', '+', '-', ' ', '\t', '\u00a0'];
     const more = ['\u2003', '://', ':', '/', '//', 'é', '(', '='];
     let found = 0;
-    for (const v of values([...pieces, ...more], 20_000, 5)) {
+    for (const v of generatedValues([...pieces, ...more], 20_000, 5)) {
       const m = re.exec(v);
       if (m) found++;
       expect(dangerousScheme(v), JSON.stringify(v)).toEqual(m ? { name: m[1], index: m.index } : null);

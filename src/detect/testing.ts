@@ -30,3 +30,25 @@ export function inHeader(name: string, value: string): InspectReport {
 export function detects(r: InspectReport, cls: AttackClass): boolean {
   return r.attack && r.findings.some((f) => f.class === cls);
 }
+
+/** A fixed-seed generator of numbers in [0, 1): the differential tests' inputs are the same on every run. */
+export function generator(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
+    return s / 0x7fffffff;
+  };
+}
+
+/** `count` values of 1 to 12 pieces each, drawn with `generator(seed)`: the fast-path tests' generated inputs. */
+export function generatedValues(pieces: readonly string[], count: number, seed = 7): string[] {
+  const rnd = generator(seed);
+  const out: string[] = [];
+  for (let k = 0; k < count; k++) {
+    let v = '';
+    const len = 1 + Math.floor(rnd() * 12);
+    for (let i = 0; i < len; i++) v += pieces[Math.floor(rnd() * pieces.length)];
+    out.push(v);
+  }
+  return out;
+}
