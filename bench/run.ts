@@ -356,6 +356,8 @@ async function main(): Promise<void> {
     // Audit (issue 8): an event per request into the hash-chained log; the cost of each durability mode against bare.
     { name: 'rampart + audit-async (bench/audit-async.yaml)', ref: 2, proc: await withStore('bench/audit-async.yaml') },
     { name: 'rampart + audit-sync (bench/audit-sync.yaml)', ref: 2, proc: await withStore('bench/audit-sync.yaml') },
+    // The store and keyring alone (what the audit rows open besides the log), to tell their cost from the log's.
+    { name: 'rampart + store only (bench/bare-store.yaml)', ref: 2, proc: await withStore('bench/bare-store.yaml') },
   ];
   // Response protection (issue 9): a 10 KB JSON answer through bare Rampart, then cut to its schema and field rules,
   // then scanned for personal data and secrets; each compared with the bare row on the same answer.

@@ -1,4 +1,5 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
+import { eventJson } from './event-json.js';
 import type { AuditEvent } from './types.js';
 
 /**
@@ -51,10 +52,59 @@ export interface WrittenRecord extends AuditRecord {
 const HASH_TAIL = 75;
 
 export function makeRecord(seq: number, prev: string, event: AuditEvent): WrittenRecord {
-  const body = `{"seq":${seq},"prev":${JSON.stringify(prev)},"event":${JSON.stringify(event)}`;
-  // One-shot hash: no Hash object per record (this runs once per request).
+  const body = recordHead(seq, prev, event);
   const hash = oneShotHash('sha256', body, 'hex');
   return { seq, prev, hash, event, line: `${body},"hash":"${hash}"}` };
+}
+
+/** A record's line up to `,"hash"`: the bytes its hash covers. `prev` is a hash (hex) or GENESIS: nothing to escape. */
+function recordHead(seq: number, prev: string, event: AuditEvent): string {
+  return `{"seq":${seq},"prev":"${prev}","event":${eventJson(event)}`;
+}
+
+/** Past this, a batch buffer is not kept for the next batch (one burst does not pin memory). */
+const KEEP_BYTES = 1024 * 1024;
+
+/**
+ * Encodes a batch of records straight into one reused buffer, the lines exactly as makeRecord writes them: each
+ * line's bytes are encoded once and hashed where they lie (no line strings, no joined batch string, no buffer per
+ * batch). The bytes of a batch stay valid until the next `reset`.
+ */
+export class RecordWriter {
+  #buf = Buffer.allocUnsafeSlow(64 * 1024);
+  #len = 0;
+
+  /** Starts a new batch. */
+  reset(): void {
+    if (this.#buf.length > KEEP_BYTES) this.#buf = Buffer.allocUnsafeSlow(64 * 1024);
+    this.#len = 0;
+  }
+
+  /** The batch's bytes so far (a view: valid until the next reset). */
+  get bytes(): Buffer {
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  /** Appends a record's line and newline; the record carries its line string only when asked (signed records). */
+  append(seq: number, prev: string, event: AuditEvent, withLine: boolean): AuditRecord | WrittenRecord {
+    const body = recordHead(seq, prev, event);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is 75 ASCII bytes and a newline.
+    this.#ensure(body.length * 3 + HASH_TAIL + 1);
+    const start = this.#len;
+    const n = this.#buf.write(body, start, 'utf8');
+    const hash = oneShotHash('sha256', this.#buf.subarray(start, start + n), 'hex');
+    this.#len = start + n + this.#buf.write(`,"hash":"${hash}"}\n`, start + n, 'latin1');
+    return withLine ? { seq, prev, hash, event, line: `${body},"hash":"${hash}"}` } : { seq, prev, hash, event };
+  }
+
+  #ensure(more: number): void {
+    if (this.#buf.length - this.#len >= more) return;
+    let size = this.#buf.length * 2;
+    while (size - this.#len < more) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.#buf.copy(next, 0, 0, this.#len);
+    this.#buf = next;
+  }
 }
 
 /**

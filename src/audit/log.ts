@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Keyring } from '../crypto/keyring.js';
-import { type AuditRecord, GENESIS, makeRecord, signedMessage, type WrittenRecord } from './chain.js';
+import { type AuditRecord, GENESIS, RecordWriter, signedMessage, type WrittenRecord } from './chain.js';
+import { eventJson } from './event-json.js';
 import type { AuditMetrics } from './metrics.js';
 import type { AuditConfig } from './schema.js';
 import { parseAge, retentionOf } from './schema.js';
@@ -70,6 +71,8 @@ export class AuditLog {
   readonly #cfg: AuditConfig;
   readonly #subs: AuditSubscriber[] = [];
   #queue: Pending[] = [];
+  /** Encodes each batch's lines into one reused buffer. */
+  readonly #writer = new RecordWriter();
   #fh: FileHandle | null = null;
   #segFirst = 0;
   #segBytes = 0;
@@ -94,7 +97,7 @@ export class AuditLog {
   /** async: when the segment was last fdatasync'ed; the newest signed record written since (HEAD.json waits for it). */
   #lastSync = Date.now();
   #unsynced = false;
-  #pendingHead: WrittenRecord | null = null;
+  #pendingHead: AuditRecord | null = null;
   #syncTimer: NodeJS.Timeout | null = null;
   #syncDue = false;
   #closed = false;
@@ -328,12 +331,9 @@ export class AuditLog {
         at: this.#lastCheckpoint,
         dropped: this.#dropped,
       };
-      const records: WrittenRecord[] = [];
-      const lines: string[] = [];
-      const push = (r: WrittenRecord) => {
-        records.push(r);
-        lines.push(r.line);
-      };
+      this.#writer.reset();
+      const records: AuditRecord[] = [];
+      const push = (r: AuditRecord) => records.push(r);
       if (this.#dropped) {
         push(this.#next({ ...this.#sys('audit.dropped'), severity: 'high', detail: { count: this.#dropped } }));
         this.#dropped = 0;
@@ -349,7 +349,7 @@ export class AuditLog {
         push(close);
         system.push(...closes);
       }
-      let head: WrittenRecord | null = close ?? (system.length ? (records[records.length - 1] as WrittenRecord) : null);
+      let head: AuditRecord | null = close ?? (system.length ? (records[records.length - 1] as AuditRecord) : null);
       if (
         !head &&
         (this.#sinceCheckpoint >= this.#cfg.checkpoint_every ||
@@ -362,7 +362,7 @@ export class AuditLog {
       const segBefore = this.#segBytes;
       const headBefore = this.#pendingHead;
       try {
-        const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+        const buf = this.#writer.bytes;
         const fh = this.#fh;
         if (!fh) throw new Error('audit log closed');
         await fh.write(buf);
@@ -433,8 +433,10 @@ export class AuditLog {
     return { time: new Date().toISOString(), kind: 'system', type, node: this.#o.node };
   }
 
-  #next(event: AuditEvent): WrittenRecord {
-    const r = makeRecord(++this.#seq, this.#prev, event);
+  #next(event: AuditEvent): AuditRecord;
+  #next(event: AuditEvent, withLine: true): WrittenRecord;
+  #next(event: AuditEvent, withLine = false): AuditRecord {
+    const r = this.#writer.append(++this.#seq, this.#prev, event, withLine);
     this.#prev = r.hash;
     this.#sinceCheckpoint++;
     const t = this.#segMeta.last_by_type[event.type];
@@ -448,10 +450,13 @@ export class AuditLog {
   #signed(type: string, detail: Record<string, string | number | boolean>): WrittenRecord {
     const s = this.#o.signer;
     const sig = s.sign(signedMessage(this.chain, this.#seq, this.#prev));
-    const r = this.#next({
-      ...this.#sys(type),
-      detail: { ...detail, chain: this.chain, upto_seq: this.#seq, upto_hash: this.#prev, key_id: s.keyId, sig },
-    });
+    const r = this.#next(
+      {
+        ...this.#sys(type),
+        detail: { ...detail, chain: this.chain, upto_seq: this.#seq, upto_hash: this.#prev, key_id: s.keyId, sig },
+      },
+      true,
+    );
     this.#sinceCheckpoint = 0;
     this.#lastCheckpoint = Date.now();
     this.stats.checkpoints++;
@@ -696,7 +701,7 @@ function alive(pid: number): boolean {
 /** Caps an event's size: an oversized one keeps its identifying fields and says it was cut. */
 function bounded(e: AuditEvent): AuditEvent {
   if (!e.events && !e.detail) return e;
-  const n = JSON.stringify(e).length;
+  const n = eventJson(e).length;
   if (n <= MAX_EVENT_BYTES) return e;
   const { events, detail, ...rest } = e;
   return { ...rest, detail: { truncated: true, security_events: events?.length ?? 0 } };

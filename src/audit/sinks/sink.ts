@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { eventJson } from '../event-json.js';
 import type { AuditEvent, AuditSubscriber } from '../types.js';
 import { severityRank } from './format.js';
 import { HttpTransport } from './http.js';
@@ -69,7 +70,7 @@ export class Sink implements AuditSubscriber {
     for (const e of events) {
       if (this.kinds && !this.kinds.has(e.kind)) continue;
       if (this.minSeverity > 0 && severityRank(e.severity) < this.minSeverity) continue;
-      lines.push(JSON.stringify(e));
+      lines.push(eventJson(e));
     }
     if (lines.length === 0) return;
     let dropped: number;

@@ -66,53 +66,71 @@ export function isoAt(ms: number): string {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
- * The request's event and one security event per thing its policies recorded (or a refusal implied), built from
- * typed request state only: never a header, a body, a query string or a credential. Runs once per request: plain
- * property writes, no spreads.
+ * One security event per thing the request's policies recorded (or a refusal implied), then the request's own
+ * event, each passed to `emit`; built from typed request state only: never a header, a body, a query string or a
+ * credential. Runs once per request: no closures, no spreads, no result object.
  */
 export function requestEvents(
   ctx: RequestContext,
   node: string,
   status: number,
   withRequest: boolean,
-): { request: AuditEvent | null; security: AuditEvent[] } {
-  const time = isoAt(performance.timeOrigin + ctx.start);
-  const actor = actorOf(ctx);
-  const path = ctx.path.length > MAX_PATH ? ctx.path.slice(0, MAX_PATH) : ctx.path;
+  emit: (e: AuditEvent) => void,
+): void {
   const decision = decidingOf(ctx.decisions);
+  const f: Shared = {
+    time: isoAt(performance.timeOrigin + ctx.start),
+    node,
+    actor: actorOf(ctx),
+    path: ctx.path.length > MAX_PATH ? ctx.path.slice(0, MAX_PATH) : ctx.path,
+    status,
+    decision,
+  };
   const recorded = ctx.securityEvents;
-  const make = (kind: AuditEvent['kind'], type: string): Mutable<AuditEvent> => {
-    const e: Mutable<AuditEvent> = { time, kind, type, node };
-    if (ctx.id) e.request_id = ctx.id;
-    e.actor = actor;
-    if (ctx.route) e.route = ctx.route.name;
-    e.method = ctx.method;
-    e.path = path;
-    e.status = status;
-    if (ctx.error) e.code = ctx.error.code;
-    if (decision) e.decision = decision;
-    return e;
-  };
-  const security: AuditEvent[] = [];
-  const add = (s: SecurityEvent) => {
-    const e = make('security', s.type);
-    e.events = [s];
-    e.severity = s.action === 'block' ? 'medium' : 'low';
-    security.push(e);
-  };
-  if (recorded) for (const s of recorded) add(s);
+  if (recorded) for (const s of recorded) emit(securityEvent(ctx, s, f));
   const implied = ctx.error ? IMPLIED[ctx.error.code] : undefined;
   if (implied && !recorded?.some((s) => s.action === 'block')) {
     const s: Mutable<SecurityEvent> = { type: implied, policy: decision?.policy ?? 'gateway', action: 'block' };
     if (decision) s.rule = decision.rule;
-    add(s);
+    emit(securityEvent(ctx, s, f));
   }
-  if (!withRequest) return { request: null, security };
-  const request = make('request', 'request');
+  if (!withRequest) return;
+  const request = baseEvent(ctx, 'request', 'request', f);
   request.bytes_in = ctx.bytesIn;
   request.bytes_out = ctx.bytesOut;
   request.latency_ms = Math.round(ctx.elapsed() * 100) / 100;
   if (ctx.target) request.upstream = ctx.target.host;
   if (recorded) request.events = recorded;
-  return { request, security };
+  emit(request);
+}
+
+/** What every event of one request shares. */
+interface Shared {
+  readonly time: string;
+  readonly node: string;
+  readonly actor: AuditActor;
+  readonly path: string;
+  readonly status: number;
+  readonly decision: AuditEvent['decision'];
+}
+
+function securityEvent(ctx: RequestContext, s: SecurityEvent, f: Shared): AuditEvent {
+  const e = baseEvent(ctx, 'security', s.type, f);
+  e.events = [s];
+  e.severity = s.action === 'block' ? 'medium' : 'low';
+  return e;
+}
+
+/** The fields every event of a request has, set in one order (one object shape for all of them). */
+function baseEvent(ctx: RequestContext, kind: AuditEvent['kind'], type: string, f: Shared): Mutable<AuditEvent> {
+  const e: Mutable<AuditEvent> = { time: f.time, kind, type, node: f.node };
+  if (ctx.id) e.request_id = ctx.id;
+  e.actor = f.actor;
+  if (ctx.route) e.route = ctx.route.name;
+  e.method = ctx.method;
+  e.path = f.path;
+  e.status = f.status;
+  if (ctx.error) e.code = ctx.error.code;
+  if (f.decision) e.decision = f.decision;
+  return e;
 }

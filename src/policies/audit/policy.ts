@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../audit/types.js';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
@@ -17,13 +18,12 @@ export default definePolicy({
       );
     const withRequests = cfg.requests && log.includeRequests;
     const node = log.node;
+    const record = (e: AuditEvent) => log.record(e);
     if (log.durability === 'async') {
       return {
         log(ctx) {
           const status = ctx.res?.headersSent ? ctx.res.statusCode : (ctx.response?.status ?? 0);
-          const { request, security } = requestEvents(ctx, node, status, withRequests);
-          for (const e of security) log.record(e);
-          if (request) log.record(request);
+          requestEvents(ctx, node, status, withRequests, record);
         },
       };
     }
@@ -32,9 +32,10 @@ export default definePolicy({
     const done = new WeakSet<RequestContext>();
     return {
       async response(ctx) {
-        const { request, security } = requestEvents(ctx, node, ctx.response?.status ?? 0, withRequests);
-        const last = request ?? security.pop();
-        for (const e of security) log.record(e);
+        const events: AuditEvent[] = [];
+        requestEvents(ctx, node, ctx.response?.status ?? 0, withRequests, (e) => events.push(e));
+        const last = events.pop();
+        for (const e of events) log.record(e);
         if (!last) return;
         done.add(ctx);
         try {
@@ -47,9 +48,7 @@ export default definePolicy({
         // A request stopped before the response phase reached this policy is still written (without waiting).
         if (done.has(ctx)) return;
         const status = ctx.res?.headersSent ? ctx.res.statusCode : (ctx.response?.status ?? 0);
-        const { request, security } = requestEvents(ctx, node, status, withRequests);
-        for (const e of security) log.record(e);
-        if (request) log.record(request);
+        requestEvents(ctx, node, status, withRequests, record);
       },
     };
   },
