@@ -103,4 +103,52 @@ describe('detection engine', () => {
     expect(b).toEqual(a);
     expect(a.attack).toBe(true);
   });
+  it('inspects a value longer than one window in overlapping windows: padding does not hide a payload', () => {
+    const pad = 'lorem ipsum dolor sit amet, '.repeat(400); // ~11,200 characters of prose
+    const payloads: [string, string][] = [
+      ["1' or '1'='1", 'sqli'],
+      ['<script>alert(document.cookie)</script>', 'xss'],
+      ['; cat /etc/passwd', 'cmdi'],
+    ];
+    for (const [payload, cls] of payloads) {
+      // After the padding, in the query, in a JSON string and in a header; and straddling the first window's end.
+      const straddle = `${'a '.repeat(4090)}${payload}`;
+      for (const value of [`${pad}${payload}`, `${pad}${pad}${payload}`, straddle]) {
+        const q = inspectRequest({ method: 'GET', path: '/', query: `q=${encodeURIComponent(value)}`, headers: {} });
+        expect(
+          q.findings.some((f) => f.class === cls && f.location === 'query.q'),
+          `${cls} in query`,
+        ).toBe(true);
+        const j = inspectRequest({
+          method: 'POST',
+          path: '/',
+          query: '',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ note: value }),
+        });
+        expect(j.attack, `${cls} in JSON`).toBe(true);
+        const h = inspectRequest({ method: 'GET', path: '/', query: '', headers: { referer: value } });
+        expect(
+          h.findings.some((f) => f.class === cls),
+          `${cls} in header`,
+        ).toBe(true);
+      }
+    }
+    // Long prose alone is not an attack, and a rule met in several windows is reported once.
+    expect(
+      inspectRequest({ method: 'GET', path: '/', query: `q=${encodeURIComponent(pad + pad)}`, headers: {} }).findings,
+    ).toEqual([]);
+    const twice = `${"1' or '1'='1 "}${pad}${"1' or '1'='1"}`;
+    const r = inspectRequest({ method: 'GET', path: '/', query: `q=${encodeURIComponent(twice)}`, headers: {} });
+    expect(r.findings.filter((f) => f.rule === 'sqli.tautology')).toHaveLength(1);
+  });
+  it('inspects cookie names as it does query names (NoSQL operators, prototype pollution)', () => {
+    const classes = (cookie: string) =>
+      inspectRequest({ method: 'GET', path: '/', query: '', headers: { cookie } }).findings.map(
+        (f) => `${f.class}@${f.location}`,
+      );
+    expect(classes('session=abc; password[$ne]=1')).toContain('nosqli@cookie.password[$ne]');
+    expect(classes('session=abc; __proto__[admin]=1')).toContain('proto@cookie.__proto__[admin]');
+    expect(classes('session=abc; theme=dark; _ga=GA1.2.3.4')).toEqual([]);
+  });
 });

@@ -286,7 +286,30 @@ export class DetectionEngine {
       for (const f of mine) findings.push(f);
       return;
     }
-    this.inspectUncached(rv, detectors, findings, body);
+    if (rv.raw.length > MAX_VALUE_CHARS) this.inspectWindows(rv, detectors, findings, body);
+    else this.inspectUncached(rv, detectors, findings, body);
+  }
+
+  /**
+   * A value longer than one inspection window (MAX_VALUE_CHARS, the bound that keeps every pattern's time linear)
+   * is inspected window by window, each overlapping the last by WINDOW_OVERLAP: padding a payload past the first
+   * window does not hide it. A rule found in several windows is reported once.
+   */
+  private inspectWindows(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body: boolean): void {
+    const raw = rv.raw;
+    const from = findings.length;
+    const mine: Finding[] = [];
+    for (let start = 0; ; start += MAX_VALUE_CHARS - WINDOW_OVERLAP) {
+      const end = Math.min(raw.length, start + MAX_VALUE_CHARS);
+      mine.length = 0;
+      this.inspectUncached({ ...rv, raw: raw.slice(start, end) }, detectors, mine, body);
+      for (const f of mine) {
+        let seen = false;
+        for (let k = from; k < findings.length && !seen; k++) seen = (findings[k] as Finding).rule === f.rule;
+        if (!seen) findings.push(f);
+      }
+      if (end === raw.length) return;
+    }
   }
 
   private inspectUncached(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
@@ -357,6 +380,8 @@ const NO_DETECTORS: readonly Detector[] = [];
 /** Encodings no client needs for what they encode: %2e (an unreserved dot), double encoding, overlong UTF-8, %u, %%. */
 const EVASIVE_ENCODING = /%(?:2e|25[0-9a-f]|c0|c1|e0%80|u[0-9a-f]{4}|%[0-9a-f])/i;
 const HEADER_CACHE_MAX = 4096;
+/** How far consecutive inspection windows of a long value overlap: longer than any payload a detector needs whole. */
+const WINDOW_OVERLAP = 1024;
 const HEADER_CACHE_VALUE_MAX = 1024;
 
 /** Headers with a fixed grammar or a credential: never read as free text (JNDI is still checked in every header). */

@@ -219,9 +219,16 @@ export function splitCookies(header: string, out: RawValue[]): void {
     if (out.length >= MAX_VALUES) return;
     const eq = part.indexOf('=');
     if (eq === -1) continue;
-    const name = part.slice(0, eq).trim().toLowerCase().slice(0, 128);
+    const rawName = part.slice(0, eq).trim();
+    const name = rawName.toLowerCase().slice(0, 128);
     let value = part.slice(eq + 1).trim();
     if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    // The name too, as query names are: frameworks that read `a[$ne]=` in a query read it in a cookie as well.
+    if (rawName) {
+      const keyValue =
+        rawName.indexOf('$') === -1 && rawName.indexOf('%24') === -1 ? undefined : operandPreview(value, false);
+      out.push({ location: `cookie.${name}`, name, raw: rawName, isKey: true, plus: false, keyValue });
+    }
     if (value) out.push({ location: `cookie.${name}`, name, raw: value, isKey: false, plus: false });
   }
 }
