@@ -189,6 +189,11 @@ export const ERRORS = {
     title: 'Forbidden',
     doc: 'The `threat-detection` policy found an attack in the request (SQL or NoSQL injection, XSS, command injection, path traversal, SSRF, XXE, JNDI, template or LDAP injection, prototype pollution) with an anomaly score at or above its threshold. The answer does not say what matched; the security events (rule id, location, a truncated redacted fragment) do.',
   },
+  BODY_NOT_INSPECTED: {
+    status: 413,
+    title: 'Payload too large',
+    doc: 'The request body is longer than `threat-detection.max_inspect_bytes`, and `oversize: block` (the default) refuses what attack detection could not read whole. Raise `max_inspect_bytes` for the route, or set `oversize: pass` to inspect the first bytes only.',
+  },
   // --- audit (issue 8) (add rows below this line) ---
   AUDIT_UNAVAILABLE: {
     status: 503,

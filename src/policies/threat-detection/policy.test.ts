@@ -18,7 +18,13 @@ async function run(cfg: z.input<typeof schema>, req: Parameters<typeof makeCtx>[
 describe('threat-detection schema', () => {
   it('has defaults', () => {
     const c = schema.parse({});
-    expect(c).toMatchObject({ mode: 'block', threshold: 5, exclusions: [], max_inspect_bytes: 65536 });
+    expect(c).toMatchObject({
+      mode: 'block',
+      threshold: 5,
+      exclusions: [],
+      max_inspect_bytes: 65536,
+      oversize: 'block',
+    });
     expect(c.classes).toHaveLength(11);
     expect(c.locations.headers).toContain('user-agent');
   });
@@ -69,6 +75,25 @@ describe('threat-detection behaviour', () => {
     const clean = await run({}, { url: '/search?q=winter+boots&page=2' });
     expect(clean.err).toBeUndefined();
     expect(clean.ctx.securityEvents).toBeNull();
+  });
+  it('refuses a body longer than it reads (413 BODY_NOT_INSPECTED) unless oversize: pass; monitor only records it', async () => {
+    const padded = JSON.stringify({ pad: 'x'.repeat(2000), late: "1' or '1'='1" });
+    const req = {
+      method: 'POST',
+      url: '/notes',
+      headers: { 'content-type': 'application/json', 'content-length': String(padded.length) },
+    };
+    const refused = await run({ max_inspect_bytes: 1024 }, req, padded);
+    expect(refused.err?.code).toBe('BODY_NOT_INSPECTED');
+    expect(refused.err?.status).toBe(413);
+    expect(refused.ctx.securityEvents?.[0]).toMatchObject({ type: 'detection.oversize', action: 'block' });
+    // pass: the first 1,024 bytes are inspected (the tail is not: the attack goes through, as documented).
+    expect((await run({ max_inspect_bytes: 1024, oversize: 'pass' }, req, padded)).err).toBeUndefined();
+    const monitored = await run({ max_inspect_bytes: 1024, mode: 'monitor' }, req, padded);
+    expect(monitored.err).toBeUndefined();
+    expect(monitored.ctx.securityEvents?.[0]).toMatchObject({ type: 'detection.oversize', action: 'monitor' });
+    // Within the limit, the default reads it all and finds the attack.
+    expect((await run({}, req, padded)).err?.code).toBe('ATTACK_DETECTED');
   });
   it('inspects a JSON body read through ctx.readBody', async () => {
     const { err, ctx } = await run(

@@ -46,6 +46,22 @@ export default definePolicy({
           const ct = ctx.req.headers['content-type'];
           if (DetectionEngine.inspectableBody(ct)) body = await ctx.readBody();
         }
+        // Padding an attack past what the engine reads must not get it through.
+        if (body && body.length > cfg.max_inspect_bytes && cfg.oversize === 'block') {
+          ctx.securityEvent({
+            type: 'detection.oversize',
+            policy: 'threat-detection',
+            rule: 'oversize',
+            location: 'body',
+            action: block ? 'block' : 'monitor',
+            detail: { bytes: body.length, inspected: cfg.max_inspect_bytes },
+          });
+          if (block)
+            throw new GatewayError(
+              'BODY_NOT_INSPECTED',
+              `The request body is longer than the ${cfg.max_inspect_bytes} bytes attack detection reads.`,
+            );
+        }
         const url = ctx.req.url ?? ctx.path;
         const q = url.indexOf('?');
         const req: InspectRequest = {

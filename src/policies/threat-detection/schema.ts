@@ -76,6 +76,12 @@ export const schema = z
       .describe(
         'Body bytes the engine reads at most (the body is still buffered up to the route body cap and sent whole).',
       ),
+    oversize: z
+      .enum(['block', 'pass'])
+      .default('block')
+      .describe(
+        'A body longer than max_inspect_bytes: block refuses it with 413 BODY_NOT_INSPECTED (what the engine did not read could carry an attack; in monitor mode it is recorded, not refused); pass inspects its first max_inspect_bytes and sends the rest unread.',
+      ),
   })
   .strict();
 
