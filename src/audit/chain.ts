@@ -73,6 +73,7 @@ const KEEP_BYTES = 1024 * 1024;
 export class RecordWriter {
   #buf = Buffer.allocUnsafeSlow(64 * 1024);
   #len = 0;
+  #last = 0;
 
   /** Starts a new batch. */
   reset(): void {
@@ -85,16 +86,22 @@ export class RecordWriter {
     return this.#buf.subarray(0, this.#len);
   }
 
-  /** Appends a record's line and newline; the record carries its line string only when asked (signed records). */
-  append(seq: number, prev: string, event: AuditEvent, withLine: boolean): AuditRecord | WrittenRecord {
+  /** Appends a record's line and newline; returns the record's hash. */
+  append(seq: number, prev: string, event: AuditEvent): string {
     const body = recordHead(seq, prev, event);
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is 75 ASCII bytes and a newline.
     this.#ensure(body.length * 3 + HASH_TAIL + 1);
     const start = this.#len;
     const n = this.#buf.write(body, start, 'utf8');
     const hash = oneShotHash('sha256', this.#buf.subarray(start, start + n), 'hex');
+    this.#last = start;
     this.#len = start + n + this.#buf.write(`,"hash":"${hash}"}\n`, start + n, 'latin1');
-    return withLine ? { seq, prev, hash, event, line: `${body},"hash":"${hash}"}` } : { seq, prev, hash, event };
+    return hash;
+  }
+
+  /** The last appended line, without its newline (for the few records kept whole: signed ones). */
+  lastLine(): string {
+    return this.#buf.toString('utf8', this.#last, this.#len - 1);
   }
 
   #ensure(more: number): void {

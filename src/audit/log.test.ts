@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
@@ -26,6 +26,19 @@ async function chainOf(n: number, over: Record<string, unknown> = {}) {
   await log.close();
   const seg = join(dir, 'main', segmentName(1));
   return { dir, signer, seg };
+}
+
+/** A log with Prometheus metrics on `registry`. */
+function openWithMetrics(dir: string, registry: Registry) {
+  return AuditLog.open({
+    dir,
+    chain: 'main',
+    node: 't',
+    signer: testSigner(),
+    keyring: null,
+    config: auditConfig(),
+    metrics: auditMetrics(registry),
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,15 +88,7 @@ describe('audit log: hash chain and signed checkpoints', () => {
 
   it('counts records and batch commits in its metrics', async () => {
     const registry = new Registry();
-    const log = await AuditLog.open({
-      dir: await tempDir(),
-      chain: 'main',
-      node: 't',
-      signer: testSigner(),
-      keyring: null,
-      config: auditConfig(),
-      metrics: auditMetrics(registry),
-    });
+    const log = await openWithMetrics(await tempDir(), registry);
     for (let i = 1; i <= 7; i++) log.record(requestEvent(i));
     await log.flush();
     const text = await registry.metrics();
@@ -93,6 +98,22 @@ describe('audit log: hash chain and signed checkpoints', () => {
     await log.close();
   });
 
+  it('a failed write: async events are counted as dropped, a sync caller is refused (and not counted)', async () => {
+    const registry = new Registry();
+    const dir = await tempDir();
+    const log = await openWithMetrics(dir, registry);
+    await log.flush();
+    // The next segment is /dev/full: every write to it fails with ENOSPC, as on a full disk.
+    await symlink('/dev/full', join(dir, 'main', segmentName(log.stats.written + 2)));
+    await log.rotate();
+    for (let i = 1; i <= 3; i++) log.record(requestEvent(i));
+    const durable = log.recordDurable(requestEvent(4));
+    await expect(durable).rejects.toThrow();
+    await log.flush();
+    expect(log.healthy).toBe(false);
+    expect(await registry.metrics()).toMatch(/^rampart_audit_dropped_total 3$/m);
+    await log.close();
+  });
   it('a key other than the trusted one fails verification', async () => {
     const { dir } = await chainOf(3);
     const r = await verify(dir, testSigner());

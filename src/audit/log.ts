@@ -45,10 +45,7 @@ export interface AuditLogOptions {
   readonly metrics?: AuditMetrics;
 }
 
-interface Pending {
-  readonly event: AuditEvent;
-  readonly done: ((err?: Error) => void) | null;
-}
+type Done = (err?: Error) => void;
 
 /**
  * The tamper-evident audit log of one process: a hash chain of JSON Lines records in segment files, group-committed
@@ -70,7 +67,9 @@ export class AuditLog {
   readonly #o: AuditLogOptions;
   readonly #cfg: AuditConfig;
   readonly #subs: AuditSubscriber[] = [];
-  #queue: Pending[] = [];
+  /** Events waiting for the next batch; those a caller waits on (sync) have their callback in #waiting. */
+  #queue: AuditEvent[] = [];
+  readonly #waiting = new Map<AuditEvent, Done>();
   /** Encodes each batch's lines into one reused buffer. */
   readonly #writer = new RecordWriter();
   #fh: FileHandle | null = null;
@@ -166,7 +165,7 @@ export class AuditLog {
       return;
     }
     this.stats.recorded++;
-    this.#queue.push({ event: bounded(event), done: null });
+    this.#queue.push(bounded(event));
     this.#schedule(false);
   }
 
@@ -176,7 +175,20 @@ export class AuditLog {
     if (this.#closed) return Promise.reject(new Error('audit log closed'));
     this.stats.recorded++;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ event: bounded(event), done: (e) => (e ? reject(e) : resolve()) });
+      const e = bounded(event);
+      const done: Done = (err) => (err ? reject(err) : resolve());
+      const before = this.#waiting.get(e);
+      // The same object recorded twice waits once for both.
+      this.#waiting.set(
+        e,
+        before
+          ? (err) => {
+              before(err);
+              done(err);
+            }
+          : done,
+      );
+      this.#queue.push(e);
       this.#schedule(true);
     });
   }
@@ -332,31 +344,44 @@ export class AuditLog {
         dropped: this.#dropped,
       };
       this.#writer.reset();
-      const records: AuditRecord[] = [];
-      const push = (r: AuditRecord) => records.push(r);
+      // The events for the subscribers (none: not collected); how many records; the newest signed one.
+      const events: AuditEvent[] | null = this.#subs.length ? [] : null;
+      let written = 0;
+      let lastSigned: WrittenRecord | null = null;
+      const push = (e: AuditEvent) => {
+        this.#next(e);
+        written++;
+        events?.push(e);
+      };
+      const pushSigned = (r: WrittenRecord) => {
+        lastSigned = r;
+        written++;
+        events?.push(r.event);
+      };
       if (this.#dropped) {
-        push(this.#next({ ...this.#sys('audit.dropped'), severity: 'high', detail: { count: this.#dropped } }));
+        push({ ...this.#sys('audit.dropped'), severity: 'high', detail: { count: this.#dropped } });
         this.#dropped = 0;
       }
-      for (const p of batch) push(this.#next(p.event));
-      for (const s of system) push(this.#signed(s.type, s.detail));
+      for (const e of batch) push(e);
+      for (const s of system) pushSigned(this.#signed(s.type, s.detail));
       let close: WrittenRecord | null = null;
       if (rotateNow) {
         close = this.#signed('audit.segment.close', {
           reason: String(closes[0]?.detail.reason ?? 'size'),
           segment: segmentName(this.#segFirst),
         });
-        push(close);
+        pushSigned(close);
         system.push(...closes);
       }
-      let head: AuditRecord | null = close ?? (system.length ? (records[records.length - 1] as AuditRecord) : null);
+      let head: AuditRecord | null = close ?? (system.length ? lastSigned : null);
       if (
         !head &&
         (this.#sinceCheckpoint >= this.#cfg.checkpoint_every ||
           (this.#sinceCheckpoint > 0 && Date.now() - this.#lastCheckpoint >= this.#cfg.checkpoint_ms))
       ) {
-        head = this.#signed('audit.checkpoint', { records: this.#sinceCheckpoint });
-        push(head);
+        const checkpoint = this.#signed('audit.checkpoint', { records: this.#sinceCheckpoint });
+        pushSigned(checkpoint);
+        head = checkpoint;
       }
       const t0 = performance.now();
       const segBefore = this.#segBytes;
@@ -392,30 +417,29 @@ export class AuditLog {
         this.#segBytes = segBefore;
         this.#pendingHead = headBefore;
         await this.#fh?.truncate(segBefore).catch(() => {});
-        const lost = batch.filter((p) => !p.done).length;
+        // Events someone waits on (sync) are refused to them, not counted as dropped.
+        const lost = batch.length - this.#settle(batch, err);
         this.#dropped += before.dropped + lost;
         this.#o.metrics?.failures.inc();
         this.#o.metrics?.dropped.inc(lost);
         this.#o.logger?.error({ err: { message: err.message } }, 'audit log write failed');
-        for (const p of batch) p.done?.(err);
         for (const s of system) s.done?.(err);
         return;
       }
       this.#failed = null;
       // The next segment exists before anyone waiting on the close record goes on.
       if (close) await this.#switchSegment(close);
-      this.stats.written += records.length;
+      this.stats.written += written;
       this.stats.batches++;
       const m = this.#o.metrics;
       if (m) {
-        m.records.inc(records.length);
+        m.records.inc(written);
         m.commit.observe((performance.now() - t0) / 1000);
         m.queued.set(this.#queue.length);
       }
-      for (const p of batch) p.done?.();
+      this.#settle(batch);
       for (const s of system) s.done?.();
-      if (this.#subs.length) {
-        const events = records.map((r) => r.event);
+      if (events) {
         for (const s of this.#subs) {
           try {
             s.handle(events);
@@ -433,30 +457,41 @@ export class AuditLog {
     return { time: new Date().toISOString(), kind: 'system', type, node: this.#o.node };
   }
 
-  #next(event: AuditEvent): AuditRecord;
-  #next(event: AuditEvent, withLine: true): WrittenRecord;
-  #next(event: AuditEvent, withLine = false): AuditRecord {
-    const r = this.#writer.append(++this.#seq, this.#prev, event, withLine);
-    this.#prev = r.hash;
+  /** Calls back whoever waits on the batch's events (sync); returns how many did. */
+  #settle(batch: readonly AuditEvent[], err?: Error): number {
+    if (this.#waiting.size === 0) return 0;
+    let n = 0;
+    for (const e of batch) {
+      const done = this.#waiting.get(e);
+      if (!done) continue;
+      this.#waiting.delete(e);
+      done(err);
+      n++;
+    }
+    return n;
+  }
+
+  /** Appends the event to the batch as the chain's next record. */
+  #next(event: AuditEvent): void {
+    this.#prev = this.#writer.append(++this.#seq, this.#prev, event);
     this.#sinceCheckpoint++;
     const t = this.#segMeta.last_by_type[event.type];
     if (t) t.time = event.time;
     else this.#segMeta.last_by_type[event.type] = { kind: event.kind, time: event.time };
     if (!this.#segMeta.first_time) this.#segMeta.first_time = event.time;
-    return r;
   }
 
   /** A record signed over the chain state before it (upto_seq, upto_hash). */
   #signed(type: string, detail: Record<string, string | number | boolean>): WrittenRecord {
     const s = this.#o.signer;
     const sig = s.sign(signedMessage(this.chain, this.#seq, this.#prev));
-    const r = this.#next(
-      {
-        ...this.#sys(type),
-        detail: { ...detail, chain: this.chain, upto_seq: this.#seq, upto_hash: this.#prev, key_id: s.keyId, sig },
-      },
-      true,
-    );
+    const prev = this.#prev;
+    const event: AuditEvent = {
+      ...this.#sys(type),
+      detail: { ...detail, chain: this.chain, upto_seq: this.#seq, upto_hash: prev, key_id: s.keyId, sig },
+    };
+    this.#next(event);
+    const r: WrittenRecord = { seq: this.#seq, prev, hash: this.#prev, event, line: this.#writer.lastLine() };
     this.#sinceCheckpoint = 0;
     this.#lastCheckpoint = Date.now();
     this.stats.checkpoints++;
