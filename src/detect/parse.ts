@@ -23,6 +23,14 @@ export const MAX_VALUES = 1000;
 const MAX_JSON_DEPTH = 32;
 const MAX_PARTS = 64;
 
+/**
+ * A bracket key's operand decides how bad an operator is (password[$ne]= vs price[$lt]=100): a short preview of the
+ * value for a name with a `$` in it, raw or percent-encoded.
+ */
+function keyOperand(rawName: string, rawValue: string, plus: boolean): string | undefined {
+  return rawName.indexOf('$') === -1 && rawName.indexOf('%24') === -1 ? undefined : operandPreview(rawValue, plus);
+}
+
 /** Splits "a=1&b=2" into names and values (raw, still encoded). */
 export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[], plus: boolean): void {
   if (!qs) return;
@@ -45,9 +53,7 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
     }
     const lname = name.toLowerCase().slice(0, 128);
     const location = `${loc}.${lname}`;
-    // A bracket key's operand decides how bad an operator is (password[$ne]= vs price[$lt]=100): a short preview.
-    const keyValue =
-      rawName.indexOf('$') === -1 && rawName.indexOf('%24') === -1 ? undefined : operandPreview(rawValue, plus);
+    const keyValue = keyOperand(rawName, rawValue, plus);
     if (rawName) out.push({ location, name: lname, raw: rawName, isKey: true, plus, keyValue });
     if (rawValue) out.push({ location, name: lname, raw: rawValue, isKey: false, plus });
     else if (eq === -1 && rawName) out.push({ location, name: lname, raw: rawName, isKey: false, plus });
@@ -225,8 +231,7 @@ export function splitCookies(header: string, out: RawValue[]): void {
     if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
     // The name too, as query names are: frameworks that read `a[$ne]=` in a query read it in a cookie as well.
     if (rawName) {
-      const keyValue =
-        rawName.indexOf('$') === -1 && rawName.indexOf('%24') === -1 ? undefined : operandPreview(value, false);
+      const keyValue = keyOperand(rawName, value, false);
       out.push({ location: `cookie.${name}`, name, raw: rawName, isKey: true, plus: false, keyValue });
     }
     if (value) out.push({ location: `cookie.${name}`, name, raw: value, isKey: false, plus: false });
