@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { generator } from '../detect/testing.js';
 import { makeRecord, parseLine, RecordWriter } from './chain.js';
 import { eventJson } from './event-json.js';
 import type { AuditEvent } from './types.js';
@@ -23,18 +24,6 @@ const AWKWARD = [
 ];
 
 const NUMBERS = [0, -0, 1, -1, 1.5, 0.1 + 0.2, 1e21, 1e-7, 123456789.125, Number.MAX_SAFE_INTEGER, NaN, Infinity];
-
-/** A fixed-seed generator (mulberry32), so a failure is reproducible. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomEvent(r: () => number): AuditEvent {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
@@ -72,7 +61,7 @@ function randomEvent(r: () => number): AuditEvent {
 
 describe('eventJson', () => {
   it('reads back as the same value JSON.stringify gives, for 2,000 generated events with awkward strings and numbers', () => {
-    const r = rng(8);
+    const r = generator(8);
     for (let i = 0; i < 2000; i++) {
       const e = randomEvent(r);
       const text = eventJson(e);
@@ -97,7 +86,7 @@ describe('eventJson', () => {
 
 describe('RecordWriter', () => {
   it('writes the lines makeRecord writes, byte for byte, with the same hashes, across buffer growth', () => {
-    const r = rng(9);
+    const r = generator(9);
     const w = new RecordWriter();
     for (let batch = 0; batch < 4; batch++) {
       w.reset();

@@ -36,7 +36,8 @@ export function generator(seed: number): () => number {
   let s = seed;
   return () => {
     s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
-    return s / 0x7fffffff;
+    // 2^31: s is below it, so the result is below 1 (an index drawn with it stays in range).
+    return s / 0x80000000;
   };
 }
 
