@@ -92,10 +92,27 @@ export class RecordWriter {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is 75 ASCII bytes and a newline.
     this.#ensure(body.length * 3 + HASH_TAIL + 1);
     const start = this.#len;
-    const n = this.#buf.write(body, start, 'utf8');
-    const hash = oneShotHash('sha256', this.#buf.subarray(start, start + n), 'hex');
+    return this.#seal(start, start + this.#buf.write(body, start, 'utf8'));
+  }
+
+  /**
+   * Appends the record of an event already serialised as eventJson writes it (UTF-8 bytes `src[from, to)`), the
+   * line byte for byte what `append` writes for that event; returns the record's hash.
+   */
+  appendJson(seq: number, prev: string, src: Buffer, from: number, to: number): string {
+    // `prev` is a hash or GENESIS: the head is ASCII.
+    const head = `{"seq":${seq},"prev":"${prev}","event":`;
+    this.#ensure(head.length + (to - from) + HASH_TAIL + 1);
+    const start = this.#len;
+    const at = start + this.#buf.write(head, start, 'latin1');
+    return this.#seal(start, at + src.copy(this.#buf, at, from, to));
+  }
+
+  /** Hashes the line's bytes `[start, end)` where they lie and writes its tail. */
+  #seal(start: number, end: number): string {
+    const hash = oneShotHash('sha256', this.#buf.subarray(start, end), 'hex');
     this.#last = start;
-    this.#len = start + n + this.#buf.write(`,"hash":"${hash}"}\n`, start + n, 'latin1');
+    this.#len = end + this.#buf.write(`,"hash":"${hash}"}\n`, end, 'latin1');
     return hash;
   }
 

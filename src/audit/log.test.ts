@@ -4,10 +4,11 @@ import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { type AuditRecord, makeRecord } from './chain.js';
+import { eventJson } from './event-json.js';
 import { readRecords } from './export.js';
 import { AuditLog } from './log.js';
 import { auditMetrics } from './metrics.js';
-import { archiveAad, readSegmentText, segmentName } from './segments.js';
+import { archiveAad, readMeta, readSegmentText, segmentName } from './segments.js';
 import { AUDIT_PURPOSE } from './signer.js';
 import { auditConfig, openTestLog, requestEvent, tempDir, tempKeyring, testSigner } from './test-helpers.js';
 import type { AuditEvent } from './types.js';
@@ -98,7 +99,7 @@ describe('audit log: hash chain and signed checkpoints', () => {
     await log.close();
   });
 
-  it('a failed write: async events are counted as dropped, a sync caller is refused (and not counted)', async () => {
+  it('a failed write: async events (objects or JSON) are counted as dropped, a sync caller is refused (and not counted)', async () => {
     const registry = new Registry();
     const dir = await tempDir();
     const log = await openWithMetrics(dir, registry);
@@ -107,11 +108,12 @@ describe('audit log: hash chain and signed checkpoints', () => {
     await symlink('/dev/full', join(dir, 'main', segmentName(log.stats.written + 2)));
     await log.rotate();
     for (let i = 1; i <= 3; i++) log.record(requestEvent(i));
+    log.recordRequestJson(eventJson(requestEvent(5)));
     const durable = log.recordDurable(requestEvent(4));
     await expect(durable).rejects.toThrow();
     await log.flush();
     expect(log.healthy).toBe(false);
-    expect(await registry.metrics()).toMatch(/^rampart_audit_dropped_total 3$/m);
+    expect(await registry.metrics()).toMatch(/^rampart_audit_dropped_total 4$/m);
     await log.close();
   });
   it('a key other than the trusted one fails verification', async () => {
@@ -119,6 +121,90 @@ describe('audit log: hash chain and signed checkpoints', () => {
     const r = await verify(dir, testSigner());
     expect(r.ok).toBe(false);
     expect(r.problem?.kind).toBe('signature');
+  });
+});
+
+describe("audit log: request events recorded as JSON (the audit policy's fast path)", () => {
+  /** A request event whose JSON (eventJson) is recorded with recordRequestJson. */
+  const jsonEvent = (i: number) =>
+    requestEvent(i, { time: new Date(Date.UTC(2026, 10, 29, 12, 0, 0, i)).toISOString(), path: `/caf\u00e9/"${i}"` });
+
+  it('writes the records record() would write, in order with object events, across batches and split batches', async () => {
+    const dir = await tempDir();
+    const signer = testSigner();
+    // batch_max 4: a flush takes 4 entries and leaves staged ones behind (moved to the stage's start).
+    const log = await openTestLog(dir, signer, { batch_max: 4, checkpoint_every: 7 });
+    expect(log.takesJson).toBe(true);
+    const expected: string[] = [];
+    for (let i = 1; i <= 30; i++) {
+      if (i % 7 === 0) {
+        const e: AuditEvent = { ...requestEvent(i), kind: 'security', type: 'detection.sqli', severity: 'medium' };
+        log.record(e);
+        expected.push(eventJson(e));
+      } else {
+        const json = eventJson(jsonEvent(i));
+        log.recordRequestJson(json);
+        expected.push(json);
+      }
+      if (i % 11 === 0) await log.flush();
+    }
+    await log.close();
+    const recs = await lines(join(dir, 'main', segmentName(1)));
+    // The event part of each request or security line, byte for byte.
+    const written = recs
+      .filter((l) => !l.includes('"kind":"system"'))
+      .map((l) => l.slice(l.indexOf(',"event":') + 9, l.lastIndexOf(',"hash":')));
+    expect(written).toEqual(expected);
+    const r = await verify(dir, signer);
+    expect(r.ok).toBe(true);
+    expect(log.stats.recorded).toBe(30);
+  });
+
+  it('puts their times in the segment meta (first and last per type), as for object events', async () => {
+    const dir = await tempDir();
+    const log = await openTestLog(dir, testSigner());
+    log.recordRequestJson(eventJson(jsonEvent(1)));
+    log.recordRequestJson(eventJson(jsonEvent(2)));
+    log.record({
+      time: '2026-11-29T12:00:00.500Z',
+      kind: 'change',
+      type: 'consumer.delete',
+      actor: { operator: 'ops' },
+    });
+    log.recordRequestJson(eventJson(jsonEvent(3)));
+    await log.rotate();
+    const meta = await readMeta(join(dir, 'main'), 1);
+    expect(meta?.last_by_type.request).toEqual({ kind: 'request', time: '2026-11-29T12:00:00.003Z' });
+    expect(meta?.last_by_type['consumer.delete']?.time).toBe('2026-11-29T12:00:00.500Z');
+    await log.close();
+  });
+
+  it('is only offered in async durability with no subscriber; a subscriber added later gets them as objects', async () => {
+    const sync = await openTestLog(await tempDir(), testSigner(), { durability: 'sync' });
+    expect(sync.takesJson).toBe(false);
+    await sync.close();
+    const dir = await tempDir();
+    const log = await openTestLog(dir, testSigner());
+    log.recordRequestJson(eventJson(jsonEvent(1)));
+    const got: AuditEvent[] = [];
+    log.subscribe({ name: 't', handle: (evs) => got.push(...evs) });
+    expect(log.takesJson).toBe(false);
+    await log.flush();
+    expect(got.filter((e) => e.type === 'request')).toEqual([jsonEvent(1)]);
+    await log.close();
+    expect(log.takesJson).toBe(false);
+  });
+
+  it("past queue_max they are dropped and counted, like record()'s", async () => {
+    const dir = await tempDir();
+    const log = await openTestLog(dir, testSigner(), { queue_max: 3, flush_ms: 10_000 });
+    for (let i = 1; i <= 5; i++) log.recordRequestJson(eventJson(jsonEvent(i)));
+    expect(log.stats.dropped).toBe(2);
+    await log.flush();
+    await log.close();
+    const recs = (await lines(join(dir, 'main', segmentName(1)))).map((l) => JSON.parse(l) as AuditRecord);
+    expect(recs.filter((x) => x.event.type === 'request')).toHaveLength(3);
+    expect(recs.find((x) => x.event.type === 'audit.dropped')?.event.detail).toEqual({ count: 2 });
   });
 });
 

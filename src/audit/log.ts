@@ -67,8 +67,14 @@ export class AuditLog {
   readonly #o: AuditLogOptions;
   readonly #cfg: AuditConfig;
   readonly #subs: AuditSubscriber[] = [];
-  /** Events waiting for the next batch; those a caller waits on (sync) have their callback in #waiting. */
-  #queue: AuditEvent[] = [];
+  /**
+   * Events waiting for the next batch, in order; those a caller waits on (sync) have their callback in #waiting. A
+   * number is a request event recorded as JSON (recordRequestJson): its bytes end there in #stage.
+   */
+  #queue: (AuditEvent | number)[] = [];
+  /** The bytes of the JSON entries of #queue, in order, the first at 0: off the JS heap until their batch. */
+  #stage = Buffer.allocUnsafeSlow(64 * 1024);
+  #stageLen = 0;
   readonly #waiting = new Map<AuditEvent, Done>();
   /** Encodes each batch's lines into one reused buffer. */
   readonly #writer = new RecordWriter();
@@ -105,6 +111,14 @@ export class AuditLog {
   /** Names this node in events (audit.node_id or the hostname). */
   get node(): string {
     return this.#o.node;
+  }
+
+  /**
+   * Whether recordRequestJson may be used: async durability with no subscriber (a subscriber gets event objects; the
+   * JSON form skips building one).
+   */
+  get takesJson(): boolean {
+    return this.durability === 'async' && this.#subs.length === 0 && !this.#closed;
   }
 
   /** audit.include.requests: write an event for every request (else only security, change and system events). */
@@ -158,15 +172,41 @@ export class AuditLog {
    */
   record(event: AuditEvent): void {
     if (this.#closed) return;
-    if (this.#queue.length >= this.#cfg.queue_max) {
-      this.#dropped++;
-      this.stats.dropped++;
-      this.#o.metrics?.dropped.inc();
-      return;
-    }
+    if (this.#queueFull()) return;
     this.stats.recorded++;
     this.#queue.push(bounded(event));
     this.#schedule(false);
+  }
+
+  /**
+   * record() for a request event already serialised as eventJson writes it (requestJson in the audit policy): its
+   * UTF-8 bytes are staged off the JS heap, and its record is written byte for byte as record() would write the
+   * event. Only while takesJson holds.
+   */
+  recordRequestJson(json: string): void {
+    if (this.#closed) return;
+    if (this.#queueFull()) return;
+    this.stats.recorded++;
+    const need = this.#stageLen + json.length * 3;
+    if (need > this.#stage.length) {
+      let size = this.#stage.length * 2;
+      while (size < need) size *= 2;
+      const next = Buffer.allocUnsafeSlow(size);
+      this.#stage.copy(next, 0, 0, this.#stageLen);
+      this.#stage = next;
+    }
+    this.#stageLen += this.#stage.write(json, this.#stageLen, 'utf8');
+    this.#queue.push(this.#stageLen);
+    this.#schedule(false);
+  }
+
+  /** Past queue_max: counts a dropped event (an audit.dropped record will say how many) and returns true. */
+  #queueFull(): boolean {
+    if (this.#queue.length < this.#cfg.queue_max) return false;
+    this.#dropped++;
+    this.stats.dropped++;
+    this.#o.metrics?.dropped.inc();
+    return true;
   }
 
   /** Appends an event and resolves once its batch is fsynced (sync durability); rejects if it could not be written. */
@@ -362,7 +402,29 @@ export class AuditLog {
         push({ ...this.#sys('audit.dropped'), severity: 'high', detail: { count: this.#dropped } });
         this.#dropped = 0;
       }
-      for (const e of batch) push(e);
+      // JSON entries: their bytes run on from the previous one's end in #stage; the newest one's time goes to the
+      // segment's meta before a later event of the same type (or at the end of the batch).
+      let from = 0;
+      let lastJson = -1;
+      for (const e of batch) {
+        if (typeof e === 'number') {
+          if (!this.#segMeta.first_time) this.#segMeta.first_time = this.#stagedTime(from);
+          this.#prev = this.#writer.appendJson(++this.#seq, this.#prev, this.#stage, from, e);
+          this.#sinceCheckpoint++;
+          written++;
+          events?.push(JSON.parse(this.#stage.toString('utf8', from, e)) as AuditEvent);
+          lastJson = from;
+          from = e;
+          continue;
+        }
+        if (lastJson >= 0 && e.type === 'request') {
+          this.#noteStaged(lastJson);
+          lastJson = -1;
+        }
+        push(e);
+      }
+      if (lastJson >= 0) this.#noteStaged(lastJson);
+      if (from > 0) this.#unstage(from);
       for (const s of system) pushSigned(this.#signed(s.type, s.detail));
       let close: WrittenRecord | null = null;
       if (rotateNow) {
@@ -457,11 +519,42 @@ export class AuditLog {
     return { time: new Date().toISOString(), kind: 'system', type, node: this.#o.node };
   }
 
+  /** The time of the staged JSON event starting at `from`: its first field (`{"time":"...`). */
+  #stagedTime(from: number): string {
+    const start = from + 9;
+    return this.#stage.toString('latin1', start, this.#stage.indexOf(0x22, start));
+  }
+
+  /** Records the staged request event at `from` as its segment's latest request. */
+  #noteStaged(from: number): void {
+    const time = this.#stagedTime(from);
+    const t = this.#segMeta.last_by_type.request;
+    if (t) t.time = time;
+    else this.#segMeta.last_by_type.request = { kind: 'request', time };
+  }
+
+  /** Drops the staged bytes `[0, upto)` (their events are encoded): the rest move to 0, their entries with them. */
+  #unstage(upto: number): void {
+    const rest = this.#stageLen - upto;
+    if (rest === 0) {
+      if (this.#stage.length > 1024 * 1024) this.#stage = Buffer.allocUnsafeSlow(64 * 1024);
+    } else {
+      this.#stage.copy(this.#stage, 0, upto, this.#stageLen);
+      const q = this.#queue;
+      for (let i = 0; i < q.length; i++) {
+        const e = q[i];
+        if (typeof e === 'number') q[i] = e - upto;
+      }
+    }
+    this.#stageLen = rest;
+  }
+
   /** Calls back whoever waits on the batch's events (sync); returns how many did. */
-  #settle(batch: readonly AuditEvent[], err?: Error): number {
+  #settle(batch: readonly (AuditEvent | number)[], err?: Error): number {
     if (this.#waiting.size === 0) return 0;
     let n = 0;
     for (const e of batch) {
+      if (typeof e === 'number') continue;
       const done = this.#waiting.get(e);
       if (!done) continue;
       this.#waiting.delete(e);

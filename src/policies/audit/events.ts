@@ -1,3 +1,4 @@
+import { num, quote } from '../../audit/event-json.js';
 import type { AuditActor, AuditEvent } from '../../audit/types.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Decision, SecurityEvent } from '../../core/decision.js';
@@ -102,6 +103,48 @@ export function requestEvents(
   if (ctx.target) request.upstream = ctx.target.host;
   if (recorded) request.events = recorded;
   emit(request);
+}
+
+/** True when a request yields only its own request event: no security event recorded, none implied by its error. */
+export function onlyRequestEvent(ctx: RequestContext): boolean {
+  return ctx.securityEvents === null && (ctx.error === null || IMPLIED[ctx.error.code] === undefined);
+}
+
+/**
+ * The request event of a request for which onlyRequestEvent holds, as the exact line eventJson would write for the
+ * object requestEvents builds (event-json.test.ts checks both on generated requests), written straight from the
+ * context: no event, actor or shared object, no second pass over the fields. This is the audit log's per-request
+ * cost on most traffic (async durability, no subscribers). `nodeJson` is the node name already quoted.
+ */
+export function requestJson(ctx: RequestContext, nodeJson: string, status: number): string {
+  let o = `{"time":${quote(isoAt(performance.timeOrigin + ctx.start))},"kind":"request","type":"request","node":${nodeJson}`;
+  if (ctx.id) o += `,"request_id":${quote(ctx.id)}`;
+  o += `,"actor":${actorJson(ctx)}`;
+  if (ctx.route) o += `,"route":${quote(ctx.route.name)}`;
+  const path = ctx.path.length > MAX_PATH ? ctx.path.slice(0, MAX_PATH) : ctx.path;
+  o += `,"method":${quote(ctx.method)},"path":${quote(path)},"status":${num(status)}`;
+  if (ctx.error) o += `,"code":${quote(ctx.error.code)}`;
+  o += `,"bytes_in":${num(ctx.bytesIn)},"bytes_out":${num(ctx.bytesOut)}`;
+  o += `,"latency_ms":${num(Math.round(ctx.elapsed() * 100) / 100)}`;
+  if (ctx.target) o += `,"upstream":${quote(ctx.target.host)}`;
+  const decision = decidingOf(ctx.decisions);
+  if (decision) o += `,"decision":${JSON.stringify(decision)}`;
+  return `${o}}`;
+}
+
+/** actorOf's actor as eventJson writes it (its fields in eventJson's order). */
+function actorJson(ctx: RequestContext): string {
+  const id = ctx.identity;
+  const ip = `"client_ip":${quote(ctx.clientIp)}`;
+  if (!id) {
+    const tried = ctx.authAttempt;
+    return tried ? `{"credential":${quote(tried.slice(0, 32))},${ip}}` : `{${ip}}`;
+  }
+  let o = '{';
+  if (id.consumerId !== null) o += `"consumer":${quote(id.consumerId)},`;
+  if (id.credentialId !== null) o += `"credential":${quote(id.credentialId)},`;
+  if (id.subject !== undefined) o += `"subject":${quote(id.subject)},`;
+  return `${o}${ip}}`;
 }
 
 /** What every event of one request shares. */

@@ -1,8 +1,9 @@
+import { quote } from '../../audit/event-json.js';
 import type { AuditEvent } from '../../audit/types.js';
 import type { RequestContext } from '../../core/context.js';
 import { GatewayError } from '../../core/errors.js';
 import { definePolicy } from '../../core/policy.js';
-import { requestEvents } from './events.js';
+import { onlyRequestEvent, requestEvents, requestJson } from './events.js';
 import { meta, schema } from './schema.js';
 
 export default definePolicy({
@@ -20,10 +21,15 @@ export default definePolicy({
     const node = log.node;
     const record = (e: AuditEvent) => log.record(e);
     if (log.durability === 'async') {
+      const nodeJson = quote(node);
       return {
         log(ctx) {
           const status = ctx.res?.headersSent ? ctx.res.statusCode : (ctx.response?.status ?? 0);
-          requestEvents(ctx, node, status, withRequests, record);
+          // Most requests: the request event alone, serialised straight from the context (no event object) when no
+          // subscriber needs one.
+          if (withRequests && log.takesJson && onlyRequestEvent(ctx))
+            log.recordRequestJson(requestJson(ctx, nodeJson, status));
+          else requestEvents(ctx, node, status, withRequests, record);
         },
       };
     }
