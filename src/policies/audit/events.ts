@@ -112,7 +112,7 @@ export function onlyRequestEvent(ctx: RequestContext): boolean {
 
 /**
  * The request event of a request for which onlyRequestEvent holds, as the exact line eventJson would write for the
- * object requestEvents builds (event-json.test.ts checks both on generated requests), written straight from the
+ * object requestEvents builds (events.test.ts checks both on generated requests), written straight from the
  * context: no event, actor or shared object, no second pass over the fields. This is the audit log's per-request
  * cost on most traffic (async durability, no subscribers). `nodeJson` is the node name already quoted.
  */
