@@ -57,13 +57,39 @@ export function makeRecord(seq: number, prev: string, event: AuditEvent): Writte
   return { seq, prev, hash, event, line: `${body},"hash":"${hash}"}` };
 }
 
-/** A record's line up to `,"hash"`: the bytes its hash covers. `prev` is a hash (hex) or GENESIS: nothing to escape. */
-function recordHead(seq: number, prev: string, event: AuditEvent): string {
-  return `{"seq":${seq},"prev":"${prev}","event":${eventJson(event)}`;
+/** A record's line up to its event: ASCII (`prev` is a hash in hex, or GENESIS). */
+function lineHead(seq: number, prev: string): string {
+  return `{"seq":${seq},"prev":"${prev}","event":`;
 }
 
-/** Past this, a batch buffer is not kept for the next batch (one burst does not pin memory). */
+/** A record's line up to `,"hash"`: the bytes its hash covers. */
+function recordHead(seq: number, prev: string, event: AuditEvent): string {
+  return `${lineHead(seq, prev)}${eventJson(event)}`;
+}
+
+/** A batch or staging buffer's first size; past KEEP_BYTES an emptied one is replaced (one burst does not pin memory). */
+const START_BYTES = 64 * 1024;
 const KEEP_BYTES = 1024 * 1024;
+
+/** A new batch or staging buffer. */
+export function byteBuffer(): Buffer {
+  return Buffer.allocUnsafeSlow(START_BYTES);
+}
+
+/** The buffer to keep once `buf` is empty: itself, or a new one if a burst grew it past KEEP_BYTES. */
+export function keptBuffer(buf: Buffer): Buffer {
+  return buf.length > KEEP_BYTES ? byteBuffer() : buf;
+}
+
+/** `buf` if `more` bytes fit after its first `used`, else a buffer doubled until they do, holding those bytes. */
+export function withRoom(buf: Buffer, used: number, more: number): Buffer {
+  if (buf.length - used >= more) return buf;
+  let size = buf.length * 2;
+  while (size - used < more) size *= 2;
+  const next = Buffer.allocUnsafeSlow(size);
+  buf.copy(next, 0, 0, used);
+  return next;
+}
 
 /**
  * Encodes a batch of records straight into one reused buffer, the lines exactly as makeRecord writes them: each
@@ -71,13 +97,13 @@ const KEEP_BYTES = 1024 * 1024;
  * batch). The bytes of a batch stay valid until the next `reset`.
  */
 export class RecordWriter {
-  #buf = Buffer.allocUnsafeSlow(64 * 1024);
+  #buf = byteBuffer();
   #len = 0;
   #last = 0;
 
   /** Starts a new batch. */
   reset(): void {
-    if (this.#buf.length > KEEP_BYTES) this.#buf = Buffer.allocUnsafeSlow(64 * 1024);
+    this.#buf = keptBuffer(this.#buf);
     this.#len = 0;
   }
 
@@ -90,7 +116,7 @@ export class RecordWriter {
   append(seq: number, prev: string, event: AuditEvent): string {
     const body = recordHead(seq, prev, event);
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is 75 ASCII bytes and a newline.
-    this.#ensure(body.length * 3 + HASH_TAIL + 1);
+    this.#buf = withRoom(this.#buf, this.#len, body.length * 3 + HASH_TAIL + 1);
     const start = this.#len;
     return this.#seal(start, start + this.#buf.write(body, start, 'utf8'));
   }
@@ -100,9 +126,8 @@ export class RecordWriter {
    * line byte for byte what `append` writes for that event; returns the record's hash.
    */
   appendJson(seq: number, prev: string, src: Buffer, from: number, to: number): string {
-    // `prev` is a hash or GENESIS: the head is ASCII.
-    const head = `{"seq":${seq},"prev":"${prev}","event":`;
-    this.#ensure(head.length + (to - from) + HASH_TAIL + 1);
+    const head = lineHead(seq, prev);
+    this.#buf = withRoom(this.#buf, this.#len, head.length + (to - from) + HASH_TAIL + 1);
     const start = this.#len;
     const at = start + this.#buf.write(head, start, 'latin1');
     return this.#seal(start, at + src.copy(this.#buf, at, from, to));
@@ -119,15 +144,6 @@ export class RecordWriter {
   /** The last appended line, without its newline (for the few records kept whole: signed ones). */
   lastLine(): string {
     return this.#buf.toString('utf8', this.#last, this.#len - 1);
-  }
-
-  #ensure(more: number): void {
-    if (this.#buf.length - this.#len >= more) return;
-    let size = this.#buf.length * 2;
-    while (size - this.#len < more) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.#buf.copy(next, 0, 0, this.#len);
-    this.#buf = next;
   }
 }
 

@@ -4,7 +4,16 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Keyring } from '../crypto/keyring.js';
-import { type AuditRecord, GENESIS, RecordWriter, signedMessage, type WrittenRecord } from './chain.js';
+import {
+  type AuditRecord,
+  byteBuffer,
+  GENESIS,
+  keptBuffer,
+  RecordWriter,
+  signedMessage,
+  type WrittenRecord,
+  withRoom,
+} from './chain.js';
 import { eventJson } from './event-json.js';
 import type { AuditMetrics } from './metrics.js';
 import type { AuditConfig } from './schema.js';
@@ -73,7 +82,7 @@ export class AuditLog {
    */
   #queue: (AuditEvent | number)[] = [];
   /** The bytes of the JSON entries of #queue, in order, the first at 0: off the JS heap until their batch. */
-  #stage = Buffer.allocUnsafeSlow(64 * 1024);
+  #stage = byteBuffer();
   #stageLen = 0;
   readonly #waiting = new Map<AuditEvent, Done>();
   /** Encodes each batch's lines into one reused buffer. */
@@ -187,14 +196,8 @@ export class AuditLog {
     if (this.#closed) return;
     if (this.#queueFull()) return;
     this.stats.recorded++;
-    const need = this.#stageLen + json.length * 3;
-    if (need > this.#stage.length) {
-      let size = this.#stage.length * 2;
-      while (size < need) size *= 2;
-      const next = Buffer.allocUnsafeSlow(size);
-      this.#stage.copy(next, 0, 0, this.#stageLen);
-      this.#stage = next;
-    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.#stage = withRoom(this.#stage, this.#stageLen, json.length * 3);
     this.#stageLen += this.#stage.write(json, this.#stageLen, 'utf8');
     this.#queue.push(this.#stageLen);
     this.#schedule(false);
@@ -536,9 +539,8 @@ export class AuditLog {
   /** Drops the staged bytes `[0, upto)` (their events are encoded): the rest move to 0, their entries with them. */
   #unstage(upto: number): void {
     const rest = this.#stageLen - upto;
-    if (rest === 0) {
-      if (this.#stage.length > 1024 * 1024) this.#stage = Buffer.allocUnsafeSlow(64 * 1024);
-    } else {
+    if (rest === 0) this.#stage = keptBuffer(this.#stage);
+    else {
       this.#stage.copy(this.#stage, 0, upto, this.#stageLen);
       const q = this.#queue;
       for (let i = 0; i < q.length; i++) {
