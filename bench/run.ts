@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: Rampart (bare, and with the first policies) side by side with a minimal node:http + undici
  * proxy and the upstream direct, in the same run, one worker each, keep-alive, 64 connections.
- * Each target runs in its own process; the load generator (autocannon) runs here. Rounds are interleaved
- * so machine noise hits every target alike; medians are reported. Results: bench/RESULTS.md.
+ * Each target runs in its own process (a fresh one for each of FORKS parts of the run); the load generator
+ * (autocannon) runs here. Rounds are interleaved so machine noise hits every target alike; medians are reported.
+ * Results: bench/RESULTS.md.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,12 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+/**
+ * Each target's rounds are split over this many fresh processes of it (BENCH_FORKS, as JMH's forks): a process's JIT
+ * and memory layout make it a few percent faster or slower than another process of the same code for its whole life,
+ * and with one process per target that luck decided whole results (bench/RESULTS.md, session 8).
+ */
+const FORKS = Math.max(1, Math.min(ROUNDS, Number(process.env.BENCH_FORKS ?? 4)));
 const CONNECTIONS = 64;
 
 /**
@@ -155,6 +162,20 @@ function startProc(
   });
 }
 
+/** SIGTERM, then SIGKILL if it has not exited within 10 s; resolves once it is gone. */
+function stopProc(p: Proc): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+    p.child.once('exit', () => {
+      clearTimeout(kill);
+      children.delete(p.child);
+      resolve();
+    });
+    p.child.kill('SIGTERM');
+  });
+}
+
 const jsonPort = (line: string): number | null => {
   try {
     const o = JSON.parse(line) as { ready?: boolean; port?: number; msg?: string; address?: string };
@@ -272,7 +293,11 @@ async function main(): Promise<void> {
     );
   const targets: {
     name: string;
-    proc: Proc;
+    /** Starts the target's process: once per fork (see FORKS). */
+    start: () => Promise<Proc>;
+    proc?: Proc;
+    /** Started once for the whole run (the upstream: the others point at it). */
+    keep?: boolean;
     https?: boolean;
     /** Index of the row this one is compared with (default 1, the minimal proxy). */
     ref?: number;
@@ -282,82 +307,91 @@ async function main(): Promise<void> {
     /** A JSON body to POST instead of a GET. */
     body?: string;
   }[] = [
-    { name: 'upstream direct', proc: upstream },
+    { name: 'upstream direct', start: async () => upstream, proc: upstream, keep: true },
     {
       name: 'minimal node:http + undici proxy',
-      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
+      start: () => startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
     },
-    { name: 'rampart bare (bench/bare.yaml)', proc: await rampart('bench/bare.yaml', false) },
-    { name: 'rampart bare + access log to a file', proc: await rampart('bench/bare.yaml', true) },
-    { name: 'rampart + first policies (bench/policies.yaml)', proc: await rampart('bench/policies.yaml', false) },
+    { name: 'rampart bare (bench/bare.yaml)', start: () => rampart('bench/bare.yaml', false) },
+    { name: 'rampart bare + access log to a file', start: () => rampart('bench/bare.yaml', true) },
+    { name: 'rampart + first policies (bench/policies.yaml)', start: () => rampart('bench/policies.yaml', false) },
     {
       name: 'minimal proxy over TLS 1.3 (https)',
       https: true,
-      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL, ...tlsEnv }, jsonPort),
+      start: () => startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL, ...tlsEnv }, jsonPort),
     },
     {
       name: 'rampart bare over TLS 1.3 (bench/tls.yaml)',
       https: true,
       ref: 5,
-      proc: await startProc(
-        ['dist/src/cli/main.js', 'start', '--config', 'bench/tls.yaml', '--workers', '1', '--no-watch'],
-        { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', ...tlsEnv },
-        jsonPort,
-      ),
+      start: () =>
+        startProc(
+          ['dist/src/cli/main.js', 'start', '--config', 'bench/tls.yaml', '--workers', '1', '--no-watch'],
+          { PORT: '0', UPSTREAM_URL, METRICS_PORT: '0', ACCESS_LOG: 'false', ...tlsEnv },
+          jsonPort,
+        ),
     },
     {
       name: 'rampart + api-key (bench/api-key.yaml)',
       ref: 2,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await withStore('bench/api-key.yaml'),
+      start: () => withStore('bench/api-key.yaml'),
     },
     {
       name: 'rampart + jwt, cached (bench/jwt-cached.yaml)',
       ref: 2,
       headers: { authorization: `Bearer ${identity.jwt}` },
-      proc: await rampart('bench/jwt-cached.yaml', false),
+      start: () => rampart('bench/jwt-cached.yaml', false),
     },
     {
       name: 'rampart + jwt, verified every request (bench/jwt-nocache.yaml)',
       ref: 2,
       headers: { authorization: `Bearer ${identity.jwt}` },
-      proc: await rampart('bench/jwt-nocache.yaml', false),
+      start: () => rampart('bench/jwt-nocache.yaml', false),
     },
     {
       name: 'rampart + api-key + authorize roles (bench/authorize-rbac.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await withStore('bench/authorize-rbac.yaml'),
+      start: () => withStore('bench/authorize-rbac.yaml'),
     },
     {
       name: 'rampart + api-key + authorize CEL (bench/authorize-cel.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await withStore('bench/authorize-cel.yaml'),
+      start: () => withStore('bench/authorize-cel.yaml'),
     },
     {
       name: 'rampart + api-key + object-access ownership (bench/object-access.yaml)',
       ref: 7,
       headers: { 'x-api-key': identity.apiKey },
-      proc: await withStore('bench/object-access.yaml'),
+      start: () => withStore('bench/object-access.yaml'),
     },
     // Traffic (issue 6): the same one-key rate limit on the in-process memory state and on Redis, and a quota on Redis.
     {
       name: 'rampart + rate-limit-memory (bench/rate-limit-memory.yaml)',
       ref: 2,
-      proc: await rampart('bench/rate-limit-memory.yaml', false),
+      start: () => rampart('bench/rate-limit-memory.yaml', false),
     },
     {
       name: 'rampart + rate-limit-redis (bench/rate-limit-redis.yaml)',
       ref: 2,
-      proc: await withRedis('bench/rate-limit-redis.yaml'),
+      start: () => withRedis('bench/rate-limit-redis.yaml'),
     },
-    { name: 'rampart + quota-redis (bench/quota-redis.yaml)', ref: 2, proc: await withRedis('bench/quota-redis.yaml') },
+    {
+      name: 'rampart + quota-redis (bench/quota-redis.yaml)',
+      ref: 2,
+      start: () => withRedis('bench/quota-redis.yaml'),
+    },
     // Audit (issue 8): an event per request into the hash-chained log; the cost of each durability mode against bare.
-    { name: 'rampart + audit-async (bench/audit-async.yaml)', ref: 2, proc: await withStore('bench/audit-async.yaml') },
-    { name: 'rampart + audit-sync (bench/audit-sync.yaml)', ref: 2, proc: await withStore('bench/audit-sync.yaml') },
+    {
+      name: 'rampart + audit-async (bench/audit-async.yaml)',
+      ref: 2,
+      start: () => withStore('bench/audit-async.yaml'),
+    },
+    { name: 'rampart + audit-sync (bench/audit-sync.yaml)', ref: 2, start: () => withStore('bench/audit-sync.yaml') },
     // The store and keyring alone (what the audit rows open besides the log), to tell their cost from the log's.
-    { name: 'rampart + store only (bench/bare-store.yaml)', ref: 2, proc: await withStore('bench/bare-store.yaml') },
+    { name: 'rampart + store only (bench/bare-store.yaml)', ref: 2, start: () => withStore('bench/bare-store.yaml') },
   ];
   // Response protection (issue 9): a 10 KB JSON answer through bare Rampart, then cut to its schema and field rules,
   // then scanned for personal data and secrets; each compared with the bare row on the same answer.
@@ -367,25 +401,25 @@ async function main(): Promise<void> {
     {
       name: 'minimal node:http + undici proxy, 10 KB JSON answer',
       path: '/large-json',
-      proc: await startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
+      start: () => startProc(['dist/bench/minimal-proxy.js'], { PORT: '0', UPSTREAM_URL }, jsonPort),
     },
     {
       name: 'rampart bare, 10 KB JSON answer (bench/bare.yaml)',
       path: '/large-json',
       ref: largeMinimal,
-      proc: await rampart('bench/bare.yaml', false),
+      start: () => rampart('bench/bare.yaml', false),
     },
     {
       name: 'rampart + response-filter, 10 KB JSON (bench/response-filter.yaml)',
       path: '/large-json',
       ref: largeBare,
-      proc: await rampart('bench/response-filter.yaml', false),
+      start: () => rampart('bench/response-filter.yaml', false),
     },
     {
       name: 'rampart + redact, 10 KB JSON (bench/redact.yaml)',
       path: '/large-json',
       ref: largeBare,
-      proc: await rampart('bench/redact.yaml', false),
+      start: () => rampart('bench/redact.yaml', false),
     },
   );
   // Attack detection (issue 7): a typical 1 KB JSON request (an order with a customer's note) POSTed through bare
@@ -396,14 +430,14 @@ async function main(): Promise<void> {
       name: 'rampart bare, 1 KB JSON POST (bench/bare.yaml)',
       path: '/orders',
       body: ORDER_JSON,
-      proc: await rampart('bench/bare.yaml', false),
+      start: () => rampart('bench/bare.yaml', false),
     },
     {
       name: 'rampart + threat-detection, 1 KB JSON POST (bench/threat-detection.yaml)',
       path: '/orders',
       body: ORDER_JSON,
       ref: postBare,
-      proc: await rampart('bench/threat-detection.yaml', false),
+      start: () => rampart('bench/threat-detection.yaml', false),
     },
   );
   // The engine's own time, measured here before the load rounds (nothing else runs in this process then).
@@ -417,19 +451,33 @@ async function main(): Promise<void> {
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   const chosen = (t: (typeof targets)[number]) => ONLY === null || ONLY.some((o) => t.name.includes(o));
   const measured = new Set(targets.filter(chosen).flatMap((t) => [t, targets[t.ref ?? 1], targets[2]]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const t of targets) {
-      if (!measured.has(t)) continue;
-      const pid = t.proc.child.pid as number;
-      await load(t.proc.port, WARMUP, pid, t.https, t.headers, t.path, t.body);
-      const s = await load(t.proc.port, DURATION, pid, t.https, t.headers, t.path, t.body);
-      samples.get(t.name)?.push(s);
-      process.stdout.write(
-        `round ${round} ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
-      );
+  const list = targets.filter((t) => measured.has(t));
+  let round = 0;
+  for (let fork = 1; fork <= FORKS; fork++) {
+    // Fresh processes, one at a time (each one's start-up is not measured against another's rounds).
+    for (const t of list) if (!t.keep) t.proc = await t.start();
+    // A new process's JIT needs more than a round's warm-up before its first round.
+    for (const t of list) {
+      const p = t.proc as Proc;
+      await load(p.port, 2 * WARMUP, p.child.pid as number, t.https, t.headers, t.path, t.body);
     }
+    for (const end = Math.round((fork * ROUNDS) / FORKS); round < end; ) {
+      round++;
+      for (const t of list) {
+        const p = t.proc as Proc;
+        const pid = p.child.pid as number;
+        await load(p.port, WARMUP, pid, t.https, t.headers, t.path, t.body);
+        const s = await load(p.port, DURATION, pid, t.https, t.headers, t.path, t.body);
+        samples.get(t.name)?.push(s);
+        process.stdout.write(
+          `round ${round} (fork ${fork}) ${t.name}: ${Math.round(s.rps)} req/s p50 ${s.p50} ms p99 ${s.p99} ms cpu ${s.cpuUs.toFixed(0)} µs/req errors ${s.errors} non2xx ${s.non2xx}\n`,
+        );
+      }
+    }
+    // Stopped and gone before the next fork starts (an audit chain takes one writer at a time).
+    await Promise.all(list.filter((t) => !t.keep).map((t) => stopProc(t.proc as Proc)));
   }
-  for (const t of targets) t.proc.child.kill('SIGTERM');
+  upstream.child.kill('SIGTERM');
 
   // Ratios are taken within each round (paired with the reference measured moments before) and then the median
   // over rounds: a shared VM's slow spells hit both sides of a pair, so they cancel instead of deciding the result.

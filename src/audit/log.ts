@@ -1,7 +1,5 @@
 import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { brotliCompress, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Keyring } from '../crypto/keyring.js';
 import {
@@ -16,6 +14,7 @@ import {
 } from './chain.js';
 import { eventJson } from './event-json.js';
 import type { AuditMetrics } from './metrics.js';
+import { packFile } from './pack.js';
 import type { AuditConfig } from './schema.js';
 import { parseAge, retentionOf } from './schema.js';
 import {
@@ -31,8 +30,6 @@ import {
 } from './segments.js';
 import { AUDIT_PURPOSE, type AuditSigner } from './signer.js';
 import type { AuditEvent, AuditSubscriber } from './types.js';
-
-const brotliAsync = promisify(brotliCompress);
 
 /** Largest event line kept whole; bigger events lose their `events` and `detail` (bounded records). */
 const MAX_EVENT_BYTES = 32 * 1024;
@@ -772,16 +769,7 @@ export class AuditLog {
 /** Brotli, then AES-256-GCM under the keyring's audit data key (aad: chain and segment), fsync, drop the plain file. */
 export async function archiveSegment(chainDir: string, chain: string, first: number, keyring: Keyring): Promise<void> {
   const plain = join(chainDir, segmentName(first));
-  const text = await readFile(plain);
-  // Brotli's fastest quality: on audit lines (a third of them hex hashes) it packs tighter than gzip's fastest level
-  // for about a third of its CPU, which the gateway's core pays while serving.
-  const packed = await brotliAsync(text, {
-    params: {
-      [zlibConstants.BROTLI_PARAM_QUALITY]: 1,
-      [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
-      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: text.length,
-    },
-  });
+  const { packed } = await packFile(plain);
   const sealed = keyring.encrypt(AUDIT_PURPOSE, packed, archiveAad(chain, first));
   const out = `${plain}${ARCHIVE_SUFFIX}`;
   const fh = await open(`${out}.tmp`, 'w', 0o600);
