@@ -132,6 +132,7 @@ function startProc(
   const out = openSync(logFile, 'w');
   // taskset execs the program: the child's pid is the target's own (its CPU time is read from /proc/<pid>/stat).
   const [cmd, argv] = PIN ? ['taskset', ['-c', PIN[core], process.execPath, ...args]] : [process.execPath, args];
+
   const child = spawn(cmd, argv, {
     cwd: root,
     env: { ...process.env, ...env },
@@ -139,6 +140,7 @@ function startProc(
   });
   closeSync(out);
   children.add(child);
+  if (PIN) placed.set(child, PIN[core]);
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 20_000;
     const poll = setInterval(() => {
@@ -170,10 +172,29 @@ function stopProc(p: Proc): Promise<void> {
     p.child.once('exit', () => {
       clearTimeout(kill);
       children.delete(p.child);
+      placed.delete(p.child);
       resolve();
     });
     p.child.kill('SIGTERM');
   });
+}
+
+/** The cores each running target's process may use now (taskset lists). */
+const placed = new Map<ChildProcess, string>();
+
+/**
+ * Only `p` on the target core: every other target's process, idle until its turn, moves to the other cores. Idle
+ * processes still run timers, GC and background work (an audit log archiving a segment after its round), and on the
+ * measured target's core that work would count against whichever target runs next.
+ */
+function placeAlone(p: Proc): void {
+  if (!PIN) return;
+  for (const [child, cores] of placed) {
+    const want = child === p.child ? PIN.target : PIN.rest;
+    if (cores === want || child.exitCode !== null || child.signalCode !== null) continue;
+    execFileSync('taskset', ['-a', '-p', '-c', want, String(child.pid)], { stdio: 'ignore' });
+    placed.set(child, want);
+  }
 }
 
 const jsonPort = (line: string): number | null => {
@@ -459,6 +480,7 @@ async function main(): Promise<void> {
     // A new process's JIT needs more than a round's warm-up before its first round.
     for (const t of list) {
       const p = t.proc as Proc;
+      placeAlone(p);
       await load(p.port, 2 * WARMUP, p.child.pid as number, t.https, t.headers, t.path, t.body);
     }
     for (const end = Math.round((fork * ROUNDS) / FORKS); round < end; ) {
@@ -466,6 +488,7 @@ async function main(): Promise<void> {
       for (const t of list) {
         const p = t.proc as Proc;
         const pid = p.child.pid as number;
+        placeAlone(p);
         await load(p.port, WARMUP, pid, t.https, t.headers, t.path, t.body);
         const s = await load(p.port, DURATION, pid, t.https, t.headers, t.path, t.body);
         samples.get(t.name)?.push(s);
@@ -544,7 +567,7 @@ Each target is its own process with one worker; autocannon runs in the harness p
 connections, GET of a ~90-byte JSON answer. ${ROUNDS} interleaved rounds of ${DURATION} s (after ${WARMUP} s warm-up),
 split over ${FORKS} fresh processes of each target (forks).
 Absolute columns are medians over rounds; the ratio columns are medians of the per-round ratios to the reference
-(the mean of its measurement in that round and the next, which brackets the row in time). ${PIN ? `Each target runs alone on core ${PIN.target} (taskset); the load generator and the upstream share core(s) ${PIN.rest}, and so does a local Redis (for the Redis rows; moved there for the run, as it would run on another host). The target is then the bottleneck, so a ratio is its cost against the reference's` : 'The load generator, the targets and the upstream share the cores (no taskset), so absolute numbers are noisy'}; the paired ratios are what to compare.
+(the mean of its measurement in that round and the next, which brackets the row in time). ${PIN ? `Each target runs alone on core ${PIN.target} while it is measured (taskset; the idle targets wait on the other cores); the load generator and the upstream share core(s) ${PIN.rest}, and so does a local Redis (for the Redis rows; moved there for the run, as it would run on another host). The target is then the bottleneck, so a ratio is its cost against the reference's` : 'The load generator, the targets and the upstream share the cores (no taskset), so absolute numbers are noisy'}; the paired ratios are what to compare.
 
 "bare" is Rampart's core with no policies and the access log off: routing, path normalisation, forwarding headers,
 balancing, passive health, timeouts, metrics. The access-log row is the same with one JSON line per request written to
