@@ -42,7 +42,9 @@ const pending = new Map<
 >();
 
 function fail(w: Worker, err: Error): void {
-  if (worker === w) worker = null;
+  // A worker's 'exit' can follow its 'error': its jobs were settled then, and those pending now are a newer worker's.
+  if (worker !== w) return;
+  worker = null;
   for (const p of pending.values()) p.reject(err);
   pending.clear();
 }
