@@ -105,6 +105,8 @@ const onlyArg = process.argv.indexOf('--only');
 const ONLY = onlyArg === -1 ? null : (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean);
 
 const children = new Set<ChildProcess>();
+/** The cores each running target's process may use now (taskset lists). */
+const placed = new Map<ChildProcess, string>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
@@ -132,7 +134,6 @@ function startProc(
   const out = openSync(logFile, 'w');
   // taskset execs the program: the child's pid is the target's own (its CPU time is read from /proc/<pid>/stat).
   const [cmd, argv] = PIN ? ['taskset', ['-c', PIN[core], process.execPath, ...args]] : [process.execPath, args];
-
   const child = spawn(cmd, argv, {
     cwd: root,
     env: { ...process.env, ...env },
@@ -178,9 +179,6 @@ function stopProc(p: Proc): Promise<void> {
     p.child.kill('SIGTERM');
   });
 }
-
-/** The cores each running target's process may use now (taskset lists). */
-const placed = new Map<ChildProcess, string>();
 
 /**
  * Only `p` on the target core: every other target's process, idle until its turn, moves to the other cores. Idle

@@ -769,7 +769,7 @@ export class AuditLog {
 /** Brotli, then AES-256-GCM under the keyring's audit data key (aad: chain and segment), fsync, drop the plain file. */
 export async function archiveSegment(chainDir: string, chain: string, first: number, keyring: Keyring): Promise<void> {
   const plain = join(chainDir, segmentName(first));
-  const { packed } = await packFile(plain);
+  const packed = await packFile(plain);
   const sealed = keyring.encrypt(AUDIT_PURPOSE, packed, archiveAad(chain, first));
   const out = `${plain}${ARCHIVE_SUFFIX}`;
   const fh = await open(`${out}.tmp`, 'w', 0o600);

@@ -20,7 +20,7 @@ parentPort.on('message', ({ id, path }) => {
     const packed = brotliCompressSync(text, {
       params: { [z.BROTLI_PARAM_QUALITY]: 1, [z.BROTLI_PARAM_MODE]: z.BROTLI_MODE_TEXT, [z.BROTLI_PARAM_SIZE_HINT]: text.length },
     });
-    parentPort.postMessage({ id, packed, size: text.length });
+    parentPort.postMessage({ id, packed });
   } catch (e) {
     parentPort.postMessage({ id, error: String((e && e.message) || e) });
   }
@@ -30,16 +30,12 @@ parentPort.on('message', ({ id, path }) => {
 interface Reply {
   id: number;
   packed?: Uint8Array;
-  size?: number;
   error?: string;
 }
 
 let worker: Worker | null = null;
 let seq = 0;
-const pending = new Map<
-  number,
-  { resolve: (r: { packed: Buffer; size: number }) => void; reject: (e: Error) => void }
->();
+const pending = new Map<number, { resolve: (packed: Buffer) => void; reject: (e: Error) => void }>();
 
 function fail(w: Worker, err: Error): void {
   // A worker's 'exit' can follow its 'error': its jobs were settled then, and those pending now are a newer worker's.
@@ -58,16 +54,15 @@ function start(): Worker {
     // Idle, it must not keep the process alive.
     if (!pending.size) w.unref();
     if (r.error !== undefined || !r.packed) p.reject(new Error(r.error ?? 'audit pack worker sent nothing'));
-    else
-      p.resolve({ packed: Buffer.from(r.packed.buffer, r.packed.byteOffset, r.packed.byteLength), size: r.size ?? 0 });
+    else p.resolve(Buffer.from(r.packed.buffer, r.packed.byteOffset, r.packed.byteLength));
   });
   w.on('error', (e) => fail(w, e));
   w.on('exit', (code) => fail(w, new Error(`audit pack worker exited with ${code}`)));
   return w;
 }
 
-/** The Brotli-packed contents of the file at `path` (and its plain size), packed off the main thread. */
-export function packFile(path: string): Promise<{ packed: Buffer; size: number }> {
+/** The Brotli-packed contents of the file at `path`, packed off the main thread. */
+export function packFile(path: string): Promise<Buffer> {
   worker ??= start();
   const w = worker;
   const id = ++seq;
