@@ -1,6 +1,6 @@
 import { decodeValue, MAX_VALUE_CHARS } from './decode.js';
 import { DEFAULT_HEADERS, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_THRESHOLD } from './defaults.js';
-import { cmdi } from './detectors/cmdi.js';
+import { cmdi, reconWord } from './detectors/cmdi.js';
 import { charFlags, type Detector, F, type Hit, type Value, type ValueKind } from './detectors/common.js';
 import { jndi } from './detectors/jndi.js';
 import { ldap } from './detectors/ldap.js';
@@ -336,7 +336,8 @@ export class DetectionEngine {
       !rv.isKey &&
       (flags & ~(F.SPACE | F.DIGIT_START | F.AT | F.CONTROL)) === 0 &&
       (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
-      lower.indexOf('prototype') === -1
+      lower.indexOf('prototype') === -1 &&
+      !reconWord(lower)
     )
       return;
     const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
@@ -403,14 +404,16 @@ function mayHoldSqlWords(lower: string): boolean {
     lower.includes('select') ||
     lower.includes('sleep') ||
     lower.includes('waitfor') ||
-    lower.includes('benchmark')
+    lower.includes('benchmark') ||
+    lower.includes(' by ')
   )
     return QUICK_WORDS.test(lower);
   return (lower.includes('or ') || lower.includes('and ')) && QUICK_WORDS.test(lower);
 }
 
 /** Plain words that still deserve the SQL detector ("1 union select null"). */
-const QUICK_WORDS = /\b(?:union|select|sleep|waitfor|benchmark)\b|\b(?:or|and|xor)\s+(?:\d|true\b)/i;
+const QUICK_WORDS =
+  /\b(?:union|select|sleep|waitfor|benchmark)\b|\b(?:or|and|xor)\s+(?:\d|true\b)|^\s*(?:order|group)\s+by\s+\d/i;
 
 /** What a match only inside quoted code scores. */
 const QUOTED_SCORE = 2;

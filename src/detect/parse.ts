@@ -1,3 +1,4 @@
+import { reconToken } from './detectors/cmdi.js';
 /**
  * Bounded readers that turn a request into (location, raw value) pairs: query strings and forms, cookies, JSON
  * (walked to a bounded depth and count), multipart/form-data (hand parser over the buffered body), XML (text and
@@ -137,7 +138,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
     if (typeof node === 'string') {
       // One word of letters, digits and . , @ - (ids, SKUs, e-mails, versions) cannot hold an attack: not even a value.
       // (Underscores stay: a "__proto__.x" path is one word.)
-      if (plainToken(node) && node.indexOf('rototype') === -1) return;
+      if (plainToken(node) && node.indexOf('rototype') === -1 && !reconToken(node)) return;
       out.push({
         location: `body.${ptr || '/'}`,
         name: parentKey,
@@ -171,7 +172,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
         // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
         if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;
         const str = typeof child0 === 'string';
-        if (str && plainToken(child0) && child0.indexOf('rototype') === -1) continue;
+        if (str && plainToken(child0) && child0.indexOf('rototype') === -1 && !reconToken(child0)) continue;
         const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : shape & KEY_UPPER ? key.toLowerCase() : key;
         const esc0 = shape & KEY_ESCAPE ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
         // A string here is one visit() would push (it was just found not plain): push it without a second scan.
@@ -346,5 +347,16 @@ export function xmlValues(xml: string, out: RawValue[]): void {
     const name = (m[1] as string).toLowerCase();
     if (v && !name.startsWith('xmlns'))
       out.push({ location: `body.@${name}`, name, raw: v, isKey: false, plus: false });
+  }
+  // CDATA sections are text too (`<q><![CDATA[' or 1=1--]]></q>`), which XML_TEXT does not see inside their "<".
+  // indexOf from one section to the next: linear, and a section with no end stops the search.
+  for (let c = 0, from = 0; c < MAX_VALUES; c++) {
+    const i = xml.indexOf('<![CDATA[', from);
+    if (i === -1) break;
+    const end = xml.indexOf(']]>', i + 9);
+    if (end === -1) break;
+    const v = xml.slice(i + 9, Math.min(end, i + 9 + 4096)).trim();
+    if (v) out.push({ location: 'body.xml', name: '', raw: v, isKey: false, plus: false, decoded: true });
+    from = end + 3;
   }
 }

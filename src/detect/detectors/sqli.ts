@@ -642,11 +642,20 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         else if (a.v === 'procedure' && b?.t === 'f') take('sqli.string_break', CRITICAL, a.at);
         break;
       case 'E':
-        if (statementAt(toks, 1)) take('sqli.string_break', a.v === 'waitfor' ? CRITICAL : ERROR, a.at);
+        // "' insert into users ...", "x' exec sp_addlogin ...": a bare value closed, then a statement; after prose
+        // ("I can't select ...") it is weaker.
+        if (statementAt(toks, 1))
+          take('sqli.string_break', a.v === 'waitfor' || bareBefore(toks) ? CRITICAL : ERROR, a.at);
         break;
       case 'o':
         // '||(select ...)||', '+sleep(5)+', '='   , ' like '%
         if (b && (b.t === 'f' || b.t === '(' || b.t === 'E' || b.t === 's' || b.t === 'n' || b.t === 'v')) {
+          // '-' '*' '&' '^' as the whole value: the empty string closed, an operator, a string opened (login bypass by
+          // type juggling, "'' - ''" is 0).
+          if (b.t === 's' && toks.length === 3 && toks[0]?.v === '' && b.v === '' && BYPASS_OPS.has(a.v)) {
+            take('sqli.string_break', CRITICAL, a.at);
+            break;
+          }
           if (b.t === 's' && a.v !== '=' && a.v !== '+' && a.v !== 'like') break;
           if (b.t === 'n' && !/^(?:=|<|>|<=|>=|<>|!=|\+|-|\*|like|in|is)$/.test(a.v)) break;
           // 1'='1, '=': a bare value closed and compared; prose before the quote makes it weaker.
@@ -686,10 +695,15 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         if (STRONG_FUNCS.has(t.v)) {
           // sleep(5) / benchmark(1000000,md5(1)): call with a numeric-ish argument, or anywhere in SQL shape.
           take('sqli.function', CRITICAL, t.at);
+        } else if (t.v === 'randomblob' && toks[i + 1]?.t === '(') {
+          // SQLite's delay: randomblob(500000000/2). Small sizes make ids in ordinary SQL (hex(randomblob(16))).
+          const size = toks[i + 2];
+          if (size?.t === 'n' && Number(size.v) >= 1e6) take('sqli.function', CRITICAL, t.at);
         }
         break;
       case 'E':
-        if (t.v === 'waitfor' && statementAt(toks, i)) take('sqli.function', CRITICAL, t.at);
+        if ((t.v === 'exec' || t.v === 'execute') && dangerousProc(toks, i + 1)) take('sqli.function', CRITICAL, t.at);
+        else if (t.v === 'waitfor' && statementAt(toks, i)) take('sqli.function', CRITICAL, t.at);
         else if (
           prev &&
           (prev.t === '(' || prev.t === '&' || (prev.t === 'o' && SUBQUERY_OPS.test(prev.v))) &&
@@ -708,6 +722,11 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
           const after = toks[i + 3];
           if (!after || after.t === 'c' || after.t === ',') take('sqli.order_by', CRITICAL, t.at);
         }
+        // "having 1=1", "having 1=1--": a probe for a GROUP BY query, the whole value.
+        if (i === start && t.v === 'having' && logicExprLike(toks, i + 1)) {
+          const after = toks[i + 4];
+          if (!after || after.t === 'c') take('sqli.tautology', CRITICAL, t.at);
+        }
         if (t.v === 'into' && toks[i + 1] && /^(?:outfile|dumpfile)$/.test((toks[i + 1] as Tok).v))
           take('sqli.file', CRITICAL, t.at);
         break;
@@ -723,6 +742,42 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
   }
   return best;
 }
+
+/** The string the value closed (toks[0]) is a bare value, not prose: short, no blank. */
+function bareBefore(toks: Tok[]): boolean {
+  const v = toks[0]?.v;
+  return v !== undefined && v.length <= 32 && !/\s/.test(v);
+}
+
+/** Operators that make a login bypass between two empty strings: '-' '*' '&' '^' '|' '/' '%'. */
+const BYPASS_OPS = new Set(['-', '*', '&', '^', '|', '/', '%']);
+
+/**
+ * Stored procedures that run commands, add logins or reconfigure the server, named after EXEC (no parentheses in
+ * T-SQL): "exec master..xp_cmdshell 'dir'", "exec sp_addsrvrolemember 'x', 'sysadmin'". A qualified name is read
+ * to its last part.
+ */
+function dangerousProc(toks: Tok[], i: number): boolean {
+  let j = i;
+  while (toks[j]?.t === 'b' && toks[j + 1]?.t === '.') {
+    j++;
+    while (toks[j]?.t === '.') j++;
+  }
+  const name = toks[j];
+  if (!name || (name.t !== 'b' && name.t !== 'f')) return false;
+  return name.v.startsWith('xp_') || DANGEROUS_PROCS.has(name.v) || STRONG_FUNCS.has(name.v);
+}
+const DANGEROUS_PROCS = new Set([
+  'sp_addlogin',
+  'sp_addsrvrolemember',
+  'sp_addrolemember',
+  'sp_configure',
+  'sp_password',
+  'sp_makewebtask',
+  'sp_oamethod',
+  'sp_adduser',
+  'sp_droplogin',
+]);
 
 function logicExprLike(toks: Tok[], i: number): boolean {
   const a = toks[i];
@@ -755,7 +810,9 @@ export const sqli: Detector = {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;
     const f = v.flags;
-    if (!breakChars(s, f)) {
+    // Delay calls glued to their prefix ("pg_sleep(5)", "randomblob(...)") have no word boundary the keywords see;
+    // literal scans, not more alternatives in the keyword regexes (which made every value dearer).
+    if (!breakChars(s, f) && !(f & F.LPAREN && (s.includes('pg_sleep') || s.includes('randomblob')))) {
       // Without quotes and comments SQL needs its words: "1 or 1=1", "1 union select 1".
       if (!(f & (F.SPACE | F.LPAREN | F.EQ | F.PLUS | F.SLASH)) || !KEYWORDS.test(s)) return null;
       // Prose has "or", "and" and "like": only a logic word next to a literal or a paren starts an expression.
@@ -792,8 +849,16 @@ function catalogue(s: string, hit: Hit | null): Hit | null {
     const m = CATALOGUES.exec(s);
     if (m) return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m.index };
   }
+  // A statement (or other SQL shape) that reads the server's identity: version, current user, settings.
+  if (hit && hit.score < CRITICAL && (s.indexOf('@@') !== -1 || SYSINFO_HINT.test(s))) {
+    const m = SYSINFO.exec(s);
+    if (m) return { rule: 'sqli.catalogue', score: CRITICAL, at: m.index };
+  }
   return hit;
 }
+const SYSINFO_HINT = /version|current_|session_user|system_user|sysusers|syslogins|sysservers|pg_group|pg_roles/;
+const SYSINFO =
+  /@@(?:version|servername|hostname|datadir|basedir|microsoftversion)|\bversion\(\s*\)|\b(?:current_user|session_user|system_user)\b|\b(?:current_database|current_schema|current_setting)\s*\(|\b(?:sysusers|syslogins|sysservers|pg_group|pg_roles)\b/;
 
 /**
  * Words that can start a shape in `shapes`' main loop: statement starts (";", UNION and subqueries need one), the
@@ -952,7 +1017,8 @@ export function mayHaveShape(s: string, f: number): boolean {
     return true;
   let i = 0;
   while (i < s.length && isSpace(s.charCodeAt(i))) i++;
-  if (s.startsWith('order', i) || s.startsWith('group', i)) return true;
+  if (s.startsWith('order', i) || s.startsWith('group', i) || s.startsWith('having', i)) return true;
+  if (f & F.LPAREN && s.includes('randomblob')) return true;
   for (const q of QUOTES) {
     if (s.indexOf(q.ch) === -1) continue;
     const toks = tokenize(s, q.code, 2);

@@ -40,7 +40,14 @@ const RAZOR = /@(?:system\.diagnostics|system\.io|\(\s*system\.|[a-z_]{1,32}\.ge
 const SMARTY =
   /\{php\}|\{\/php\}|\{(?:system|exec|passthru|shell_exec|popen|proc_open|eval|include|file_get_contents|readfile)\s*\(|\{self::|\{literal\}|\{\$smarty\.(?:version|template_object)/;
 const QUICK =
-  /\{\{|\{%|[$#*@]\{|<%|<#|#set|#foreach|#evaluate|\[\[|@\(|\{php|\{=|\{self::|\{\$smarty|\$[a-z_]+\.(?:getclass|inspect|class)|\{[a-z_]+\s*\(|@system\.|@\(/;
+  /\{\{|\{%|[$#*@]\{|<%|<#|#set|#foreach|#evaluate|\[\[|@\(|\{php|\{=|\{self::|\{\$smarty|\$[a-z_]+\.(?:getclass|inspect|class)|\{[a-z_]+\s*\(|@system\.|@\(|<!--\s*#|<esi:/;
+/**
+ * Server-side includes (Apache, nginx, IIS) and Edge Side Includes (Varnish, CDNs): a directive in user input is run
+ * by the server that includes the page (`<!--#exec cmd="id" -->`, `<!--#echo var="DOCUMENT_ROOT" -->`,
+ * `<esi:include src="http://..."/>`). An HTML comment that starts with "#" and a word that is no directive passes.
+ */
+const SSI = /<!--\s*#\s*(?:exec|include|echo|printenv|config|fsize|flastmod|set|if|elif)\b/;
+const ESI = /<esi:(?:include|inline|vars|debug|eval|choose|when|try|attempt|assign|remove|comment)\b/;
 
 export const ssti: Detector = {
   cls: 'ssti',
@@ -85,6 +92,12 @@ export const ssti: Detector = {
     if (m) take('ssti.razor', CRITICAL, m.index);
     m = SMARTY.exec(s);
     if (m) take('ssti.smarty', CRITICAL, m.index);
+    if (v.flags & F.LT) {
+      m = SSI.exec(s);
+      if (m) take('ssti.ssi', CRITICAL, m.index);
+      m = ESI.exec(s);
+      if (m) take('ssti.esi', CRITICAL, m.index);
+    }
     return hit;
   },
 };

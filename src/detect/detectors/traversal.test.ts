@@ -36,6 +36,30 @@ describe('traversal detector', () => {
   it.each(BENIGN)('passes %s', (p) => {
     expect(inQuery(p, 'file').attack).toBe(false);
   });
+  it('absolute paths to system files, and dot-dots glued to junk before a target file', () => {
+    for (const p of [
+      '/etc/php.ini',
+      '/etc/master.passwd',
+      '/proc/interrupts',
+      '/var/log/maillog',
+      '/var/adm/messages',
+      '/usr/local/apache/logs/access_log',
+      'c:\\Program Files\\Apache Group\\Apache\\logs\\error.log',
+      '/root/.bash_history',
+      '..%uEFC8..%uEFC8etc/passwd',
+      '..0x2f..0x2fetc/passwd',
+    ])
+      expect([p, detects(inQuery(p, 'file'), 'traversal')]).toEqual([p, true]);
+    for (const p of [
+      '/var/log/myapp/app.log',
+      '/opt/app/config.yaml',
+      'C:/Program Files/MyApp/app.exe',
+      '/home/alice/projects',
+      'where is php.ini on a mac?',
+    ])
+      expect([p, inQuery(p, 'file').attack]).toEqual([p, false]);
+  });
+
   it('inspects the raw path (double-encoded dots)', () => {
     const r = inspectRequest({
       method: 'GET',

@@ -9,6 +9,12 @@ import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from
 
 const SENSITIVE =
   /(?:^|[/\\])(?:etc[/\\](?:passwd|shadow|group|hosts|issue|hostname|sudoers|crontab|fstab|mtab|resolv\.conf|os-release|apache2|nginx|httpd|mysql|ssh|profile|bashrc)|proc[/\\](?:self|\d+|version|cmdline|mounts|net)|windows[/\\](?:win\.ini|system\.ini|system32)|winnt[/\\]|boot\.ini|inetpub[/\\]|(?:var[/\\])?log[/\\](?:apache2?|nginx|httpd|auth\.log|syslog|messages)|\.ssh[/\\](?:id_[a-z0-9]+|authorized_keys|known_hosts)|web-inf[/\\]|meta-inf[/\\]|\.git[/\\](?:config|head)|\.env(?:$|[^a-z0-9])|\.htaccess|\.htpasswd|web\.config|wp-config\.php|home[/\\][a-z0-9_.-]+[/\\]\.|var[/\\]www|system32[/\\]|config[/\\]sam|repair[/\\]sam)/;
+/**
+ * More files of the system itself (configuration, logs, shell history), read by inclusion lists with absolute paths:
+ * looked for only in a path from a system root (SYSTEM_ROOT) or after a dot-dot, so URLs and prose do not pay for it.
+ */
+const SYSTEM_FILES =
+  /(?:^|[/\\])(?:etc[/\\](?:php[\d.]*[/\\.]|php\.d|master\.passwd|security[/\\]|logrotate|wu-ftpd|pure-?ftpd|proftpd?|vsftpd|vfstab|utmp|wtmp|updatedb\.conf|syslogd?\.conf|nsswitch\.conf|my\.cnf|motd|init\.d|inittab|lilo\.conf|samba|postfix|exports|ftpusers|aliases|shells|securetty|login\.defs|pam\.d|https?d?[/\\]|opt[/\\]|apache[/\\]|chrootusers|system$|defaultdomain|ftphosts|make\.conf|rpc$|netconfig|release$)|proc[/\\](?:interrupts|cpuinfo|meminfo|partitions|sched_debug|kcore|modules|devices|filesystems|ioports|stat$|swaps|uptime|loadavg|config\.gz)|var[/\\]adm[/\\]|var[/\\]log[/\\](?:(?:access|error)[_.]?log|maillog|mail\.log|secure|[wbu]tmp|lastlog|cron|xferlog|proftpd|vsftpd|mysql|exim|kern\.log|dmesg|boot\.log|yum\.log|dpkg\.log|daemon\.log)|(?:apache2?|httpd|xampp|lampp|cpanel)[/\\](?:conf|logs?)(?:[/\\]|$)|php\.ini|root[/\\]\.|boot[/\\]grub[/\\]|\.(?:bash_history|bash_profile|bash_logout|mysql_history|psql_history|sh_history|zsh_history|viminfo|rhosts|netrc|pgpass|lesshst)(?:$|[^a-z0-9]))/;
 /** Files whose name alone is the attack (credentials, OS markers): any path to them counts. */
 const HIGH =
   /(?:passwd|shadow|win\.ini|boot\.ini|system\.ini|id_[a-z0-9]+|authorized_keys|environ|\.htpasswd|web\.config|wp-config\.php|sam|\.git[/\\]config|\.env)(?:$|[^a-z0-9_])/;
@@ -16,6 +22,11 @@ const HIGH =
 const TARGET_EXT =
   /\.(?:php\d?|phtml|asp|aspx|jsp|jspx|cgi|pl|py|rb|sh|bat|ps1|ini|conf|cnf|cfg|config|xml|ya?ml|properties|env|log|key|pem|crt|p12|pfx|jks|bak|old|orig|swp|sql|sqlite3?|db|mdb|htaccess|htpasswd|passwd|shadow|git|svn)(?:$|[?#;&\s%])/;
 const ABSOLUTE = /^(?:file:\/\/)?(?:\/|[a-z]:[/\\]|\\\\)/;
+/** Directory names with blanks in them, which do not make a path prose. */
+const SPACED_DIRS = /program files(?: \(x86\))?|apache group|documents and settings/g;
+/** A path from a directory of the system itself (not of a web app), after separators were made "/". */
+const SYSTEM_ROOT =
+  /^(?:file:\/\/)?(?:[a-z]:)?\/(?:usr|opt|var|etc|home|private|volumes|srv|root|windows|winnt|inetpub|xampp|lampp|www|proc|boot|sys|system|apps?|program files)\//;
 const WRAPPER_NAMES = [
   'php',
   'zip',
@@ -91,6 +102,9 @@ export function quick(s: string, flags: number): boolean {
   return (flags & (F.DOTDOT | F.SLASH | F.BACKSLASH)) !== 0 || ((flags & F.PERCENT) !== 0 && s.includes('%00'));
 }
 
+/** Files a dot-dot goes after, wherever they stand: with a ".." that is no clean segment ("..%uefc8etc/passwd"). */
+const DOTDOT_TARGET = /etc[/\\](?:passwd|shadow)|win\.ini|boot\.ini|system\.ini|proc[/\\]self[/\\]/;
+
 export const traversal: Detector = {
   cls: 'traversal',
   detect(v: Value): Hit | null {
@@ -129,7 +143,17 @@ export const traversal: Detector = {
       }
       from = j;
     }
-    const sens = SENSITIVE.exec(s);
+    const sens =
+      SENSITIVE.exec(s) ??
+      (flags & F.DOTDOT ||
+      ((s.charCodeAt(0) === 47 || s.charCodeAt(1) === 58 || s.startsWith('file:')) && SYSTEM_ROOT.test(s))
+        ? SYSTEM_FILES.exec(s)
+        : null);
+    if (dots === 0 && flags & F.DOTDOT) {
+      // ".." glued to junk an evasion list puts between segments (%uefc8, 0x2f): the target file decides.
+      const t = DOTDOT_TARGET.exec(s);
+      if (t) take('traversal.dotdot', CRITICAL, s.indexOf('..'));
+    }
     if (dots > 0) {
       const ext = TARGET_EXT.test(s);
       // A dot-dot that was hidden by encoding (%2e, double encoding, overlong UTF-8) is evasion, not a relative link.
@@ -144,6 +168,8 @@ export const traversal: Detector = {
       const lead = s.slice(Math.max(0, sens.index - 10), sens.index + 1);
       const absolute =
         (sens.index === 0 && ABSOLUTE.test(s)) ||
+        // Deeper in a path from a system root: /usr/local/apache/logs/access_log, c:/program files/apache group/...
+        (SYSTEM_ROOT.test(s) && !/\s/.test(s.slice(0, sens.index).replace(SPACED_DIRS, ''))) ||
         /(?:^|[\s=;|&'"(`:,<>/])(?:\/|[a-z]:\/?|file:\/\/\/?)$/.test(lead) ||
         (/^[a-z]:\/$/.test(s.slice(0, 3)) && sens.index <= 3);
       const high = HIGH.test(s.slice(sens.index, sens.index + 48));

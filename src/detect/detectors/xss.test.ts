@@ -40,6 +40,13 @@ describe('xss detector', () => {
   it.each(BENIGN)('passes %s', (p) => {
     expect(inQuery(p).attack).toBe(false);
   });
+  it('reads a base64 data: URL and blocks the markup in it', () => {
+    // <svg/onload=alert(2)>
+    expect(detects(inQuery('data:text/html;base64,PHN2Zy9vbmxvYWQ9YWxlcnQoMik+'), 'xss')).toBe(true);
+    // <p>hello</p>: markup without script stays below the threshold.
+    expect(inQuery('data:text/html;base64,PHA+aGVsbG88L3A+').attack).toBe(false);
+  });
+
   it('inspects JSON and headers', () => {
     expect(detects(inJson({ comment: { text: 'nice <img src=x onerror=alert(1)>' } }), 'xss')).toBe(true);
     expect(detects(inHeader('referer', 'https://a.example/?q=<script>alert(1)</script>'), 'xss')).toBe(true);

@@ -203,6 +203,19 @@ export function quick(s: string, f: number): boolean {
   return (f & (F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET)) !== 0 || ((f & F.EQ) !== 0 && QUICK.test(s));
 }
 
+/** A data: URL's base64 payload (case kept: base64 is case-sensitive), bounded. */
+const DATA_BASE64 = /data\s*:[^,]{0,100};\s*base64\s*,([A-Za-z0-9+/=_-]{8,8192})/i;
+
+/** A base64 data: URL that decodes to script: a tag with a script, an event handler or a sink (`PHN2Zy9vbmxvYWQ9...`). */
+function base64Markup(text: string): boolean {
+  const m = DATA_BASE64.exec(text);
+  if (!m) return false;
+  const html = Buffer.from(m[1] as string, 'base64')
+    .toString('latin1')
+    .toLowerCase();
+  return html.includes('<') && (html.includes('script') || /\bon[a-z]+\s*=/.test(html) || SINK.test(html));
+}
+
 export const xss: Detector = {
   cls: 'xss',
   detect(v: Value): Hit | null {
@@ -236,7 +249,9 @@ export const xss: Detector = {
           return { rule: 'xss.url', score: CRITICAL, at: m.index };
       }
       const d = DATA_HTML.exec(s);
-      if (d) return { rule: 'xss.data_url', score: s.includes('<') ? CRITICAL : ERROR, at: d.index };
+      if (d) {
+        return { rule: 'xss.data_url', score: s.includes('<') || base64Markup(v.text) ? CRITICAL : ERROR, at: d.index };
+      }
     }
     // Breaking out of an attribute: `" autofocus onfocus=alert(1) x="`.
     const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ && ON_ATTR.test(s) ? ATTR_BREAK.exec(s) : null;

@@ -1,0 +1,130 @@
+/**
+ * Recall of the detection engine on public payload lists, which are not part of this repository (PayloadsAllTheThings'
+ * Intruder lists, SecLists' Fuzzing lists, FuzzDB): an independent check of the labelled corpus's numbers.
+ *   npm run corpus:lists -- DIR               DIR/<class>/*.txt, one payload per line; <class> is an attack class
+ *   npm run corpus:lists -- DIR --verbose     also every miss with its score and findings
+ *   npm run corpus:lists -- DIR --json        machine-readable result
+ * Each payload is sent as a client would send it, with the engine's default options: URL-encoded in a query parameter
+ * and as a JSON string field; traversal payloads go into the query as they are (the lists encode them themselves),
+ * XXE payloads as an XML body, NoSQL payloads that are JSON as the field's value and `[$ne]=1` forms after a parameter
+ * name. `{FILE}` placeholders (deep-traversal lists) become etc/passwd. Lists hold probes that are no attack alone
+ * ("'", "1", a lone event handler name) and lines of multi-line payloads: their recall is a floor, not a target.
+ * Importing this module runs nothing; the pure parts are unit-tested in test/corpus/payload-lists.test.ts.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DetectionEngine } from '../src/detect/engine.js';
+import { ATTACK_CLASSES, type AttackClass, type InspectReport, type InspectRequest } from '../src/detect/types.js';
+
+const HEADERS = { host: 'api.example.com', 'user-agent': 'Mozilla/5.0', accept: 'application/json' };
+
+/** What each payload becomes: the place it is sent in, and the request. */
+export function listRequests(cls: AttackClass, payload: string): Array<[string, InspectRequest]> {
+  if (cls === 'xxe') {
+    const headers = { ...HEADERS, 'content-type': 'application/xml' };
+    return [['xml', { method: 'POST', path: '/api/import', query: '', headers, body: payload }]];
+  }
+  // Spaces, "#" and "&" would end or split the parameter; everything else is sent as the list wrote it.
+  const raw = payload.replace(/ /g, '%20').replace(/#/g, '%23').replace(/&/g, '%26');
+  const query =
+    cls === 'traversal'
+      ? `file=${raw}`
+      : cls === 'nosqli' && payload.startsWith('[')
+        ? `username${raw}`
+        : `q=${encodeURIComponent(payload)}`;
+  let field: unknown = payload;
+  if (cls === 'nosqli') {
+    try {
+      const v = JSON.parse(payload) as unknown;
+      if (v !== null && typeof v === 'object') field = v;
+    } catch {
+      // Not JSON: sent as a string.
+    }
+  }
+  const json = { ...HEADERS, 'content-type': 'application/json' };
+  return [
+    ['query', { method: 'GET', path: '/api/search', query, headers: HEADERS }],
+    [
+      'json',
+      { method: 'POST', path: '/api/comments', query: '', headers: json, body: JSON.stringify({ comment: field }) },
+    ],
+  ];
+}
+
+/** A list's payloads: its lines trimmed, blank lines and repeats dropped, `{FILE}` filled in. */
+export function payloadsOf(text: string): string[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim().replaceAll('{FILE}', 'etc/passwd'));
+  return [...new Set(lines.filter((l) => l.length > 0))];
+}
+
+export interface ListResult {
+  cls: AttackClass;
+  list: string;
+  payloads: number;
+  /** Per place: [detected, sent]. */
+  places: Record<string, [number, number]>;
+  misses: string[];
+}
+
+/** Evaluates every DIR/<class>/<list>; directories whose name is no attack class are skipped. */
+export function evaluateLists(dir: string, inspect: (r: InspectRequest) => InspectReport): ListResult[] {
+  const out: ListResult[] = [];
+  for (const cls of readdirSync(dir).sort()) {
+    if (!(ATTACK_CLASSES as readonly string[]).includes(cls) || !statSync(join(dir, cls)).isDirectory()) continue;
+    for (const list of readdirSync(join(dir, cls)).sort()) {
+      const payloads = payloadsOf(readFileSync(join(dir, cls, list), 'utf8'));
+      const r: ListResult = { cls: cls as AttackClass, list, payloads: payloads.length, places: {}, misses: [] };
+      for (const p of payloads) {
+        for (const [place, req] of listRequests(cls as AttackClass, p)) {
+          const rep = inspect(req);
+          const c = r.places[place] ?? [0, 0];
+          r.places[place] = c;
+          c[1]++;
+          if (rep.attack) c[0]++;
+          else
+            r.misses.push(
+              `${place}: ${p.slice(0, 100)} [score ${rep.score}${rep.findings.map((f) => ` ${f.rule}`).join('')}]`,
+            );
+        }
+      }
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+const pct = (d: number, n: number) => `${n ? ((100 * d) / n).toFixed(1) : '-'}%`;
+
+export function formatLists(results: readonly ListResult[], verbose = false): string {
+  const rows: string[] = [];
+  const byClass = new Map<string, [number, number]>();
+  for (const r of results) {
+    const places = Object.entries(r.places).map(([p, [d, n]]) => `${p} ${pct(d, n)}`);
+    rows.push(`${`${r.cls}/${r.list}`.padEnd(60)} ${String(r.payloads).padStart(5)}  ${places.join(', ')}`);
+    if (verbose) for (const m of r.misses) rows.push(`    miss ${m}`);
+    for (const [p, [d, n]] of Object.entries(r.places)) {
+      const c = byClass.get(`${r.cls} (${p})`) ?? [0, 0];
+      byClass.set(`${r.cls} (${p})`, [c[0] + d, c[1] + n]);
+    }
+  }
+  rows.push('', 'per class and place:');
+  for (const [k, [d, n]] of byClass) rows.push(`  ${k.padEnd(22)} ${`${d}/${n}`.padStart(11)}  ${pct(d, n)}`);
+  return `${rows.join('\n')}\n`;
+}
+
+function main(argv: string[]): number {
+  const dir = argv.find((a) => !a.startsWith('-'));
+  if (!dir || !existsSync(dir)) {
+    process.stderr.write('usage: npm run corpus:lists -- DIR [--verbose] [--json]   (DIR/<class>/*.txt)\n');
+    return 2;
+  }
+  const engine = new DetectionEngine();
+  const results = evaluateLists(dir, (r) => engine.inspect(r));
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else process.stdout.write(formatLists(results, argv.includes('--verbose') || argv.includes('-v')));
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,47 @@
+/**
+ * The payload-list evaluation (scripts/eval-payload-lists.ts) on a small directory of lists written here: how each
+ * payload is sent, which directories count, and the counts and report.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { evaluateLists, formatLists, listRequests, payloadsOf } from '../../scripts/eval-payload-lists.js';
+import { DetectionEngine } from '../../src/detect/engine.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rampart-lists-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('payload lists', () => {
+  it('reads lines, drops blanks and repeats, fills {FILE} in', () => {
+    expect(payloadsOf("' or 1=1--\r\n\n  ' or 1=1--  \n../{FILE}\n")).toEqual(["' or 1=1--", '../etc/passwd']);
+  });
+
+  it('sends a payload where its class is sent', () => {
+    const [q, j] = listRequests('sqli', "1' or '1'='1 #x");
+    expect(q?.[1].query).toBe(`q=${encodeURIComponent("1' or '1'='1 #x")}`);
+    expect(JSON.parse(String(j?.[1].body))).toEqual({ comment: "1' or '1'='1 #x" });
+    expect(listRequests('traversal', '..%2f..%2fetc/passwd #')[0]?.[1].query).toBe('file=..%2f..%2fetc/passwd%20%23');
+    expect(listRequests('nosqli', '[$ne]=1')[0]?.[1].query).toBe('username[$ne]=1');
+    expect(JSON.parse(String(listRequests('nosqli', '{"$gt": ""}')[1]?.[1].body))).toEqual({ comment: { $gt: '' } });
+    const x = listRequests('xxe', '<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>');
+    expect(x.map(([p, r]) => [p, r.headers['content-type']])).toEqual([['xml', 'application/xml']]);
+  });
+
+  it('counts detections per list and place, and lists the misses', () => {
+    mkdirSync(join(dir, 'sqli'));
+    mkdirSync(join(dir, 'notes'));
+    writeFileSync(join(dir, 'sqli', 'mine.txt'), "' or 1=1--\n1 union select null,null--\nhello world\n");
+    writeFileSync(join(dir, 'notes', 'readme.txt'), 'not a class\n');
+    const engine = new DetectionEngine();
+    const results = evaluateLists(dir, (r) => engine.inspect(r));
+    expect(results.map((r) => [r.cls, r.list, r.payloads, r.places])).toEqual([
+      ['sqli', 'mine.txt', 3, { query: [2, 3], json: [2, 3] }],
+    ]);
+    expect(results[0]?.misses).toEqual(['query: hello world [score 0]', 'json: hello world [score 0]']);
+    const text = formatLists(results, true);
+    expect(text).toContain('sqli (query)');
+    expect(text).toContain('66.7%');
+    expect(text).toContain('miss query: hello world');
+  });
+});
