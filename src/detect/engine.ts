@@ -1,6 +1,6 @@
 import { decodeValue, MAX_VALUE_CHARS } from './decode.js';
 import { DEFAULT_HEADERS, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_THRESHOLD } from './defaults.js';
-import { cmdi, reconWord } from './detectors/cmdi.js';
+import { cmdi } from './detectors/cmdi.js';
 import { charFlags, type Detector, F, type Hit, type Value, type ValueKind } from './detectors/common.js';
 import { jndi } from './detectors/jndi.js';
 import { ldap } from './detectors/ldap.js';
@@ -336,8 +336,7 @@ export class DetectionEngine {
       !rv.isKey &&
       (flags & ~(F.SPACE | F.DIGIT_START | F.AT | F.CONTROL)) === 0 &&
       (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
-      lower.indexOf('prototype') === -1 &&
-      !reconWord(lower)
+      lower.indexOf('prototype') === -1
     )
       return;
     const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };

@@ -1,4 +1,3 @@
-import { reconToken } from './detectors/cmdi.js';
 /**
  * Bounded readers that turn a request into (location, raw value) pairs: query strings and forms, cookies, JSON
  * (walked to a bounded depth and count), multipart/form-data (hand parser over the buffered body), XML (text and
@@ -138,7 +137,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
     if (typeof node === 'string') {
       // One word of letters, digits and . , @ - (ids, SKUs, e-mails, versions) cannot hold an attack: not even a value.
       // (Underscores stay: a "__proto__.x" path is one word.)
-      if (plainToken(node) && node.indexOf('rototype') === -1 && !reconToken(node)) return;
+      if (plainToken(node) && node.indexOf('rototype') === -1) return;
       out.push({
         location: `body.${ptr || '/'}`,
         name: parentKey,
@@ -172,7 +171,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
         // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
         if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;
         const str = typeof child0 === 'string';
-        if (str && plainToken(child0) && child0.indexOf('rototype') === -1 && !reconToken(child0)) continue;
+        if (str && plainToken(child0) && child0.indexOf('rototype') === -1) continue;
         const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : shape & KEY_UPPER ? key.toLowerCase() : key;
         const esc0 = shape & KEY_ESCAPE ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
         // A string here is one visit() would push (it was just found not plain): push it without a second scan.

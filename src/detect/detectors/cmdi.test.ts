@@ -51,17 +51,16 @@ describe('cmdi detector', () => {
   it.each(BENIGN)('passes %s', (p) => {
     expect(inQuery(p).attack).toBe(false);
   });
-  it('detects Shellshock and recon commands sent alone', () => {
+  it('detects Shellshock', () => {
     expect(detects(inHeader('user-agent', '() { :;}; echo vulnerable 10'), 'cmdi')).toBe(true);
     expect(detects(inQuery('() { :; }; /bin/bash -c id'), 'cmdi')).toBe(true);
-    for (const w of ['whoami', 'ipconfig', 'uname', 'SYSTEMINFO', ' netstat ']) {
-      expect(detects(inQuery(w), 'cmdi')).toBe(true);
-      expect(detects(inJson({ cmd: w }), 'cmdi')).toBe(true);
-    }
-    // A word that is also a command and a value ("id") is not an attack alone; prose about commands passes.
-    expect(inQuery('id').attack).toBe(false);
-    expect(inJson({ sort: 'id', note: 'The uname command prints the kernel' }).attack).toBe(false);
     expect(inJson({ code: 'const f = () => { return 1; };' }).attack).toBe(false);
+  });
+
+  it('lets a command name alone through: a search for "whoami" is not an injection', () => {
+    // Plain words never reach the detectors (engine pre-filter): a docs search or a tab named "sysinfo" passes.
+    for (const w of ['whoami', 'ipconfig', 'uname', 'sysinfo', 'id']) expect(inQuery(w).attack).toBe(false);
+    expect(detects(inQuery('; whoami'), 'cmdi')).toBe(true);
   });
 
   it('undoes shell quoting tricks', () => {

@@ -175,37 +175,6 @@ const BARE_WORD_COMMANDS = new Set([
 ]);
 /** Recon commands that are an attack even alone as a whole value. */
 const RECON = /^\s*(?:whoami|ifconfig|ipconfig|netstat|uname|systeminfo|tasklist|sysinfo|id;?)\s*$/;
-/**
- * RECON's words that are no English word or common value ("id" is both): the engine passes these plain values to
- * the detectors, which it otherwise skips (letters only hold no attack).
- */
-const RECON_WORDS: ReadonlySet<string> = new Set([
-  'whoami',
-  'ifconfig',
-  'ipconfig',
-  'netstat',
-  'uname',
-  'systeminfo',
-  'tasklist',
-  'sysinfo',
-]);
-/** Whether a value of letters (lower case) is one of RECON_WORDS, blanks around it aside. */
-export function reconWord(lower: string): boolean {
-  return lower.length >= 5 && lower.length <= 16 && RECON_WORDS.has(lower.trim());
-}
-/**
- * reconWord for a value in any case, as the JSON walk meets it (before lower-casing): a first-letter test first,
- * since the walk asks this of every plain one-word value.
- */
-export function reconToken(raw: string): boolean {
-  const c = raw.charCodeAt(0) | 32;
-  return (
-    (c === 119 || c === 105 || c === 110 || c === 117 || c === 115 || c === 116) &&
-    raw.length >= 5 &&
-    raw.length <= 10 &&
-    RECON_WORDS.has(raw.toLowerCase())
-  );
-}
 /** Shellshock: a function definition at the start of a value (an environment variable to bash), `() { :;};`. */
 const SHELLSHOCK = /^\s*\(\s*\)\s*\{/;
 /** Code execution in the server-side languages payload lists pair with shell commands (PHP, SSI, Perl/JS eval). */
