@@ -76,6 +76,7 @@ const BENIGN = [
   'having 2 kids is fun',
   "I can't insert into the form, it says error",
   'SELECT hex(randomblob(16)) AS id',
+  'Exec sleep study results',
   'select the version you want',
   'What version (2.1 or 3.0)?',
 ];

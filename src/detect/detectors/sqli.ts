@@ -765,7 +765,8 @@ function dangerousProc(toks: Tok[], i: number): boolean {
   }
   const name = toks[j];
   if (!name || (name.t !== 'b' && name.t !== 'f')) return false;
-  return name.v.startsWith('xp_') || DANGEROUS_PROCS.has(name.v) || STRONG_FUNCS.has(name.v);
+  // Not the delay functions by name ("exec sleep study" is prose): only procedures that exist as such.
+  return name.v.startsWith('xp_') || DANGEROUS_PROCS.has(name.v);
 }
 const DANGEROUS_PROCS = new Set([
   'sp_addlogin',
@@ -777,6 +778,8 @@ const DANGEROUS_PROCS = new Set([
   'sp_oamethod',
   'sp_adduser',
   'sp_droplogin',
+  'sp_executesql',
+  'sp_oacreate',
 ]);
 
 function logicExprLike(toks: Tok[], i: number): boolean {

@@ -56,6 +56,7 @@ describe('traversal detector', () => {
       'C:/Program Files/MyApp/app.exe',
       '/home/alice/projects',
       'where is php.ini on a mac?',
+      'Restart... then edit win.ini and boot again',
     ])
       expect([p, inQuery(p, 'file').attack]).toEqual([p, false]);
   });

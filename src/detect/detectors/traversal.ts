@@ -150,9 +150,11 @@ export const traversal: Detector = {
         ? SYSTEM_FILES.exec(s)
         : null);
     if (dots === 0 && flags & F.DOTDOT) {
-      // ".." glued to junk an evasion list puts between segments (%uefc8, 0x2f): the target file decides.
+      // ".." glued to junk an evasion list puts between segments (%uefc8, 0x2f): the target file decides, when no
+      // blank stands between them (prose's "..." and a path it names are not one token).
       const t = DOTDOT_TARGET.exec(s);
-      if (t) take('traversal.dotdot', CRITICAL, s.indexOf('..'));
+      const k = t ? s.lastIndexOf('..', t.index) : -1;
+      if (t && k !== -1 && !/\s/.test(s.slice(k, t.index))) take('traversal.dotdot', CRITICAL, k);
     }
     if (dots > 0) {
       const ext = TARGET_EXT.test(s);
