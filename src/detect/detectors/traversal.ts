@@ -27,6 +27,10 @@ const SPACED_DIRS = /program files(?: \(x86\))?|apache group|documents and setti
 /** A path from a directory of the system itself (not of a web app), after separators were made "/". */
 const SYSTEM_ROOT =
   /^(?:file:\/\/)?(?:[a-z]:)?\/(?:usr|opt|var|etc|home|private|volumes|srv|root|windows|winnt|inetpub|xampp|lampp|www|proc|boot|sys|system|apps?|program files)\//;
+/** SYSTEM_ROOT.test(s), after the characters it must start with ("/", "c:", "file:"): most values stop there. */
+function fromSystemRoot(s: string): boolean {
+  return (s.charCodeAt(0) === 47 || s.charCodeAt(1) === 58 || s.startsWith('file:')) && SYSTEM_ROOT.test(s);
+}
 const WRAPPER_NAMES = [
   'php',
   'zip',
@@ -143,12 +147,7 @@ export const traversal: Detector = {
       }
       from = j;
     }
-    const sens =
-      SENSITIVE.exec(s) ??
-      (flags & F.DOTDOT ||
-      ((s.charCodeAt(0) === 47 || s.charCodeAt(1) === 58 || s.startsWith('file:')) && SYSTEM_ROOT.test(s))
-        ? SYSTEM_FILES.exec(s)
-        : null);
+    const sens = SENSITIVE.exec(s) ?? (flags & F.DOTDOT || fromSystemRoot(s) ? SYSTEM_FILES.exec(s) : null);
     if (dots === 0 && flags & F.DOTDOT) {
       // ".." glued to junk an evasion list puts between segments (%uefc8, 0x2f): the target file decides, when no
       // blank stands between them (prose's "..." and a path it names are not one token).
@@ -171,7 +170,7 @@ export const traversal: Detector = {
       const absolute =
         (sens.index === 0 && ABSOLUTE.test(s)) ||
         // Deeper in a path from a system root: /usr/local/apache/logs/access_log, c:/program files/apache group/...
-        (SYSTEM_ROOT.test(s) && !/\s/.test(s.slice(0, sens.index).replace(SPACED_DIRS, ''))) ||
+        (fromSystemRoot(s) && !/\s/.test(s.slice(0, sens.index).replace(SPACED_DIRS, ''))) ||
         /(?:^|[\s=;|&'"(`:,<>/])(?:\/|[a-z]:\/?|file:\/\/\/?)$/.test(lead) ||
         (/^[a-z]:\/$/.test(s.slice(0, 3)) && sens.index <= 3);
       const high = HIGH.test(s.slice(sens.index, sens.index + 48));
