@@ -1,3 +1,4 @@
+import { F, HIGH } from './detectors/common.js';
 /**
  * Decoders that undo what attackers use to hide payloads from naive matchers: percent encoding (repeated, so double
  * encoding falls too, plus IIS `%uXXXX` and overlong UTF-8 for `.` `/` `\`), `+` as space in forms, HTML entities,
@@ -259,6 +260,12 @@ export function jsUnescape(s: string): string {
   }
   return out;
 }
+
+/**
+ * The flags (rawFlags) of every character decodeValue acts on without `plus` (NEEDS_DECODE's): % & \ control
+ * characters (\n \r are NEWLINE), DEL and non-ASCII (HIGH). A value with none of them decodes to itself.
+ */
+export const MAY_DECODE = F.PERCENT | F.AMP | F.BACKSLASH | F.CONTROL | F.NEWLINE | HIGH;
 
 const CONTROL_STRIP = /[\u0000\u200b-\u200d\ufeff\u00ad\ufffd]/g;
 const NON_ASCII = /[^\u0000-\u007f]/;

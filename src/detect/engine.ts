@@ -1,7 +1,16 @@
-import { decodeValue, MAX_VALUE_CHARS } from './decode.js';
+import { decodeValue, MAX_VALUE_CHARS, MAY_DECODE } from './decode.js';
 import { DEFAULT_HEADERS, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_THRESHOLD } from './defaults.js';
 import { cmdi } from './detectors/cmdi.js';
-import { charFlags, type Detector, F, type Hit, type Value, type ValueKind } from './detectors/common.js';
+import {
+  charFlags,
+  type Detector,
+  F,
+  HIGH,
+  type Hit,
+  rawFlags,
+  type Value,
+  type ValueKind,
+} from './detectors/common.js';
 import { jndi } from './detectors/jndi.js';
 import { ldap } from './detectors/ldap.js';
 import { nosqli } from './detectors/nosqli.js';
@@ -326,9 +335,15 @@ export class DetectionEngine {
               : 'path';
     const vk: ValueKind = rv.isKey ? (kind === 'body' ? 'body' : 'query') : kind;
     const raw = rv.raw.length > MAX_VALUE_CHARS ? rv.raw.slice(0, MAX_VALUE_CHARS) : rv.raw;
-    const text = decodeValue(raw, rv.plus);
+    // The flags first: they tell whether decoding has anything to act on (most values: no), and they stay the
+    // decoded value's when decoding leaves it as it was.
+    let flags = rawFlags(raw);
+    let text = raw;
+    if (flags & (rv.plus ? MAY_DECODE | F.PLUS : MAY_DECODE)) {
+      text = decodeValue(raw, rv.plus);
+      flags = text === raw ? flags & ~HIGH : charFlags(text);
+    }
     const lower = text.toLowerCase();
-    let flags = charFlags(lower);
     if (raw.indexOf('%') !== -1 && EVASIVE_ENCODING.test(raw)) flags |= F.ENCODED;
     // Pre-filter: only letters, digits, spaces and . , - _ @: nothing but SQL words can be an attack there.
     // (Control characters pass as they did before they had a flag.)

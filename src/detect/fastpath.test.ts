@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { htmlDecode } from './decode.js';
+import { decodeValue, htmlDecode, MAY_DECODE } from './decode.js';
 import { unquoteGlued } from './detectors/cmdi.js';
-import { charFlags, F } from './detectors/common.js';
+import { charFlags, F, HIGH, rawFlags } from './detectors/common.js';
 import { mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
 import { dangerousScheme } from './detectors/ssrf.js';
 import { walkJson } from './parse.js';
@@ -67,6 +67,19 @@ describe('fast paths agree with their references', () => {
   it('charFlags: the lookup table sets the flags the per-character switch did', () => {
     const chars = [...'aZ09 .,-_\'"<>:/\\${}()[];|&`\n\r\t#@%=*!+é\u00a0\u000b\u0000\u0001\u001f\f'];
     for (const v of generatedValues(chars, 5000)) expect(charFlags(v), JSON.stringify(v)).toBe(charFlagsReference(v));
+  });
+
+  it('rawFlags: charFlags plus HIGH for DEL and non-ASCII; without a flag decoding acts on, decoding is idle', () => {
+    const chars = [...'aZ09 .,-_\'"<>:/\\${}()[];|&`\n\r\t#@%=*!+é\u00a0\u000b\u0000\u007f\uff1c&lt;%3c\\u003c'];
+    for (const v of generatedValues(chars, 5000)) {
+      const f = rawFlags(v);
+      expect(f & ~HIGH, JSON.stringify(v)).toBe(charFlags(v));
+      expect((f & HIGH) !== 0, JSON.stringify(v)).toBe(/[\u007f-\uffff]/.test(v));
+      // The engine's shortcut (engine.ts, inspectUncached): no such flag, so the decoded value is the value.
+      if (!(f & MAY_DECODE)) expect(decodeValue(v, false), JSON.stringify(v)).toBe(v);
+      // Letter case sets no flag: the flags of the lower-case form are the value's.
+      expect(charFlags(v.toLowerCase()), JSON.stringify(v)).toBe(charFlags(v));
+    }
   });
 
   it('unquoteGlued is the regex replacement it stands for', () => {

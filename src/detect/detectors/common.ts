@@ -79,13 +79,22 @@ for (const [chars, flag] of [
 for (let c = 0; c < 32; c++) if (CHAR_FLAG[c] === 0) CHAR_FLAG[c] = F.CONTROL;
 
 export function charFlags(s: string): number {
+  return rawFlags(s) & ~HIGH;
+}
+
+/**
+ * charFlags plus HIGH (bit 31, free in F) when the value has a character decodeValue acts on besides the flagged ones:
+ * DEL or a non-ASCII one. Letter case sets no flag, so a value's flags are its lower-case form's too.
+ */
+export const HIGH = 1 << 31;
+export function rawFlags(s: string): number {
   const n = s.length;
   let f = n > 0 && s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57 ? F.DIGIT_START : 0;
   let prev = 0;
-  // One table lookup per character: letters, digits and non-ASCII set nothing.
+  // One table lookup per character: letters and digits set nothing.
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c < 128) {
+    if (c < 127) {
       const t = CHAR_FLAG[c] as number;
       if (t === SEQ) {
         if (c === 46) {
@@ -95,7 +104,7 @@ export function charFlags(s: string): number {
         } else if (prev === 45) f |= F.DASH2;
         else if (prev === 32) f |= F.DASH_OPT;
       } else f |= t;
-    }
+    } else f |= HIGH;
     prev = c;
   }
   return f;
