@@ -284,13 +284,16 @@ const BACKSLASHES = /[\u2216\u29f9\ufe68]/g;
  * JS escapes, compatibility forms (fullwidth `＜` → `<`), without NULs and zero-width characters. Bounded to
  * MAX_VALUE_CHARS.
  */
-export function decodeValue(raw: string, plus: boolean): string {
+export function decodeValue(raw: string, plus: boolean, flags?: number): string {
   let s = raw.length > MAX_VALUE_CHARS ? raw.slice(0, MAX_VALUE_CHARS) : raw;
-  // Fast path, one native scan: nothing to decode in most values (no % & \ +, no control or non-ASCII characters).
-  if (!(plus ? NEEDS_DECODE_PLUS : NEEDS_DECODE).test(s)) return s;
+  // `flags` (rawFlags of s, from a caller that has them) answer both questions below without a scan.
+  const more = plus ? (MAY_DECODE & ~F.AMP) | F.PLUS : MAY_DECODE & ~F.AMP;
+  // Fast path: nothing to decode in most values (no % & \ +, no control or non-ASCII characters).
+  if (flags === undefined ? !(plus ? NEEDS_DECODE_PLUS : NEEDS_DECODE).test(s) : !(flags & (more | F.AMP))) return s;
   // Prose with "&" and nothing else to decode ("Tom & Jerry"): without a reference there, every step below would
   // leave it as it is.
-  if (!(plus ? NEEDS_MORE_PLUS : NEEDS_MORE).test(s) && htmlDecode(s) === s) return s;
+  if ((flags === undefined ? !(plus ? NEEDS_MORE_PLUS : NEEDS_MORE).test(s) : !(flags & more)) && htmlDecode(s) === s)
+    return s;
   for (let p = 0; p < MAX_PASSES; p++) {
     const d = percentDecodeOnce(s, plus && p === 0);
     if (d === s) break;

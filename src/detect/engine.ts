@@ -340,7 +340,7 @@ export class DetectionEngine {
     let flags = rawFlags(raw);
     let text = raw;
     if (flags & (rv.plus ? MAY_DECODE | F.PLUS : MAY_DECODE)) {
-      text = decodeValue(raw, rv.plus);
+      text = decodeValue(raw, rv.plus, flags);
       flags = text === raw ? flags & ~HIGH : charFlags(text);
     }
     const lower = text.toLowerCase();

@@ -4,7 +4,8 @@ import { unquoteGlued } from './detectors/cmdi.js';
 import { charFlags, F, HIGH, rawFlags } from './detectors/common.js';
 import { mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
 import { dangerousScheme } from './detectors/ssrf.js';
-import { walkJson } from './parse.js';
+import { PHP_FILTER, phpFilterNamed } from './detectors/traversal.js';
+import { cachedKeyShape, keyShape, walkJson } from './parse.js';
 import { generatedValues } from './testing.js';
 
 /**
@@ -77,8 +78,30 @@ describe('fast paths agree with their references', () => {
       expect((f & HIGH) !== 0, JSON.stringify(v)).toBe(/[\u007f-\uffff]/.test(v));
       // The engine's shortcut (engine.ts, inspectUncached): no such flag, so the decoded value is the value.
       if (!(f & MAY_DECODE)) expect(decodeValue(v, false), JSON.stringify(v)).toBe(v);
+      // Given the flags, decodeValue skips its own scans and answers the same.
+      for (const plus of [false, true]) expect(decodeValue(v, plus, f), JSON.stringify(v)).toBe(decodeValue(v, plus));
       // Letter case sets no flag: the flags of the lower-case form are the value's.
       expect(charFlags(v.toLowerCase()), JSON.stringify(v)).toBe(charFlags(v));
+    }
+  });
+
+  it('phpFilterNamed holds wherever PHP_FILTER matches (it only gates the scan)', () => {
+    const pieces = ['php', 'data', 'expect', ':', '//', '/', 'filter', 'text/plain', ';base64', 'x', 'https', ' '];
+    let matched = 0;
+    for (const v of generatedValues(pieces, 20000)) {
+      if (!PHP_FILTER.test(v)) continue;
+      matched++;
+      expect(phpFilterNamed(v), JSON.stringify(v)).toBe(true);
+    }
+    expect(matched).toBeGreaterThan(40);
+    expect(phpFilterNamed('see https://example.com/a:b')).toBe(false);
+  });
+
+  it('cachedKeyShape gives keyShape, cached or not', () => {
+    const pieces = ['a', 'B', '_', '$', '[', '~', '/', 'rototype', 'é', '__'];
+    for (const k of generatedValues(pieces, 3000)) {
+      expect(cachedKeyShape(k), JSON.stringify(k)).toBe(keyShape(k));
+      expect(cachedKeyShape(k), JSON.stringify(k)).toBe(keyShape(k));
     }
   });
 

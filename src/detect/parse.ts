@@ -123,6 +123,25 @@ export function keyShape(key: string): number {
   return shape;
 }
 
+/**
+ * An API's bodies use the same few dozen keys request after request (JSON.parse hands them over internalized, their
+ * hash computed): their shapes are remembered, bounded (cleared when full; long keys are not kept).
+ */
+const KEY_SHAPES = new Map<string, number>();
+const KEY_SHAPES_MAX = 4096;
+const KEY_SHAPE_KEY_MAX = 64;
+export function cachedKeyShape(key: string): number {
+  let shape = KEY_SHAPES.get(key);
+  if (shape === undefined) {
+    shape = keyShape(key);
+    if (key.length <= KEY_SHAPE_KEY_MAX) {
+      if (KEY_SHAPES.size >= KEY_SHAPES_MAX) KEY_SHAPES.clear();
+      KEY_SHAPES.set(key, shape);
+    }
+  }
+  return shape;
+}
+
 /** True when for-in over `o` lists nothing (no enumerable property, own or inherited). */
 function noEnumerable(o: object): boolean {
   for (const _ in o) return false;
@@ -166,7 +185,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
       if (out.length >= MAX_VALUES) return;
       const child0 = (node as Record<string, unknown>)[key];
       // Only keys that can carry an attack become values: operators ($ne), __proto__, constructor.prototype.
-      const shape = keyShape(key);
+      const shape = cachedKeyShape(key);
       if (!(shape & KEY_SUSPECT)) {
         // Numbers, booleans, null and plain one-word strings hold nothing: skip them before building their pointer.
         if (child0 === null || (typeof child0 !== 'object' && typeof child0 !== 'string')) continue;

@@ -96,7 +96,14 @@ export function wrapperAt(s: string): { index: number; name: string } | null {
   }
   return null;
 }
-const PHP_FILTER = /php:\/\/(?:filter|input|fd|memory|temp)|data:\/\/text\/plain|data:text\/plain;base64|expect:\/\//;
+export const PHP_FILTER =
+  /php:\/\/(?:filter|input|fd|memory|temp)|data:\/\/text\/plain|data:text\/plain;base64|expect:\/\//;
+/** Whether a ":" in s ends one of PHP_FILTER's names (php, data, expect): URLs' colons end "https". */
+export function phpFilterNamed(s: string): boolean {
+  for (let q = s.indexOf(':', 3); q !== -1; q = s.indexOf(':', q + 1))
+    if (s.startsWith('php', q - 3) || s.startsWith('data', q - 4) || s.startsWith('expect', q - 6)) return true;
+  return false;
+}
 
 /**
  * `/\.\.|[/\\]|:\/\/|%00/.test(s)` by the flags: ".." "/" "\\" are flags ("://" holds a "/"); only "%00" is
@@ -122,7 +129,7 @@ export const traversal: Detector = {
     };
     // PHP_FILTER, the wrappers and the file: URLs all hold a ":".
     const colon = (flags & F.COLON) !== 0;
-    const f = colon ? PHP_FILTER.exec(s) : null;
+    const f = colon && phpFilterNamed(s) ? PHP_FILTER.exec(s) : null;
     if (f) take('traversal.wrapper', CRITICAL, f.index);
     // Count "../" segments (".." between separators or at the ends). "....//" counts: the filter that strips "../"
     // once leaves "../".
