@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeValue, htmlDecode, MAY_DECODE } from './decode.js';
-import { unquoteGlued } from './detectors/cmdi.js';
+import { leadingWord, unquoteGlued } from './detectors/cmdi.js';
 import { charFlags, F, HIGH, rawFlags } from './detectors/common.js';
 import { mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
 import { dangerousScheme } from './detectors/ssrf.js';
@@ -103,6 +103,12 @@ describe('fast paths agree with their references', () => {
       expect(cachedKeyShape(k), JSON.stringify(k)).toBe(keyShape(k));
       expect(cachedKeyShape(k), JSON.stringify(k)).toBe(keyShape(k));
     }
+  });
+
+  it('leadingWord is the first-word pattern it stands for', () => {
+    const pieces = ['ls', 'a', 'b9', '-', '_', '.', ' ', '\t', '\u00a0', 'X', '/', 'abcdefghij', '1'];
+    for (const v of generatedValues(pieces, 5000))
+      expect(leadingWord(v), JSON.stringify(v)).toBe(/^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(v)?.[1] ?? null);
   });
 
   it('unquoteGlued is the regex replacement it stands for', () => {

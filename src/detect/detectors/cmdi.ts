@@ -173,6 +173,24 @@ const BARE_WORD_COMMANDS = new Set([
   'env',
   'net',
 ]);
+/**
+ * `/^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(s)?.[1]` by hand: the value's first word, a letter then one to twenty of
+ * [a-z0-9_.-], followed by a blank; null when there is none. Most values are prose whose first word is no command.
+ */
+export function leadingWord(s: string): string | null {
+  const n = s.length;
+  let i = 0;
+  while (i < n && isRegexSpace(s.charCodeAt(i))) i++;
+  const c = s.charCodeAt(i);
+  if (!(c >= 97 && c <= 122)) return null;
+  let j = i + 1;
+  while (j < n && j - i <= 21 && isCommandChar(s.charCodeAt(j))) j++;
+  return j - i >= 2 && j - i <= 21 && j < n && isRegexSpace(s.charCodeAt(j)) ? s.slice(i, j) : null;
+}
+function isCommandChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45;
+}
+
 /** Recon commands that are an attack even alone as a whole value. */
 const RECON = /^\s*(?:whoami|ifconfig|ipconfig|netstat|uname|systeminfo|tasklist|sysinfo|id;?)\s*$/;
 /** Shellshock: a function definition at the start of a value (an environment variable to bash), `() { :;};`. */
@@ -240,11 +258,11 @@ export const cmdi: Detector = {
       const c = codeExec(v);
       if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
       // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
-      const w = /^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(v.lower);
+      const w = leadingWord(v.lower);
       if (
-        w &&
-        (COMMANDS.has(w[1] as string) || BARE_WORD_COMMANDS.has(w[1] as string)) &&
-        commandLineOnly(v.lower, w[0].length)
+        w !== null &&
+        (COMMANDS.has(w) || BARE_WORD_COMMANDS.has(w)) &&
+        commandLineOnly(v.lower, v.lower.indexOf(w) + w.length)
       )
         return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       const st = strong(v.lower);
