@@ -49,6 +49,19 @@ const ATTACKS = [
   'select version();',
   "select current_setting('data_directory');",
   'select * from sysusers',
+  // From fuzzdb and payloadbox lists, once missed:
+  'or a=a',
+  ') or (a=a',
+  'hi or 1=1 --',
+  'or x=x--',
+  "x' AND members.email IS NULL; --",
+  "' or user like '%",
+  'group by userid having 1=1--',
+  'declare @s varchar(200) select @s = 0x73656c65637420404076657273696f6e exec(@s)',
+  'exec(@q)',
+  'uni/**/on sel/**/ect',
+  'hi or a=a',
+  "\\'; desc users; --",
 ];
 
 const BENIGN = [
@@ -79,6 +92,14 @@ const BENIGN = [
   'Exec sleep study results',
   'select the version you want',
   'What version (2.1 or 3.0)?',
+  'cats or dogs = dogs',
+  'either a or b',
+  'group by city having more than 5 members',
+  'Please exec @team about the meeting',
+  'a/* note */b',
+  "what's your user like?",
+  "It's done; thanks -- Bob",
+  'Quality or quantity = quantity matters',
 ];
 
 describe('sqli detector', () => {

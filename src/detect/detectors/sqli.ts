@@ -556,8 +556,11 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
   // OR EXISTS(SELECT ...), AND NOT EXISTS (...)
   if (a.t === 'k' && a.v === 'exists') return toks[j + 1]?.t === '(' && (toks[j + 2]?.t === 'E' || strong);
   if (a.t === 'o' && (a.v === 'not' || a.v === '!' || a.v === '-' || a.v === '~')) return true;
-  if (!OPERAND.has(a.t)) return false;
-  const op = toks[j + 1];
+  // After a string break a column named like a keyword is still an operand: "' or user like '%".
+  const keywordOperand = strong && a.t === 'k' && toks[j + 1]?.t === 'o' && COMPARE.test((toks[j + 1] as Tok).v);
+  if (!OPERAND.has(a.t) && !keywordOperand) return false;
+  // A qualified column (members.email) is one operand.
+  const op = toks[a.t === 'b' ? qualifiedEnd(toks, j) + 1 : j + 1];
   if (!op || op.t === 'c' || op.t === ';') {
     // "' or 1 --", "' or true#", "1 or true": a lone literal only counts after a string break or as true/number.
     // "' or 1--", "' or true#", "1 or true"; a lone string ("the 'or' operator") is not an expression.
@@ -566,7 +569,7 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
   }
   if (op.t === ')') return strong || (a.t === 'n' && toks[j + 2]?.t === 'c');
   if (op.t === 'o' && COMPARE.test(op.v)) {
-    const k = skipOpen(toks, j + 2);
+    const k = skipOpen(toks, toks.indexOf(op, j) + 1);
     const b = toks[k];
     if (!b) return strong;
     if (strong) return OPERAND.has(b.t) || b.t === 'n' || b.t === 'E';
@@ -578,6 +581,35 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
   }
   if (op.t === 'o' && strong) return true;
   if (op.t === '&') return strong;
+  return false;
+}
+
+/** The last token of a qualified name starting at i (members.email, db.dbo.users): i when it is not qualified. */
+function qualifiedEnd(toks: Tok[], i: number): number {
+  let q = i;
+  while (toks[q + 1]?.t === '.' && (toks[q + 2]?.t === 'b' || toks[q + 2]?.t === 'k')) q += 2;
+  return q;
+}
+
+/**
+ * A comparison of an operand with itself after the logic word at i (or a=a, or 1=1, or 'x'='x'), closing the value
+ * (its end, a comment, ";" or ")"): always true whatever precedes, so no literal is needed before the logic word.
+ */
+function identicalComparison(toks: Tok[], i: number): boolean {
+  const j = skipOpen(toks, i + 1);
+  const a = toks[j];
+  const op = toks[j + 1];
+  const b = toks[j + 2];
+  // Identifiers only as short as payloads spell them (a=a, x=x): "cats or dogs = dogs" is a riddle, not a bypass.
+  if (!a || !op || !b || (a.t !== 'n' && a.t !== 's' && !(a.t === 'b' && a.v.length <= 3))) return false;
+  if (b.t !== a.t || b.v !== a.v || (op.v !== '=' && op.v !== '==' && op.v !== 'like')) return false;
+  const after = toks[j + 3];
+  return !after || after.t === 'c' || after.t === ';' || after.t === ')';
+}
+
+/** GROUP BY somewhere before token i. */
+function groupByBefore(toks: Tok[], i: number): boolean {
+  for (let k = 0; k + 1 < i; k++) if (toks[k]?.v === 'group' && toks[k + 1]?.v === 'by') return true;
   return false;
 }
 
@@ -617,7 +649,13 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         if (b?.t === 'E' || b?.t === '(' || (b?.t === 'k' && b.v === 'all')) take('sqli.union', CRITICAL, a.at);
         break;
       case ';':
-        if (statementAt(toks, 2) || b?.t === 'c') take('sqli.stacked', CRITICAL, a.at);
+        // "'; desc users; --": a word after the break and a comment closing what follows it count as a statement.
+        if (
+          statementAt(toks, 2) ||
+          b?.t === 'c' ||
+          ((b?.t === 'k' || b?.t === 'b') && toks.length <= 8 && toks[toks.length - 1]?.t === 'c')
+        )
+          take('sqli.stacked', CRITICAL, a.at);
         break;
       case ')': {
         let j = 1;
@@ -688,7 +726,7 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
       case '&': {
         // A tautology needs something it continues: a literal, a closing paren, or the start of the value.
         const ok = !prev || prev.t === 'n' || prev.t === 's' || prev.t === ')' || prev.t === 'v';
-        if (ok && logicExpr(toks, i, false)) take('sqli.tautology', CRITICAL, t.at);
+        if ((ok && logicExpr(toks, i, false)) || identicalComparison(toks, i)) take('sqli.tautology', CRITICAL, t.at);
         break;
       }
       case 'f':
@@ -703,6 +741,15 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         break;
       case 'E':
         if ((t.v === 'exec' || t.v === 'execute') && dangerousProc(toks, i + 1)) take('sqli.function', CRITICAL, t.at);
+        // EXEC(@q): dynamic SQL run from a variable (DECLARE @q ... SELECT @q = 0x...; EXEC(@q)).
+        else if (
+          (t.v === 'exec' || t.v === 'execute') &&
+          toks[i + 1]?.t === '(' &&
+          toks[i + 2]?.t === 'v' &&
+          !(toks[i + 2] as Tok).v.startsWith('@@') &&
+          toks[i + 3]?.t === ')'
+        )
+          take('sqli.dynamic', CRITICAL, t.at);
         else if (t.v === 'waitfor' && statementAt(toks, i)) take('sqli.function', CRITICAL, t.at);
         else if (
           prev &&
@@ -723,7 +770,8 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
           if (!after || after.t === 'c' || after.t === ',') take('sqli.order_by', CRITICAL, t.at);
         }
         // "having 1=1", "having 1=1--": a probe for a GROUP BY query, the whole value.
-        if (i === start && t.v === 'having' && logicExprLike(toks, i + 1)) {
+        // After GROUP BY anywhere in the value too: "group by userid having 1=1--".
+        if ((i === start || groupByBefore(toks, i)) && t.v === 'having' && logicExprLike(toks, i + 1)) {
           const after = toks[i + 4];
           if (!after || after.t === 'c') take('sqli.tautology', CRITICAL, t.at);
         }
@@ -788,6 +836,8 @@ function logicExprLike(toks: Tok[], i: number): boolean {
   return !!a && OPERAND.has(a.t) && !!op && (op.t === 'o' || op.t === '&');
 }
 
+/** A logic word before a short operand compared with itself (or a=a): identicalComparison's shape, after any word. */
+const IDENTICAL = /\b(?:or|and|xor)\s+(\w{1,3})\s*==?\s*\1\b/;
 const STRONG_KEYWORDS =
   /\b(?:union|select|sleep|benchmark|waitfor|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|exists|into|declare|procedure|having)\b/;
 const LOGIC_EXPR =
@@ -819,7 +869,7 @@ export const sqli: Detector = {
       // Without quotes and comments SQL needs its words: "1 or 1=1", "1 union select 1".
       if (!(f & (F.SPACE | F.LPAREN | F.EQ | F.PLUS | F.SLASH)) || !KEYWORDS.test(s)) return null;
       // Prose has "or", "and" and "like": only a logic word next to a literal or a paren starts an expression.
-      if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s)) return null;
+      if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s) && !(f & F.EQ && IDENTICAL.test(s))) return null;
     }
     let hit: Hit | null = null;
     // Most values that pass the quick test are prose with apostrophes and punctuation: when nothing in the value can
@@ -830,6 +880,9 @@ export const sqli: Detector = {
     if (hit && hit.score >= CRITICAL) return hit;
     // Filters that strip comments once turn UN/**/ION into UNION: read the value that way too.
     if (s.indexOf('/*') !== -1) {
+      // A keyword that only exists with a comment taken out of its middle is evasion, whatever surrounds it.
+      const split = commentSplitKeyword(s);
+      if (split !== -1) return { rule: 'sqli.comment_evasion', score: CRITICAL, at: split };
       const joined = tokenize(s.replace(/\/\*[^*]{0,64}\*\//g, ''), 0);
       const h = joined ? shapes(joined, false, s) : null;
       if (h && h.score >= CRITICAL) return h;
@@ -845,6 +898,26 @@ export const sqli: Detector = {
     return catalogue(s, hit);
   },
 };
+
+/** Words an inline comment glued inside them hides from a keyword filter (UNION written UN, comment, ION). */
+const SPLIT_WORDS = new Set<string>([...STATEMENTS, ...UNIONS, ...LOGIC, 'from', 'where', 'sleep', 'benchmark']);
+function isLetter(c: number): boolean {
+  return c >= 97 && c <= 122;
+}
+/** Where the first word split by an inline comment (letters glued on both sides) is a SPLIT_WORDS keyword, or -1. */
+export function commentSplitKeyword(s: string): number {
+  for (let q = s.indexOf('/*'); q !== -1; q = s.indexOf('/*', q + 2)) {
+    const e = s.indexOf('*/', q + 2);
+    if (e === -1) return -1;
+    if (e - q > 68 || q === 0 || !isLetter(s.charCodeAt(q - 1)) || !isLetter(s.charCodeAt(e + 2))) continue;
+    let a = q;
+    while (a > 0 && q - a < 16 && isLetter(s.charCodeAt(a - 1))) a--;
+    let b = e + 2;
+    while (b < s.length && b - e < 18 && isLetter(s.charCodeAt(b))) b++;
+    if (SPLIT_WORDS.has(s.slice(a, q) + s.slice(e + 2, b))) return a;
+  }
+  return -1;
+}
 
 /** A read of a system catalogue (information_schema, sqlite_master ...) raises the hit or is one. */
 function catalogue(s: string, hit: Hit | null): Hit | null {
@@ -1015,7 +1088,8 @@ export function mayHaveShape(s: string, f: number): boolean {
     (f & F.AT && s.includes('@@')) ||
     (f & F.AMP && s.includes('&&')) ||
     (f & F.PIPE && s.includes('||')) ||
-    hasShapeWord(s)
+    hasShapeWord(s) ||
+    (f & F.EQ && IDENTICAL.test(s))
   )
     return true;
   let i = 0;
