@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeValue, htmlDecode, MAY_DECODE } from './decode.js';
 import { leadingWord, unquoteGlued } from './detectors/cmdi.js';
 import { charFlags, F, HIGH, rawFlags } from './detectors/common.js';
-import { mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
+import { IDENTICAL, identicalAfterLogic, mayHaveShape, shapes, tokenize } from './detectors/sqli.js';
 import { dangerousScheme } from './detectors/ssrf.js';
 import { PHP_FILTER, phpFilterNamed } from './detectors/traversal.js';
 import { cachedKeyShape, keyShape, walkJson } from './parse.js';
@@ -109,6 +109,17 @@ describe('fast paths agree with their references', () => {
     const pieces = ['ls', 'a', 'b9', '-', '_', '.', ' ', '\t', '\u00a0', 'X', '/', 'abcdefghij', '1'];
     for (const v of generatedValues(pieces, 5000))
       expect(leadingWord(v), JSON.stringify(v)).toBe(/^\s*([a-z][a-z0-9_.-]{1,20})(?=\s)/.exec(v)?.[1] ?? null);
+  });
+
+  it('identicalAfterLogic is IDENTICAL.test', () => {
+    const pieces = [' or ', ' and ', 'xor ', 'x', 'a', 'ab', 'abc', 'abcd', '1', ' ', '\t', '=', '==', 'a=a', '_', 'Or'];
+    let hits = 0;
+    for (const v of generatedValues(pieces, 20000)) {
+      const want = IDENTICAL.test(v);
+      if (want) hits++;
+      expect(identicalAfterLogic(v), JSON.stringify(v)).toBe(want);
+    }
+    expect(hits).toBeGreaterThan(20);
   });
 
   it('unquoteGlued is the regex replacement it stands for', () => {

@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
 
 /**
  * SQL injection by tokenising, as libinjection does: the value is read as SQL three times (as it is, and as if it
@@ -560,7 +560,8 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
   const keywordOperand = strong && a.t === 'k' && toks[j + 1]?.t === 'o' && COMPARE.test((toks[j + 1] as Tok).v);
   if (!OPERAND.has(a.t) && !keywordOperand) return false;
   // A qualified column (members.email) is one operand.
-  const op = toks[a.t === 'b' ? qualifiedEnd(toks, j) + 1 : j + 1];
+  const opAt = a.t === 'b' ? qualifiedEnd(toks, j) + 1 : j + 1;
+  const op = toks[opAt];
   if (!op || op.t === 'c' || op.t === ';') {
     // "' or 1 --", "' or true#", "1 or true": a lone literal only counts after a string break or as true/number.
     // "' or 1--", "' or true#", "1 or true"; a lone string ("the 'or' operator") is not an expression.
@@ -569,7 +570,7 @@ function logicExpr(toks: Tok[], i: number, strong: boolean): boolean {
   }
   if (op.t === ')') return strong || (a.t === 'n' && toks[j + 2]?.t === 'c');
   if (op.t === 'o' && COMPARE.test(op.v)) {
-    const k = skipOpen(toks, toks.indexOf(op, j) + 1);
+    const k = skipOpen(toks, opAt + 1);
     const b = toks[k];
     if (!b) return strong;
     if (strong) return OPERAND.has(b.t) || b.t === 'n' || b.t === 'E';
@@ -837,7 +838,34 @@ function logicExprLike(toks: Tok[], i: number): boolean {
 }
 
 /** A logic word before a short operand compared with itself (or a=a): identicalComparison's shape, after any word. */
-const IDENTICAL = /\b(?:or|and|xor)\s+(\w{1,3})\s*==?\s*\1\b/;
+export const IDENTICAL = /\b(?:or|and|xor)\s+(\w{1,3})\s*==?\s*\1\b/;
+function isWord(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+/** IDENTICAL.test(s), read from each "=" (a value has few) instead of trying the pattern at every position. */
+export function identicalAfterLogic(s: string): boolean {
+  for (let q = s.indexOf('='); q !== -1; q = s.indexOf('=', q + 1)) {
+    let e = q;
+    while (e > 0 && isRegexSpace(s.charCodeAt(e - 1))) e--;
+    let w = e;
+    while (w > 0 && e - w <= 3 && isWord(s.charCodeAt(w - 1))) w--;
+    if (w === e || e - w > 3) continue;
+    let l = w;
+    while (l > 0 && isRegexSpace(s.charCodeAt(l - 1))) l--;
+    if (l === w) continue;
+    const logic =
+      (l >= 2 && s.startsWith('or', l - 2) && (l === 2 || !isWord(s.charCodeAt(l - 3)))) ||
+      (l >= 3 &&
+        (s.startsWith('and', l - 3) || s.startsWith('xor', l - 3)) &&
+        (l === 3 || !isWord(s.charCodeAt(l - 4))));
+    if (!logic) continue;
+    let r = q + 1;
+    if (s.charCodeAt(r) === 61) r++;
+    while (r < s.length && isRegexSpace(s.charCodeAt(r))) r++;
+    if (s.startsWith(s.slice(w, e), r) && !isWord(s.charCodeAt(r + e - w))) return true;
+  }
+  return false;
+}
 const STRONG_KEYWORDS =
   /\b(?:union|select|sleep|benchmark|waitfor|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|exists|into|declare|procedure|having)\b/;
 const LOGIC_EXPR =
@@ -869,7 +897,7 @@ export const sqli: Detector = {
       // Without quotes and comments SQL needs its words: "1 or 1=1", "1 union select 1".
       if (!(f & (F.SPACE | F.LPAREN | F.EQ | F.PLUS | F.SLASH)) || !KEYWORDS.test(s)) return null;
       // Prose has "or", "and" and "like": only a logic word next to a literal or a paren starts an expression.
-      if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s) && !(f & F.EQ && IDENTICAL.test(s))) return null;
+      if (!STRONG_KEYWORDS.test(s) && !LOGIC_EXPR.test(s) && !(f & F.EQ && identicalAfterLogic(s))) return null;
     }
     let hit: Hit | null = null;
     // Most values that pass the quick test are prose with apostrophes and punctuation: when nothing in the value can
@@ -1089,7 +1117,7 @@ export function mayHaveShape(s: string, f: number): boolean {
     (f & F.AMP && s.includes('&&')) ||
     (f & F.PIPE && s.includes('||')) ||
     hasShapeWord(s) ||
-    (f & F.EQ && IDENTICAL.test(s))
+    (f & F.EQ && identicalAfterLogic(s))
   )
     return true;
   let i = 0;
