@@ -112,7 +112,24 @@ describe('fast paths agree with their references', () => {
   });
 
   it('identicalAfterLogic is IDENTICAL.test', () => {
-    const pieces = [' or ', ' and ', 'xor ', 'x', 'a', 'ab', 'abc', 'abcd', '1', ' ', '\t', '=', '==', 'a=a', '_', 'Or'];
+    const pieces = [
+      ' or ',
+      ' and ',
+      'xor ',
+      'x',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      '1',
+      ' ',
+      '\t',
+      '=',
+      '==',
+      'a=a',
+      '_',
+      'Or',
+    ];
     let hits = 0;
     for (const v of generatedValues(pieces, 20000)) {
       const want = IDENTICAL.test(v);

@@ -949,7 +949,12 @@ export function commentSplitKeyword(s: string): number {
 
 /** A read of a system catalogue (information_schema, sqlite_master ...) raises the hit or is one. */
 function catalogue(s: string, hit: Hit | null): Hit | null {
-  if ((!hit || hit.score < CRITICAL) && CATALOGUE_HINT.test(s)) {
+  // Every CATALOGUES name holds "_", "." or "sys": without one the hint's scan could lead to nothing.
+  if (
+    (!hit || hit.score < CRITICAL) &&
+    (s.indexOf('_') !== -1 || s.indexOf('.') !== -1 || s.includes('sys')) &&
+    CATALOGUE_HINT.test(s)
+  ) {
     const m = CATALOGUES.exec(s);
     if (m) return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m.index };
   }
