@@ -34,8 +34,8 @@ function time(engine: DetectionEngine, reqs: readonly InspectRequest[], n: numbe
   return per[Math.floor(per.length / 2)] as number;
 }
 
-export function engineTimes(orderJson: string): EngineTimes {
-  const engine = new DetectionEngine();
+/** The bench's order as the engine sees it, benign and carrying an injection (engine-instructions.ts reads them too). */
+export function orderRequests(orderJson: string): { order: InspectRequest; attack: InspectRequest } {
   const order: InspectRequest = {
     method: 'POST',
     path: '/orders',
@@ -47,6 +47,12 @@ export function engineTimes(orderJson: string): EngineTimes {
     ...order,
     body: orderJson.replace('"SPRING-2026"', '"x\' UNION SELECT card_number, cvv FROM payments--"'),
   };
+  return { order, attack };
+}
+
+export function engineTimes(orderJson: string): EngineTimes {
+  const engine = new DetectionEngine();
+  const { order, attack } = orderRequests(orderJson);
   if (engine.inspect(order).attack || !engine.inspect(attack).attack) throw new Error('engine answers unexpectedly');
   const lines = loadCorpus();
   // The corpus evaluation once (warms every detector), then each side timed on its own.
