@@ -182,7 +182,13 @@ export class DetectionEngine {
   private readBody(req: InspectRequest, values: RawValue[]): string | null {
     const max = this.opts.maxInspectBytes;
     const buf = req.body as Buffer | string;
-    let text = typeof buf === 'string' ? buf.slice(0, max) : buf.subarray(0, max).toString('utf8');
+    // A body within the limit is decoded whole (toString() without arguments is Buffer's shortest path).
+    let text =
+      typeof buf === 'string'
+        ? buf.slice(0, max)
+        : buf.length <= max
+          ? buf.toString()
+          : buf.subarray(0, max).toString();
     const ctHeader = req.headers['content-type'];
     const ct = (typeof ctHeader === 'string' ? ctHeader : (ctHeader?.[0] ?? '')).toLowerCase();
     const trimmed = text.trimStart();
