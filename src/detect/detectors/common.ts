@@ -110,6 +110,11 @@ export function rawFlags(s: string): number {
   return f;
 }
 
+/** The characters of the regex class \w (without the u flag): the ASCII letters, digits and "_". */
+export function isRegexWord(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
 /** The characters of the regex class \s. */
 export function isRegexSpace(c: number): boolean {
   return (

@@ -1,4 +1,14 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
+import {
+  CRITICAL,
+  type Detector,
+  ERROR,
+  F,
+  type Hit,
+  isRegexSpace,
+  isRegexWord,
+  type Value,
+  WARNING,
+} from './common.js';
 
 /**
  * SQL injection by tokenising, as libinjection does: the value is read as SQL three times (as it is, and as if it
@@ -839,30 +849,27 @@ function logicExprLike(toks: Tok[], i: number): boolean {
 
 /** A logic word before a short operand compared with itself (or a=a): identicalComparison's shape, after any word. */
 export const IDENTICAL = /\b(?:or|and|xor)\s+(\w{1,3})\s*==?\s*\1\b/;
-function isWord(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
-}
 /** IDENTICAL.test(s), read from each "=" (a value has few) instead of trying the pattern at every position. */
 export function identicalAfterLogic(s: string): boolean {
   for (let q = s.indexOf('='); q !== -1; q = s.indexOf('=', q + 1)) {
     let e = q;
     while (e > 0 && isRegexSpace(s.charCodeAt(e - 1))) e--;
     let w = e;
-    while (w > 0 && e - w <= 3 && isWord(s.charCodeAt(w - 1))) w--;
+    while (w > 0 && e - w <= 3 && isRegexWord(s.charCodeAt(w - 1))) w--;
     if (w === e || e - w > 3) continue;
     let l = w;
     while (l > 0 && isRegexSpace(s.charCodeAt(l - 1))) l--;
     if (l === w) continue;
     const logic =
-      (l >= 2 && s.startsWith('or', l - 2) && (l === 2 || !isWord(s.charCodeAt(l - 3)))) ||
+      (l >= 2 && s.startsWith('or', l - 2) && (l === 2 || !isRegexWord(s.charCodeAt(l - 3)))) ||
       (l >= 3 &&
         (s.startsWith('and', l - 3) || s.startsWith('xor', l - 3)) &&
-        (l === 3 || !isWord(s.charCodeAt(l - 4))));
+        (l === 3 || !isRegexWord(s.charCodeAt(l - 4))));
     if (!logic) continue;
     let r = q + 1;
     if (s.charCodeAt(r) === 61) r++;
     while (r < s.length && isRegexSpace(s.charCodeAt(r))) r++;
-    if (s.startsWith(s.slice(w, e), r) && !isWord(s.charCodeAt(r + e - w))) return true;
+    if (s.startsWith(s.slice(w, e), r) && !isRegexWord(s.charCodeAt(r + e - w))) return true;
   }
   return false;
 }

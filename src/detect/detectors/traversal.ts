@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexWord, type Value, WARNING } from './common.js';
 
 /**
  * Path traversal and local file inclusion: dot-dot segments after every decoding (`..%2f`, `%252e%252e/`,
@@ -53,9 +53,6 @@ for (const n of WRAPPER_NAMES) {
   const last = n.charCodeAt(n.length - 1);
   WRAPPERS_BY_LAST.set(last, [...(WRAPPERS_BY_LAST.get(last) ?? []), n]);
 }
-function isWordChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
-}
 /**
  * The first match of `/\b(?:php|zip|phar|glob|expect|data|compress\.zlib|compress\.bzip2|ogg|rar|ssh2(?:\.[a-z]+)?|jar|netdoc):\/\/?/`
  * (its index and the name's alternative), read back from each ":/" instead of trying the alternation at every
@@ -71,7 +68,7 @@ export function wrapperAt(s: string): { index: number; name: string } | null {
         p >= 0 &&
         (index === -1 || p < index) &&
         s.startsWith(n, p) &&
-        (p === 0 || !isWordChar(s.charCodeAt(p - 1)))
+        (p === 0 || !isRegexWord(s.charCodeAt(p - 1)))
       ) {
         index = p;
         name = n;
@@ -87,7 +84,7 @@ export function wrapperAt(s: string): { index: number; name: string } | null {
       (index === -1 || p < index) &&
       s.charCodeAt(r - 1) === 46 &&
       s.startsWith('ssh2', p) &&
-      (p === 0 || !isWordChar(s.charCodeAt(p - 1)))
+      (p === 0 || !isRegexWord(s.charCodeAt(p - 1)))
     ) {
       index = p;
       name = 'ssh2.';
