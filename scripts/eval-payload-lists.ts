@@ -4,6 +4,8 @@
  *   npm run corpus:lists -- DIR               DIR/<class>/*.txt, one payload per line; <class> is an attack class
  *   npm run corpus:lists -- DIR --verbose     also every miss with its score and findings
  *   npm run corpus:lists -- DIR --json        machine-readable result
+ *   npm run corpus:lists -- --csv FILE        a labelled CSV (HttpParamsDataset's columns: payload, attack_type with
+ *                                             norm, sqli, xss, cmdi, path-traversal): recall and false positives
  * Each payload is sent as a client would send it, with the engine's default options: URL-encoded in a query parameter
  * and as a JSON string field; traversal payloads go into the query as they are (the lists encode them themselves),
  * XXE payloads as an XML body, NoSQL payloads that are JSON as the field's value and `[$ne]=1` forms after a parameter
@@ -113,13 +115,126 @@ export function formatLists(results: readonly ListResult[], verbose = false): st
   return `${rows.join('\n')}\n`;
 }
 
+/** RFC 4180 records: fields separated by commas, quoted fields with "" for a quote and line breaks kept. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field || row.length) rows.push([...row, field]);
+  return rows;
+}
+
+/** The labels of a labelled CSV (HttpParamsDataset's `attack_type`) as an attack class, or benign. */
+const CSV_LABELS: Record<string, AttackClass | 'benign'> = {
+  norm: 'benign',
+  benign: 'benign',
+  sqli: 'sqli',
+  xss: 'xss',
+  cmdi: 'cmdi',
+  'path-traversal': 'traversal',
+  traversal: 'traversal',
+};
+
+export interface CsvResult {
+  /** Per label and place: [called an attack, sent]. */
+  counts: Record<string, Record<string, [number, number]>>;
+  /** Rows whose label is none of CSV_LABELS. */
+  skipped: number;
+  /** Attacks missed and benign values flagged, with the place and findings. */
+  errors: string[];
+}
+
+/**
+ * A labelled CSV with a header row naming a `payload` column and an `attack_type` (or `label`) column, each row sent
+ * as the lists' payloads are (a query parameter and a JSON field, `{file}` filled in): recall for attack rows, false
+ * positives for benign ones.
+ */
+export function evaluateCsv(text: string, inspect: (r: InspectRequest) => InspectReport): CsvResult {
+  const [header, ...rows] = parseCsv(text);
+  const col = (name: string) => header?.indexOf(name) ?? -1;
+  const pi = col('payload');
+  const li = col('attack_type') !== -1 ? col('attack_type') : col('label');
+  if (pi === -1 || li === -1) throw new Error('the CSV needs a header with "payload" and "attack_type" or "label"');
+  const out: CsvResult = { counts: {}, skipped: 0, errors: [] };
+  for (const row of rows) {
+    // HttpParamsDataset is lower-cased: its traversal payloads hold the lists' {FILE} placeholder as {file}.
+    const payload = row[pi]?.replace(/\{file\}/gi, 'etc/passwd');
+    const label = CSV_LABELS[(row[li] ?? '').trim()];
+    if (!payload || !label) {
+      out.skipped++;
+      continue;
+    }
+    // Benign values go where SQL injection payloads go: a query parameter and a JSON field.
+    for (const [place, req] of listRequests(label === 'benign' ? 'sqli' : label, payload)) {
+      const rep = inspect(req);
+      const byPlace = out.counts[label] ?? {};
+      out.counts[label] = byPlace;
+      const c = byPlace[place] ?? [0, 0];
+      byPlace[place] = c;
+      c[1]++;
+      if (rep.attack) c[0]++;
+      if (rep.attack === (label === 'benign'))
+        out.errors.push(
+          `${label} ${place}: ${payload.slice(0, 100)} [score ${rep.score}${rep.findings.map((f) => ` ${f.rule}`).join('')}]`,
+        );
+    }
+  }
+  return out;
+}
+
+export function formatCsv(r: CsvResult, verbose = false): string {
+  const rows = ['label      place   called an attack'];
+  for (const [label, places] of Object.entries(r.counts))
+    for (const [place, [d, n]] of Object.entries(places))
+      rows.push(`${label.padEnd(10)} ${place.padEnd(7)} ${`${d}/${n}`.padStart(11)}  ${pct(d, n)}`);
+  if (r.skipped) rows.push(`(${r.skipped} rows with another label skipped)`);
+  if (verbose) for (const e of r.errors) rows.push(`  ${e}`);
+  return `${rows.join('\n')}\n`;
+}
+
 function main(argv: string[]): number {
+  const engine = new DetectionEngine();
+  const csvAt = argv.indexOf('--csv');
+  if (csvAt !== -1) {
+    const file = argv[csvAt + 1];
+    if (!file || !existsSync(file)) {
+      process.stderr.write('usage: npm run corpus:lists -- --csv FILE [--verbose] [--json]\n');
+      return 2;
+    }
+    const r = evaluateCsv(readFileSync(file, 'utf8'), (q) => engine.inspect(q));
+    if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else process.stdout.write(formatCsv(r, argv.includes('--verbose') || argv.includes('-v')));
+    return 0;
+  }
   const dir = argv.find((a) => !a.startsWith('-'));
   if (!dir || !existsSync(dir)) {
-    process.stderr.write('usage: npm run corpus:lists -- DIR [--verbose] [--json]   (DIR/<class>/*.txt)\n');
+    process.stderr.write(
+      'usage: npm run corpus:lists -- DIR [--verbose] [--json]   (DIR/<class>/*.txt)\n' +
+        '       npm run corpus:lists -- --csv FILE [--verbose] [--json]   (payload,attack_type columns)\n',
+    );
     return 2;
   }
-  const engine = new DetectionEngine();
   const results = evaluateLists(dir, (r) => engine.inspect(r));
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else process.stdout.write(formatLists(results, argv.includes('--verbose') || argv.includes('-v')));

@@ -61,6 +61,9 @@ const GENERATORS: Record<string, (n: number) => string> = {
   ampersands: (n) => '& a'.repeat(n / 3),
   on_words: (n) => "'onabc ".repeat(n / 7),
   public_urls: (n) => 'https://example.com/a '.repeat(n / 22),
+  // SQL probe calls: repeat( with arguments that never reach a large count, conditionals on numbers never closed.
+  repeat_args: (n) => `=${'repeat(a,'.repeat(n / 9)}`,
+  probe_calls: (n) => 'iif(1=1 case when 2=2 '.repeat(n / 22),
 };
 
 function fastest(fn: () => void, runs = 7): number {

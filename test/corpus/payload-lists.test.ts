@@ -6,7 +6,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { evaluateLists, formatLists, listRequests, payloadsOf } from '../../scripts/eval-payload-lists.js';
+import {
+  evaluateCsv,
+  evaluateLists,
+  formatCsv,
+  formatLists,
+  listRequests,
+  parseCsv,
+  payloadsOf,
+} from '../../scripts/eval-payload-lists.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rampart-lists-'));
@@ -43,5 +51,41 @@ describe('payload lists', () => {
     expect(text).toContain('sqli (query)');
     expect(text).toContain('66.7%');
     expect(text).toContain('miss query: hello world');
+  });
+});
+
+describe('labelled CSV', () => {
+  it('reads RFC 4180 records: quotes, doubled quotes, commas and line breaks inside fields, CRLF', () => {
+    expect(parseCsv('payload,label\r\n"a ""b"", c",norm\nx,"multi\nline"\n')).toEqual([
+      ['payload', 'label'],
+      ['a "b", c', 'norm'],
+      ['x', 'multi\nline'],
+    ]);
+    expect(parseCsv('a,b\n1,')).toEqual([
+      ['a', 'b'],
+      ['1', ''],
+    ]);
+  });
+
+  it('counts recall for attack rows and false positives for benign rows, per place', () => {
+    const csv = [
+      'payload,length,attack_type,label',
+      `"1' union all select null,null--",31,sqli,anom`,
+      'juan de mariana,15,norm,norm',
+      `"O'Brien, 12",12,norm,norm`,
+      '<script>alert(1)</script>,25,xss,anom',
+      'something,9,unknown,anom',
+    ].join('\n');
+    const engine = new DetectionEngine();
+    const r = evaluateCsv(csv, (q) => engine.inspect(q));
+    expect(r.counts).toEqual({
+      sqli: { query: [1, 1], json: [1, 1] },
+      benign: { query: [0, 2], json: [0, 2] },
+      xss: { query: [1, 1], json: [1, 1] },
+    });
+    expect(r.skipped).toBe(1);
+    expect(r.errors).toEqual([]);
+    expect(formatCsv(r)).toContain('benign     query           0/2  0.0%');
+    expect(() => evaluateCsv('a,b\n1,2\n', (q) => engine.inspect(q))).toThrow(/payload/);
   });
 });

@@ -30,6 +30,7 @@ const ATTACKS = [
   '<?php system("cat /etc/passwd");?>',
   '<!--#exec cmd="/bin/cat /etc/passwd"-->',
   'dir C:\\Users',
+  'ping.exe -n 31 127.0.0.1',
 ];
 const BENIGN = [
   'Tom & Jerry',
@@ -41,6 +42,7 @@ const BENIGN = [
   'echo hello world',
   'rm -rf is dangerous, do not run it',
   'Use git log | grep fix',
+  'setup.exe is in the downloads folder',
   'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
 ];
 

@@ -259,9 +259,12 @@ export const cmdi: Detector = {
       if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
       // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
       const w = leadingWord(v.lower);
+      // Windows names the same programs with ".exe": ping.exe -n 3 127.0.0.1.
+      const base = w?.endsWith('.exe') ? w.slice(0, -4) : w;
       if (
         w !== null &&
-        (COMMANDS.has(w) || BARE_WORD_COMMANDS.has(w)) &&
+        base !== null &&
+        (COMMANDS.has(w) || COMMANDS.has(base) || BARE_WORD_COMMANDS.has(base)) &&
         commandLineOnly(v.lower, v.lower.indexOf(w) + w.length)
       )
         return { rule: 'cmdi.command', score: CRITICAL, at: 0 };

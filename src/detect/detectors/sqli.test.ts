@@ -62,6 +62,18 @@ const ATTACKS = [
   'uni/**/on sel/**/ect',
   'hi or a=a',
   "\\'; desc users; --",
+  // From HttpParamsDataset's validation split (sqlmap's payloads), once missed:
+  "-9622'))) order by 1#",
+  "-1621' in boolean mode) order by 1--",
+  '-7277))) order by 1#',
+  '1 where 3502=3502 order by 1--',
+  '1;if(5127=2829) select 5127 else drop function okos--',
+  '1";begin user_lock.sleep(5); end',
+  '1);iif(5462=8866,1,1/0)',
+  'iif(3204=8489,3204,1/0)',
+  'make_set(5679=9769,9769)',
+  '1,(case when 2872=2872 then 1 else null end)',
+  "1';call regexp_substring(repeat(right(char(2385),0),500000000),null)--",
 ];
 
 const BENIGN = [
@@ -100,6 +112,12 @@ const BENIGN = [
   "what's your user like?",
   "It's done; thanks -- Bob",
   'Quality or quantity = quantity matters',
+  'Please ship my order by 3 -- thanks',
+  'Wrap it (gift) and order by 2 pm',
+  'if (a = 1) select the first row',
+  'elt(x=y, 1)',
+  "repeat('-', 80)",
+  'case when x = 1 then y end',
 ];
 
 describe('sqli detector', () => {

@@ -177,6 +177,7 @@ const ATTACK_FUNCS = new Set([
   'receive_message',
   'get_host_address',
   'dbms_lock.sleep',
+  'user_lock.sleep',
   'name_const',
   'randomblob',
   'sys_eval',
@@ -267,6 +268,7 @@ const STRONG_FUNCS = new Set([
   'utl_inaddr.get_host_name',
   'dbms_pipe.receive_message',
   'dbms_lock.sleep',
+  'user_lock.sleep',
   'name_const',
   'sys_eval',
   'sys_exec',
@@ -672,7 +674,14 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         let j = 1;
         while (toks[j]?.t === ')') j++;
         const c = toks[j];
-        if (c && (c.t === 'c' || c.t === 'U' || c.t === ';' || (c.t === '&' && logicExpr(toks, j, true)))) {
+        if (
+          c &&
+          (c.t === 'c' ||
+            c.t === 'U' ||
+            c.t === ';' ||
+            (c.t === '&' && logicExpr(toks, j, true)) ||
+            orderByProbe(toks, j) === 'comment')
+        ) {
           take('sqli.string_break', CRITICAL, a.at);
         }
         break;
@@ -775,10 +784,17 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         if (t.v.startsWith('@@')) take('sqli.variable', WARNING, t.at);
         break;
       case 'k':
-        // "order by 5--" / "group by 1,2#": column counting at the very start of a value.
-        if (i === start && (t.v === 'order' || t.v === 'group') && toks[i + 1]?.v === 'by' && toks[i + 2]?.t === 'n') {
-          const after = toks[i + 3];
-          if (!after || after.t === 'c' || after.t === ',') take('sqli.order_by', CRITICAL, t.at);
+        // "order by 5--" / "group by 1,2#": column counting at the very start of a value; after a closing paren or a
+        // comparison ("1')) order by 1#", "1 where 5=5 order by 1--") only with a comment closing the query.
+        if (t.v === 'order' || t.v === 'group') {
+          const probe = orderByProbe(toks, i);
+          if (
+            probe !== null &&
+            (i === start ||
+              (probe === 'comment' &&
+                (prev?.t === ')' || (prev?.t === 'n' && toks[i - 2]?.t === 'o' && toks[i - 3]?.t === 'n'))))
+          )
+            take('sqli.order_by', CRITICAL, t.at);
         }
         // "having 1=1", "having 1=1--": a probe for a GROUP BY query, the whole value.
         // After GROUP BY anywhere in the value too: "group by userid having 1=1--".
@@ -800,6 +816,18 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
     }
   }
   return best;
+}
+
+/**
+ * ORDER BY / GROUP BY and a column number at i, as column counting sends them: 'comment' when a comment follows, 'end'
+ * when the value ends or a list goes on ("group by 1,2"), null otherwise.
+ */
+function orderByProbe(toks: Tok[], i: number): 'comment' | 'end' | null {
+  const t = toks[i];
+  if (t?.t !== 'k' || (t.v !== 'order' && t.v !== 'group') || toks[i + 1]?.v !== 'by') return null;
+  if (toks[i + 2]?.t !== 'n') return null;
+  const after = toks[i + 3];
+  return after?.t === 'c' ? 'comment' : !after || after.t === ',' ? 'end' : null;
 }
 
 /** The string the value closed (toks[0]) is a bare value, not prose: short, no blank. */
@@ -877,6 +905,14 @@ const STRONG_KEYWORDS =
   /\b(?:union|select|sleep|benchmark|waitfor|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|exists|into|declare|procedure|having)\b/;
 const LOGIC_EXPR =
   /\b(?:or|and|xor|like|rlike|regexp)\s*(?:[\d(@!~-]|true\b|false\b|null\b|not\b)|[\d)]\s*(?:or|and|xor)\b|\b(?:order|group)\s+by\b/;
+/**
+ * Probes that blind injection sends whole, without a quote or a keyword the gates below look for: a conditional on two
+ * numbers (iif(1=2,1,1/0), make_set(3=4,5), elt(5=5,1), case when 5=5 then, ;if(5=5) select ...), and a string
+ * of millions of characters built for a delay (repeat(x,500000000)). Code compares variables, not two numbers.
+ */
+const PROBE_CALL =
+  /\b(?:iif|if|elt|make_set)\s*\(\s*\d+\s*=\s*\d+\s*,|\bcase\s+when\s+\d+\s*=\s*\d+\s+then\b|\bif\s*\(\s*\d+\s*=\s*\d+\s*\)\s*(?:select|drop|waitfor|exec|declare)\b|\brepeat\s*\([^;]{0,120}?,\s*\d{7,}\s*\)/;
+
 const KEYWORDS =
   /\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|group|exec|execute|drop|insert|delete|update|shutdown|rlike|regexp|like|exists|into|declare|procedure)\b/;
 
@@ -898,6 +934,10 @@ export const sqli: Detector = {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;
     const f = v.flags;
+    if (f & F.LPAREN && (f & F.EQ || s.includes('repeat'))) {
+      const m = PROBE_CALL.exec(s);
+      if (m) return { rule: 'sqli.function', score: CRITICAL, at: m.index };
+    }
     // Delay calls glued to their prefix ("pg_sleep(5)", "randomblob(...)") have no word boundary the keywords see;
     // literal scans, not more alternatives in the keyword regexes (which made every value dearer).
     if (!breakChars(s, f) && !(f & F.LPAREN && (s.includes('pg_sleep') || s.includes('randomblob')))) {
