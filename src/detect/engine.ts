@@ -74,6 +74,8 @@ export class DetectionEngine {
   readonly threshold: number;
   private readonly detectors: readonly Detector[];
   private readonly keyDetectors: readonly Detector[];
+  /** The rest: what a key with markup or code punctuation in it meets as well (ODD_KEY). */
+  private readonly oddKeyDetectors: readonly Detector[];
   private readonly headers: ReadonlySet<string>;
   private readonly headerGlob: RegExp | null;
   private readonly exclusions: readonly CompiledExclusion[];
@@ -85,6 +87,7 @@ export class DetectionEngine {
     const classes = new Set(options.classes ?? ATTACK_CLASSES);
     this.detectors = ALL_DETECTORS.filter((d) => classes.has(d.cls));
     this.keyDetectors = this.detectors.filter((d) => d.cls === 'nosqli' || d.cls === 'proto');
+    this.oddKeyDetectors = this.detectors.filter((d) => !this.keyDetectors.includes(d));
     this.jndiOn = classes.has('jndi');
     const hs = (options.headers ?? [...DEFAULT_HEADERS, 'x-*']).map((h) => h.toLowerCase());
     this.headers = new Set(hs.filter((h) => !h.includes('*')));
@@ -361,12 +364,21 @@ export class DetectionEngine {
     )
       return;
     const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
-    const dets = rv.isKey ? (detectors === this.detectors ? this.keyDetectors : NO_DETECTORS) : detectors;
+    const all = detectors === this.detectors;
+    this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings);
+    // A parameter, cookie or JSON key with markup or code punctuation is read as a value too: applications echo
+    // names ("unknown field <img src=x onerror=...>") and build queries from them.
+    if (rv.isKey && all && flags & ODD_KEY)
+      this.runDetectors(rv, { ...value, isKey: false }, this.oddKeyDetectors, findings);
+  }
+
+  private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[]): void {
+    const text = value.text;
     let prose: Value | null | undefined;
     for (const d of dets) {
       let hit: Hit | null = d.detect(value);
       if (!hit || hit.score <= 0) continue;
-      if (hit.score > QUOTED_SCORE && !rv.isKey) {
+      if (hit.score > QUOTED_SCORE && !value.isKey) {
         // Code quoted in prose (markdown `code` spans and fences in a comment or chat message) is shown, not run:
         // a match only inside the quoted code is weak. The prose around it must be real prose, so that a bare
         // `id` or $(whoami) payload is not excused.
@@ -398,6 +410,22 @@ export class DetectionEngine {
 }
 
 const NO_DETECTORS: readonly Detector[] = [];
+/** Characters that make a key more than a name: markup, quotes, shell and SQL punctuation, control characters. */
+const ODD_KEY =
+  F.QUOTE |
+  F.LT |
+  F.GT |
+  F.LPAREN |
+  F.RPAREN |
+  F.SEMI |
+  F.BACKTICK |
+  F.PIPE |
+  F.BRACE |
+  F.BACKSLASH |
+  F.AMP |
+  F.HASH |
+  F.NEWLINE |
+  F.CONTROL;
 /** Encodings no client needs for what they encode: %2e (an unreserved dot), double encoding, overlong UTF-8, %u, %%. */
 const EVASIVE_ENCODING = /%(?:2e|25[0-9a-f]|c0|c1|e0%80|u[0-9a-f]{4}|%[0-9a-f])/i;
 const HEADER_CACHE_MAX = 4096;

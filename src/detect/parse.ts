@@ -94,10 +94,16 @@ const KEY_SUSPECT = 1;
 const KEY_UPPER = 2;
 const KEY_ESCAPE = 4;
 
-/** keyShape's table: A-Z, "[", "~" and "/" set their bit; "_" (KEY_LOW) counts only after another "_". */
+/**
+ * keyShape's table: A-Z, "[", "~" and "/" set their bit; "_" (KEY_LOW) counts only after another "_". Markup, quotes,
+ * shell and SQL punctuation and control characters make a key suspect too: a key can carry any payload a value can
+ * (an application that echoes an unknown field's name echoes `<img src=x onerror=...>`).
+ */
 const KEY_LOW = 8;
 const KEY_CHAR = new Uint8Array(128);
 for (let c = 65; c <= 90; c++) KEY_CHAR[c] = KEY_UPPER;
+for (let c = 0; c < 32; c++) KEY_CHAR[c] = KEY_SUSPECT;
+for (const ch of `<>'"();\`|{}\\&#`) KEY_CHAR[ch.charCodeAt(0)] = KEY_SUSPECT;
 KEY_CHAR[91] = KEY_SUSPECT;
 KEY_CHAR[126] = KEY_ESCAPE;
 KEY_CHAR[47] = KEY_ESCAPE;
@@ -243,7 +249,12 @@ export function splitCookies(header: string, out: RawValue[]): void {
   for (const part of header.split(';')) {
     if (out.length >= MAX_VALUES) return;
     const eq = part.indexOf('=');
-    if (eq === -1) continue;
+    // A pair without "=" is a value with an empty name to browsers and to most cookie parsers.
+    if (eq === -1) {
+      const value = part.trim();
+      if (value) out.push({ location: 'cookie.', name: '', raw: value, isKey: false, plus: false });
+      continue;
+    }
     const rawName = part.slice(0, eq).trim();
     const name = rawName.toLowerCase().slice(0, 128);
     let value = part.slice(eq + 1).trim();

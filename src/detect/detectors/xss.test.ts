@@ -23,6 +23,16 @@ const ATTACKS = [
   "<STYLE>@import'http://evil.example/xss.css';</STYLE>",
   '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(1);">',
   '<IMG SRC=`javascript:alert(1)`>',
+  // From the OWASP CRS regression tests (941xxx), once missed:
+  '<x:script xmlns:x="http://www.w3.org/1999/xhtml" src="data:,alert(1)" />',
+  '(![]+[])[+!+[]]',
+  '+!![]',
+  'document /*foo*/ .     cookie',
+  '(document/*foo*/)["cookie"]',
+  'self  /*jhb*/  [  /*bar*/  "alert"]("xss")',
+  '[].sort.call`${alert}1337`',
+  '[  ] . sort . call ` ${ alert } 1337 `',
+  'Reflect.sort.call``',
 ];
 const BENIGN = [
   'Use <b>bold</b> and <i>italics</i>, a < b > c',
@@ -31,6 +41,9 @@ const BENIGN = [
   '<img src="https://cdn.example.com/hero.jpg" alt="Our team">',
   '<3 <3 love it',
   'I like prompts (and confirmations)',
+  'The document (attached) has the call notes. Call me [after lunch]!',
+  'Wow!! [+1] (great)',
+  '<xsl:template match="/">',
 ];
 
 describe('xss detector', () => {
@@ -47,6 +60,12 @@ describe('xss detector', () => {
     expect(inQuery('data:text/html;base64,PHA+aGVsbG88L3A+').attack).toBe(false);
   });
 
+  it('reads parameter names, JSON keys and cookies without a name', () => {
+    expect(detects(inQuery('1', encodeURIComponent('<img src=x onerror=alert(1)>')), 'xss')).toBe(true);
+    expect(detects(inJson({ '<svg onload=alert(1)>': 'x' }), 'xss')).toBe(true);
+    expect(detects(inHeader('cookie', '<STYLE>BODY{x:1}</STYLE><script>alert(1)</script>'), 'xss')).toBe(true);
+    expect(inJson({ 'First Name': 'Ann', 'a[b]': 1, 'x-y.z': 2, $top: 5 }).attack).toBe(false);
+  });
   it('inspects JSON and headers', () => {
     expect(detects(inJson({ comment: { text: 'nice <img src=x onerror=alert(1)>' } }), 'xss')).toBe(true);
     expect(detects(inHeader('referer', 'https://a.example/?q=<script>alert(1)</script>'), 'xss')).toBe(true);

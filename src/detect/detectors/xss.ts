@@ -63,7 +63,7 @@ const SCHEME = /(?:^|[\s"'`=(,<:[/])(?:javascript|vbscript|livescript|mocha)\s*:
 const DATA_HTML = /data\s*:\s*(?:text\/html|image\/svg\+xml|application\/(?:x-)?(?:javascript|xhtml))/;
 /** JS sinks and globals scripts reach for. Literal alternations only (linear). */
 const SINK =
-  /\b(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import)\s*(?:\(|`)|\b(?:document\.(?:cookie|domain|write|location)|window\.location|location\.(?:href|hash|replace)|string\.fromcharcode|\.innerhtml|constructor\.constructor|top\[|self\[|window\[|parent\[|globalthis\[|onerror=)/;
+  /\b(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import)\s*(?:\(|`)|\b(?:document\.(?:cookie|domain|write|location)|window\.location|location\.(?:href|hash|replace)|string\.fromcharcode|\.innerhtml|constructor\.constructor|top\[|self\[|window\[|parent\[|globalthis\[|onerror=|document\)?\[["'`](?:cookie|domain|write|location)|\.(?:call|apply|bind)`)/;
 /** The names in SINK's alternatives that need neither a backtick nor a "[" (and onerror=). */
 const SINK_NAMES =
   /alert|prompt|confirm|eval|settimeout|setinterval|execscript|fetch|atob|import|string\.fromcharcode|constructor\.constructor|onerror=/;
@@ -97,7 +97,10 @@ function tagAt(s: string, i: number): Hit | null {
     if (isAlpha(c) || (c >= 48 && c <= 57) || c === 45 || c === 58) j++;
     else break;
   }
-  const name = s.slice(nameStart, j);
+  // A namespace prefix names the same element in XHTML and SVG documents: <x:script xmlns:x="...xhtml">.
+  const full = s.slice(nameStart, j);
+  const colon = full.lastIndexOf(':');
+  const name = colon === -1 ? full : full.slice(colon + 1);
   const sep = s.charCodeAt(j);
   // "<script" followed by end, space, "/", ">" or an attribute.
   const tagEnds =
@@ -118,7 +121,7 @@ function tagAt(s: string, i: number): Hit | null {
       name === 'svg';
     // <iframe src="https://video..."> embeds and "the <script> tag" in prose are weaker than script that runs.
     const frame = name === 'iframe' || name === 'frame';
-    const prose = sep === 62 && !s.includes(`</${name}`) && /^\s+[a-z]+\s+[a-z]+/.test(s.slice(j + 1, j + 40));
+    const prose = sep === 62 && !s.includes(`</${full}`) && /^\s+[a-z]+\s+[a-z]+/.test(s.slice(j + 1, j + 40));
     if (!weak && !frame && !prose) return { rule: 'xss.tag', score: CRITICAL, at: i };
     // Style sheets that load or run something, meta refresh/link headers: active content all the same.
     const body = s.slice(j, j + 400).replace(/\\/g, '');
@@ -198,6 +201,10 @@ export function sinkMatch(s: string, f: number): RegExpExecArray | null {
 }
 
 const QUICK = /[<:(`[]|&#|\\u|\bon[a-z]+\s*=/;
+/** Only JSFuck's six characters (and blanks), with a negated or added empty array in them. */
+const JSFUCK = /^(?=[^]{0,8192}?(?:!\[\]|\+\[\]))[\s[\]()!+]{5,}$/;
+const JS_COMMENT = /\/\*[^*]{0,64}\*\//g;
+const JS_GAPS = /\s*([.[\]()`])\s*/g;
 /** The flags' gate and QUICK: its first class is flags, so only a value with "=" and none of them needs the scan. */
 export function quick(s: string, f: number): boolean {
   return (f & (F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET)) !== 0 || ((f & F.EQ) !== 0 && QUICK.test(s));
@@ -221,7 +228,8 @@ export const xss: Detector = {
   detect(v: Value): Hit | null {
     const s = v.lower;
     const f = v.flags;
-    if (v.isKey || !quick(s, f)) return null;
+    // Comments hide a sink's "." from the quick gate: "document /*x*/ . cookie".
+    if (v.isKey || (!quick(s, f) && !(f & F.STAR && s.includes('document')))) return null;
     let hit: Hit | null = null;
     // Tags: every "<" is checked; bounded by a count so that "<<<<..." stays linear.
     let from = 0;
@@ -256,13 +264,24 @@ export const xss: Detector = {
     // Breaking out of an attribute: `" autofocus onfocus=alert(1) x="`.
     const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ && ON_ATTR.test(s) ? ATTR_BREAK.exec(s) : null;
     if (attr) return { rule: 'xss.attribute_break', score: CRITICAL, at: attr.index };
-    const sink = sinkMatch(s, f);
+    // JSFuck: script written with []()!+ alone ("(![]+[])[+!+[]]" is "a"); no text is made of these.
+    if (f & F.BRACKET && f & F.BANG && JSFUCK.test(s)) return { rule: 'xss.obfuscated', score: CRITICAL, at: 0 };
+    // Comments and blanks that JavaScript ignores between a name and its property, call or template:
+    // "document /*x*/ . cookie", "self [ 'alert' ] (1)", "[] . sort . call `${alert}1`".
+    let t = s;
+    if ((f & F.STAR && s.includes('/*')) || (f & F.SPACE && (s.includes('document') || s.includes('call')))) {
+      t = s.replace(JS_COMMENT, '').replace(JS_GAPS, '$1');
+      if (t === s) t = s;
+    }
+    const sink = t === s ? sinkMatch(s, f) : SINK.exec(t);
     if (sink) {
-      // A sink after a break out of a string or attribute ("-alert(1)-", "';alert(1)//", "\"><"): critical.
-      const before = s.slice(Math.max(0, sink.index - 6), sink.index);
-      const broke = /['"`;>]|[-+*|&]\s*$/.test(before) || sink.index === 0;
+      // A sink after a break out of a string or attribute ("-alert(1)-", "';alert(1)//", "\"><"), or a template
+      // literal handed to call/apply (a call without parentheses): critical.
+      const before = t.slice(Math.max(0, sink.index - 6), sink.index);
+      const broke =
+        /['"`;>]|[-+*|&]\s*$/.test(before) || /^\(*$/.test(t.slice(0, sink.index)) || sink[0].charCodeAt(0) === 46;
       const score = broke ? CRITICAL : WARNING;
-      if (!hit || score > hit.score) hit = { rule: 'xss.js_sink', score, at: sink.index };
+      if (!hit || score > hit.score) hit = { rule: 'xss.js_sink', score, at: Math.min(sink.index, s.length) };
     }
     return hit;
   },
