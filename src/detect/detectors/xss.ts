@@ -202,7 +202,7 @@ export function sinkMatch(s: string, f: number): RegExpExecArray | null {
 
 const QUICK = /[<:(`[]|&#|\\u|\bon[a-z]+\s*=/;
 /** Only JSFuck's six characters (and blanks), with a negated or added empty array in them. */
-const JSFUCK = /^(?=[^]{0,8192}?(?:!\[\]|\+\[\]))[\s[\]()!+]{5,}$/;
+const JSFUCK = /^[\s[\]()!+]{5,}$/;
 const JS_COMMENT = /\/\*[^*]{0,64}\*\//g;
 const JS_GAPS = /\s*([.[\]()`])\s*/g;
 /** The flags' gate and QUICK: its first class is flags, so only a value with "=" and none of them needs the scan. */
@@ -265,7 +265,8 @@ export const xss: Detector = {
     const attr = f & (F.QUOTE | F.BACKTICK) && f & F.EQ && ON_ATTR.test(s) ? ATTR_BREAK.exec(s) : null;
     if (attr) return { rule: 'xss.attribute_break', score: CRITICAL, at: attr.index };
     // JSFuck: script written with []()!+ alone ("(![]+[])[+!+[]]" is "a"); no text is made of these.
-    if (f & F.BRACKET && f & F.BANG && JSFUCK.test(s)) return { rule: 'xss.obfuscated', score: CRITICAL, at: 0 };
+    if (f & F.BRACKET && f & F.BANG && JSFUCK.test(s) && (s.includes('![]') || s.includes('+[]')))
+      return { rule: 'xss.obfuscated', score: CRITICAL, at: 0 };
     // Comments and blanks that JavaScript ignores between a name and its property, call or template:
     // "document /*x*/ . cookie", "self [ 'alert' ] (1)", "[] . sort . call `${alert}1`".
     let t = s;
