@@ -66,6 +66,8 @@ export function ftwRequest(input: FtwInput): InspectRequest | null {
     for (const [k, v] of Object.entries(input.headers ?? {})) headers[k.toLowerCase()] = String(v);
     if (input.data !== undefined) body = Array.isArray(input.data) ? input.data.join('\r\n') : String(input.data);
   }
+  // The rules these tests exercise read form fields (ARGS): data without a Content-Type is a form to them.
+  if (body && headers['content-type'] === undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
   const q = uri.indexOf('?');
   return {
     method,
@@ -92,6 +94,8 @@ export interface CrsResult {
   classes: Record<string, { attacks: [number, number]; negatives: [number, number] }>;
   /** Tests left out: another paranoia level, no expectation, a request that cannot be read. */
   skipped: number;
+  /** Files that are not valid YAML, with the parser's message. */
+  unreadable: string[];
   misses: string[];
   flagged: string[];
 }
@@ -103,7 +107,7 @@ export function evaluateCrs(
   levels: Record<string, number> = {},
   maxLevel = 1,
 ): CrsResult {
-  const out: CrsResult = { classes: {}, skipped: 0, misses: [], flagged: [] };
+  const out: CrsResult = { classes: {}, skipped: 0, unreadable: [], misses: [], flagged: [] };
   const files: string[] = [];
   const walk = (d: string) => {
     for (const f of readdirSync(d).sort()) {
@@ -114,7 +118,7 @@ export function evaluateCrs(
   };
   walk(dir);
   for (const file of files) {
-    const doc = parse(readFileSync(file, 'utf8')) as {
+    let doc: {
       rule_id?: number;
       tests?: Array<{
         test_id?: number;
@@ -122,6 +126,12 @@ export function evaluateCrs(
         stages?: Array<{ input?: FtwInput; output?: FtwOutput; stage?: unknown }>;
       }>;
     } | null;
+    try {
+      doc = parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      out.unreadable.push(`${file}: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
     const ruleId = String(doc?.rule_id ?? /(\d{6})/.exec(file)?.[1] ?? '');
     const cls = FILE_CLASS[ruleId.slice(0, 3)];
     if (!cls || !doc?.tests) continue;
@@ -176,6 +186,7 @@ export function formatCrs(r: CrsResult, verbose = false): string {
       `${cls.padEnd(10)} ${`${a[0]}/${a[1]}`.padStart(9)} ${pct(a[0], a[1]).padStart(7)}   ${`${n[0]}/${n[1]}`.padStart(9)} ${pct(n[0], n[1]).padStart(7)}`,
     );
   rows.push(`(${r.skipped} test stages left out: another paranoia level, no expectation, or unreadable)`);
+  for (const u of r.unreadable) rows.push(`not YAML, left out: ${u}`);
   if (verbose) {
     for (const m of r.misses) rows.push(`  miss ${m}`);
     for (const f of r.flagged) rows.push(`  flagged ${f}`);

@@ -356,19 +356,17 @@ export class DetectionEngine {
     if (raw.indexOf('%') !== -1 && EVASIVE_ENCODING.test(raw)) flags |= F.ENCODED;
     // Pre-filter: only letters, digits, spaces and . , - _ @: nothing but SQL words can be an attack there.
     // (Control characters pass as they did before they had a flag.)
-    if (
-      !rv.isKey &&
+    const plain =
       (flags & ~(F.SPACE | F.DIGIT_START | F.AT | F.CONTROL)) === 0 &&
       (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
-      lower.indexOf('prototype') === -1
-    )
-      return;
+      lower.indexOf('prototype') === -1;
+    if (plain && !rv.isKey) return;
     const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
     const all = detectors === this.detectors;
     this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings);
-    // A parameter, cookie or JSON key with markup or code punctuation is read as a value too: applications echo
-    // names ("unknown field <img src=x onerror=...>") and build queries from them.
-    if (rv.isKey && all && flags & ODD_KEY)
+    // A parameter, cookie or JSON key with blanks, markup or code punctuation is read as a value too: applications
+    // echo names ("unknown field <img src=x onerror=...>") and build queries from them.
+    if (rv.isKey && all && flags & ODD_KEY && !plain)
       this.runDetectors(rv, { ...value, isKey: false }, this.oddKeyDetectors, findings);
   }
 
@@ -389,6 +387,8 @@ export class DetectionEngine {
         }
       }
       if (this.excluded(hit.rule, d.cls, rv.location)) continue;
+      // A name without "=" is read as a name and as a value: one finding per rule and place.
+      if (value.isKey !== rv.isKey && findings.some((x) => x.rule === hit.rule && x.location === rv.location)) continue;
       findings.push({
         rule: hit.rule,
         class: d.cls,
@@ -410,8 +410,9 @@ export class DetectionEngine {
 }
 
 const NO_DETECTORS: readonly Detector[] = [];
-/** Characters that make a key more than a name: markup, quotes, shell and SQL punctuation, control characters. */
+/** Characters that make a key more than a name: blanks, markup, quotes, shell and SQL punctuation, controls. */
 const ODD_KEY =
+  F.SPACE |
   F.QUOTE |
   F.LT |
   F.GT |
@@ -453,7 +454,8 @@ function mayHoldSqlWords(lower: string): boolean {
     lower.includes('sleep') ||
     lower.includes('waitfor') ||
     lower.includes('benchmark') ||
-    lower.includes(' by ')
+    lower.includes(' by ') ||
+    lower.includes('exec')
   )
     return QUICK_WORDS.test(lower);
   return (lower.includes('or ') || lower.includes('and ')) && QUICK_WORDS.test(lower);
@@ -461,7 +463,7 @@ function mayHoldSqlWords(lower: string): boolean {
 
 /** Plain words that still deserve the SQL detector ("1 union select null"). */
 const QUICK_WORDS =
-  /\b(?:union|select|sleep|waitfor|benchmark)\b|\b(?:or|and|xor)\s+(?:\d|true\b)|^\s*(?:order|group)\s+by\s+\d/i;
+  /\b(?:union|select|sleep|waitfor|benchmark)\b|\b(?:or|and|xor)\s+(?:\d|true\b)|^\s*(?:order|group)\s+by\s+\d|\bexec(?:ute)?\s+(?:master|xp_|sp_)/i;
 
 /** What a match only inside quoted code scores. */
 const QUOTED_SCORE = 2;

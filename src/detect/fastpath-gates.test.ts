@@ -344,7 +344,7 @@ describe('gates and scans agree with the code they replace', () => {
       for (let i = 0; i < key.length; i++) {
         const c = key.charCodeAt(i);
         if (c >= 65 && c <= 90) shape |= 2;
-        else if (c === 91 || (c === 95 && prev === 95) || c < 32 || `<>'"();\`|{}\\&#`.includes(key[i] as string))
+        else if (c === 91 || (c === 95 && prev === 95) || c <= 32 || `<>'"();\`|{}\\&#`.includes(key[i] as string))
           shape |= 1;
         else if (c === 126 || c === 47) shape |= 4;
         else if (c > 127) shape |= 2;

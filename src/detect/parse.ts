@@ -95,14 +95,14 @@ const KEY_UPPER = 2;
 const KEY_ESCAPE = 4;
 
 /**
- * keyShape's table: A-Z, "[", "~" and "/" set their bit; "_" (KEY_LOW) counts only after another "_". Markup, quotes,
- * shell and SQL punctuation and control characters make a key suspect too: a key can carry any payload a value can
+ * keyShape's table: A-Z, "[", "~" and "/" set their bit; "_" (KEY_LOW) counts only after another "_". Blanks, markup,
+ * quotes, shell and SQL punctuation and control characters make a key suspect too: a key can carry any payload a value can
  * (an application that echoes an unknown field's name echoes `<img src=x onerror=...>`).
  */
 const KEY_LOW = 8;
 const KEY_CHAR = new Uint8Array(128);
 for (let c = 65; c <= 90; c++) KEY_CHAR[c] = KEY_UPPER;
-for (let c = 0; c < 32; c++) KEY_CHAR[c] = KEY_SUSPECT;
+for (let c = 0; c <= 32; c++) KEY_CHAR[c] = KEY_SUSPECT;
 for (const ch of `<>'"();\`|{}\\&#`) KEY_CHAR[ch.charCodeAt(0)] = KEY_SUSPECT;
 KEY_CHAR[91] = KEY_SUSPECT;
 KEY_CHAR[126] = KEY_ESCAPE;

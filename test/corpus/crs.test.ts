@@ -23,6 +23,9 @@ describe('CRS regression tests', () => {
       headers: { 'content-type': 'text/plain' },
       body: 'x\r\ny',
     });
+    expect(ftwRequest({ method: 'POST', uri: '/post', data: 'var=1' })?.headers).toEqual({
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     const raw = 'GET /a?q=%27 HTTP/1.1\r\nHost: localhost\r\nReferer: x\r\n\r\n';
     const fromRaw = { method: 'GET', path: '/a', query: 'q=%27', headers: { host: 'localhost', referer: 'x' } };
     expect(ftwRequest({ raw_request: raw })).toEqual(fromRaw);
@@ -55,10 +58,13 @@ describe('CRS regression tests', () => {
     const r = evaluateCrs(dir, (q) => engine.inspect(q), { '942100': 1, '942432': 4 }, 1);
     expect(r.classes).toEqual({ sqli: { attacks: [1, 2], negatives: [0, 1] } });
     expect(r.skipped).toBe(1);
+    expect(r.unreadable).toEqual([]);
     expect(r.misses).toEqual(['942100-2: var=hello world [score 0]']);
     expect(formatCrs(r, true)).toContain('sqli             1/2   50.0%         0/1    0.0%');
-    expect(evaluateCrs(dir, (q) => engine.inspect(q), { '942100': 1, '942432': 4 }, 4).classes.sqli?.attacks).toEqual([
-      1, 3,
-    ]);
+    writeFileSync(join(dir, 'REQUEST-942', '942999.yaml'), 'tests:\n  - data: "unclosed\n');
+    const all = evaluateCrs(dir, (q) => engine.inspect(q), { '942100': 1, '942432': 4 }, 4);
+    expect(all.classes.sqli?.attacks).toEqual([1, 3]);
+    expect(all.unreadable).toHaveLength(1);
+    expect(formatCrs(all)).toContain('not YAML, left out:');
   });
 });

@@ -869,10 +869,12 @@ const DANGEROUS_PROCS = new Set([
   'sp_oacreate',
 ]);
 
+/** An operand, then a comparison with a second operand or a logic word: "1=1", "x like 'a'", "1 or 1" ("pain!" is not). */
 function logicExprLike(toks: Tok[], i: number): boolean {
   const a = toks[i];
   const op = toks[i + 1];
-  return !!a && OPERAND.has(a.t) && !!op && (op.t === 'o' || op.t === '&');
+  if (!a || !OPERAND.has(a.t) || !op) return false;
+  return op.t === '&' || (op.t === 'o' && COMPARE.test(op.v) && toks[i + 2] !== undefined);
 }
 
 /** A logic word before a short operand compared with itself (or a=a): identicalComparison's shape, after any word. */

@@ -270,7 +270,7 @@ export const xss: Detector = {
     // Comments and blanks that JavaScript ignores between a name and its property, call or template:
     // "document /*x*/ . cookie", "self [ 'alert' ] (1)", "[] . sort . call `${alert}1`".
     let t = s;
-    if ((f & F.STAR && s.includes('/*')) || (f & F.SPACE && (s.includes('document') || s.includes('call')))) {
+    if ((f & F.STAR && s.includes('/*')) || (f & F.SPACE && f & (F.BACKTICK | F.BRACKET))) {
       t = s.replace(JS_COMMENT, '').replace(JS_GAPS, '$1');
       if (t === s) t = s;
     }
