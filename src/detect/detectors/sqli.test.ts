@@ -76,6 +76,9 @@ const ATTACKS = [
   "1';call regexp_substring(repeat(right(char(2385),0),500000000),null)--",
   // From the OWASP CRS regression tests (942xxx), once missed:
   ' exec xp_cmdshell',
+  "admin@juice-sh.op';",
+  'admin@juice-sh.op";',
+  "root@example.com'/* comment */;",
 ];
 
 const BENIGN = [
@@ -121,6 +124,9 @@ const BENIGN = [
   "repeat('-', 80)",
   'case when x = 1 then y end',
   'having pain!',
+  "say 'hi';",
+  "It's late; go home",
+  'console.log("a");',
   'where am I?',
   'Please execute the master plan',
 ];

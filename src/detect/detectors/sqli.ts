@@ -669,6 +669,8 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
           ((b?.t === 'k' || b?.t === 'b') && toks.length <= 8 && toks[toks.length - 1]?.t === 'c')
         )
           take('sqli.stacked', CRITICAL, a.at);
+        // "admin@juice-sh.op';": a bare value closed and the statement ended there, the rest of the query cut off.
+        else if (!b && bareBefore(toks)) take('sqli.string_break', CRITICAL, a.at);
         break;
       case ')': {
         let j = 1;
