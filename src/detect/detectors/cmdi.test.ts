@@ -31,6 +31,12 @@ const ATTACKS = [
   '<!--#exec cmd="/bin/cat /etc/passwd"-->',
   'dir C:\\Users',
   'ping.exe -n 31 127.0.0.1',
+  // From the OWASP CRS regression tests (934100), once missed:
+  '_$$ND_FUNC$$_function(){require("child_process").exec("id")}()',
+  'XyQkTkRfRlVOQyQkXwo=',
+  "process.mainModule.require('child_process').execSync('id')",
+  '#{process.binding(foo).spawn(foo2)}',
+  'process["mainModule"]',
 ];
 const BENIGN = [
   'Tom & Jerry',
@@ -43,6 +49,8 @@ const BENIGN = [
   'rm -rf is dangerous, do not run it',
   'Use git log | grep fix',
   'setup.exe is in the downloads folder',
+  'The process binding the two teams is slow',
+  'Our hiring process: main module first, then a call',
   'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
 ];
 

@@ -230,6 +230,21 @@ const STRONG_CALLS = /iex|downloadstring|system|exec|passthru|popen|proc_open/;
 export function strong(s: string): RegExpExecArray | null {
   return STRONG_NEED.test(s) || (s.indexOf('(') !== -1 && STRONG_CALLS.test(s)) ? STRONG.exec(s) : null;
 }
+/**
+ * Node.js code execution: node-serialize's function marker (CVE-2017-5941), raw or as its base64 in a cookie
+ * ("_$$ND_FUNC$$" is "XyQkTkRfRlVOQyQk"), and the ways to a shell from injected JavaScript.
+ */
+const NODE_EXEC =
+  /_\$\$nd_func\$\$_|xyqktkrfrlvoqyqk|\bchild_process\b|\bprocess\s*(?:\.\s*|\[\s*['"`]?)(?:mainmodule|binding)\b/;
+function nodeExec(v: Value): RegExpExecArray | null {
+  const s = v.lower;
+  return s.includes('process') ||
+    (v.flags & F.DOLLAR && s.includes('nd_func')) ||
+    (!(v.flags & F.SPACE) && s.includes('xyqktkrfrlvoqyqk'))
+    ? NODE_EXEC.exec(s)
+    : null;
+}
+
 /** CODE_EXEC needs a "<" or a "$", or a "(" and one of the functions it names. */
 const CODE_CALLS = /phpinfo|system|exec|passthru|popen|proc_open|assert|eval/;
 function codeExec(v: Value): RegExpExecArray | null {
@@ -250,6 +265,8 @@ export const cmdi: Detector = {
   detect(v: Value): Hit | null {
     const SEPS = F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.NEWLINE | F.BRACE | F.BACKSLASH | F.SLASH;
     if (v.isKey) return null;
+    const node = nodeExec(v);
+    if (node) return { rule: 'cmdi.code_exec', score: CRITICAL, at: node.index };
     if (v.flags & F.BRACE && v.flags & F.LPAREN && SHELLSHOCK.test(v.lower))
       return { rule: 'cmdi.shellshock', score: CRITICAL, at: 0 };
     if (!(v.flags & SEPS) || !quick(v.lower, v.flags)) {

@@ -5,6 +5,7 @@ import { classifyHost, parseIPv4Loose } from './ssrf.js';
 const ATTACKS = [
   'http://169.254.169.254/latest/meta-data/',
   'http://metadata.google.internal/computeMetadata/v1/',
+  'https://metadata.packet.net/userdata',
   'http://2130706433/',
   'http://0x7f000001/',
   'http://0177.0.0.1/',

@@ -16,6 +16,9 @@ const METADATA_HOSTS = new Set([
   'instance-data',
   'instance-data.ec2.internal',
   'metadata.azure.com',
+  'metadata.packet.net',
+  'metadata.platformequinix.com',
+  'metadata.tencentyun.com',
   'kubernetes.default.svc',
   'kubernetes.default',
 ]);
