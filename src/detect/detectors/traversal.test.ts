@@ -15,6 +15,8 @@ const ATTACKS = [
   '..%c0%af..%c0%afetc%c0%afpasswd',
   '..%c0%2f..%c0%2fetc%c0%2fpasswd',
   '%uff0e%uff0e%u2215%uff0e%uff0e%u2215etc%u2215passwd',
+  '/sys/class',
+  '/sys/kernel/debug/tracing',
 ];
 const BENIGN = [
   "import x from '../utils'",
@@ -23,6 +25,7 @@ const BENIGN = [
   'https://example.com/docs/guide',
   '../../dist/web',
   'file://server/share',
+  'https://example.com/sys/classes/math-101',
 ];
 
 describe('traversal detector', () => {
