@@ -33,7 +33,8 @@ const WRAPPERS = new Set(['time', 'nohup', 'strace', 'ltrace', 'nice', 'sudo', '
 /** A name as COMMANDS lists it: without ".exe" or a version (python3.10, gcc10.1). */
 function commandBase(base: string): string {
   const b = base.endsWith('.exe') ? base.slice(0, -4) : base;
-  if (COMMANDS.has(b) || WORD_COMMANDS.has(b)) return b;
+  const last = b.charCodeAt(b.length - 1);
+  if (!(last >= 48 && last <= 57) || COMMANDS.has(b) || WORD_COMMANDS.has(b)) return b;
   const v = b.replace(/[\d.]+$/, '');
   return v !== b && v.length >= 2 && COMMANDS.has(v) ? v : b;
 }
