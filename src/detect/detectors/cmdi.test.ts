@@ -48,6 +48,9 @@ const ATTACKS = [
   ';c89 -wrapper sh,-c,id .',
   ';iwr http://example.com/path/file.ps1',
   ';gcc10.1 -o /tmp/x x.c',
+  "; python -c 'import os'",
+  '| perl /tmp/x.pl',
+  '; php -r "system(1);"',
 ];
 const BENIGN = [
   'Tom & Jerry',
@@ -66,6 +69,9 @@ const BENIGN = [
   'sudo make me a sandwich',
   "It's 'curl' you want, not wget",
   'Time ps: bring the slides',
+  'Docker; Python; Go',
+  'Skills: Java; Python scripting; SQL',
+  'I use perl; ruby; php daily',
   'Our hiring process: main module first, then a call',
   'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
 ];

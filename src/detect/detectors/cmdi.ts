@@ -226,6 +226,27 @@ const CODE_EXEC =
 /** Every word after the command is shell-shaped (a flag, a path, a number, an address, a quoted string). */
 const ARG =
   /^(?:-{1,2}[\w=.-]*|[\w.~-]*\/[\w./*~-]*|\d[\d.:]*|['"`].*|[a-z]:\\.*|\$\S+|[<>|&;]+|\d?>&?\d?|[a-z]+:\/\/\S+|[\w.-]+\.(?:sh|php|pl|py|rb|txt|exe|ps1|bat|dll|elf))$/;
+/** Interpreters and tools that are also product names in skill lists: they need an argument (PRODUCTS below). */
+const PRODUCTS = new Set(
+  (
+    'python python2 python3 perl php ruby lua irb gcc clang mysql psql mongo sqlite3 ansible ansible-playbook ' +
+    'ansible-galaxy ansible-console ansible-doc ansible-inventory ansible-pull ansible-vault ansible-config ' +
+    'chef-client chef-shell chef-run chef-vault powershell pwsh'
+  ).split(' '),
+);
+/**
+ * What follows a command (blanks skipped) is an argument: a shell-shaped token (ARG), a redirection or here-string,
+ * or words followed by an option, a path or a redirection before the next separator (argShape's strong test).
+ */
+function productArg(s: string, from: number): boolean {
+  let i = from;
+  while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  let j = i;
+  while (j < s.length && j - i < 200 && !/[\s;|&\n)]/.test(s[j] as string)) j++;
+  if (j === i) return false;
+  const c = s.charCodeAt(i);
+  return c === 60 || c === 62 || ARG.test(s.slice(i, j)) || argShape(s, from, true, ';');
+}
 function commandLineOnly(s: string, from: number): boolean {
   const rest = s.slice(from, from + 200).trim();
   if (!rest) return false;
@@ -372,7 +393,12 @@ export const cmdi: Detector = {
       }
       const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);
       let score = 0;
-      if (COMMANDS.has(base) || COMMANDS.has(w.base)) {
+      if (PRODUCTS.has(base) && sep !== '^') {
+        // Languages and tools are named in lists ("Docker; Python; Go", "Java; Python scripting"): after a separator
+        // they need an argument shaped like one (python -c ..., perl x.pl, irb<<<1+2, ansible all -m ping); with no
+        // argument they run nothing.
+        if (productArg(s, w.end)) score = CRITICAL;
+      } else if (COMMANDS.has(base) || COMMANDS.has(w.base)) {
         // At the very start a command needs a shell-shaped argument: "mongo query that works" is prose.
         if (argShape(s, w.end, sep === '^', sep))
           score = sep === '^' ? (commandLineOnly(s, w.end) ? CRITICAL : WARNING) : CRITICAL;
