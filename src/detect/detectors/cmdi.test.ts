@@ -51,6 +51,11 @@ const ATTACKS = [
   "; python -c 'import os'",
   '| perl /tmp/x.pl',
   '; php -r "system(1);"',
+  // From the OWASP CRS regression tests (933xxx), once missed:
+  'O:8:"stdClass":1:{s:1:"a";i:2;}',
+  '(system)(whoami)',
+  '("system  ")("whoami")',
+  "eval(base64_decode('cGFwYWRhcHVwaSwK'))",
 ];
 const BENIGN = [
   'Tom & Jerry',
@@ -72,6 +77,8 @@ const BENIGN = [
   'Docker; Python; Go',
   'Skills: Java; Python scripting; SQL',
   'I use perl; ruby; php daily',
+  'Ratio 8:"good":1:{see below}',
+  'The (system) (admin) role',
   'Our hiring process: main module first, then a call',
   'import React from \'react\';\nexport default function App() { return <div className="app">Hello</div>; }',
 ];

@@ -222,7 +222,7 @@ const RECON = /^\s*(?:whoami|ifconfig|ipconfig|netstat|uname|systeminfo|tasklist
 const SHELLSHOCK = /^\s*\(\s*\)\s*\{/;
 /** Code execution in the server-side languages payload lists pair with shell commands (PHP, SSI, Perl/JS eval). */
 const CODE_EXEC =
-  /<\?php|\$_(?:get|post|request|cookie|server)\s*\[|<!--\s*#\s*exec\s+cmd\s*=|\b(?:phpinfo|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert)\s*\(\s*(?:['"$)]|\$_)|\$\{@?(?:print|system|eval)\s*\(|\{\$\{[a-z_]+\s*\(|\beval\s*\(\s*['"](?:ls|id|pwd|whoami|cat|sleep|echo)\b/;
+  /<\?php|\$_(?:get|post|request|cookie|server)\s*\[|<!--\s*#\s*exec\s+cmd\s*=|\b(?:phpinfo|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert)\s*\(\s*(?:['"$)]|\$_)|\$\{@?(?:print|system|eval)\s*\(|\{\$\{[a-z_]+\s*\(|\beval\s*\(\s*['"](?:ls|id|pwd|whoami|cat|sleep|echo)\b|\beval\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(|\(\s*["']?\s*(?:system|exec|shell_exec|passthru|popen|proc_open|assert)\s*["']?\s*\)\(/;
 /** Every word after the command is shell-shaped (a flag, a path, a number, an address, a quoted string). */
 const ARG =
   /^(?:-{1,2}[\w=.-]*|[\w.~-]*\/[\w./*~-]*|\d[\d.:]*|['"`].*|[a-z]:\\.*|\$\S+|[<>|&;]+|\d?>&?\d?|[a-z]+:\/\/\S+|[\w.-]+\.(?:sh|php|pl|py|rb|txt|exe|ps1|bat|dll|elf))$/;
@@ -291,6 +291,9 @@ function nodeExec(v: Value): RegExpExecArray | null {
     : null;
 }
 
+/** O:8:"stdClass":1:{...} / C:11:"ArrayObject":... as PHP's serialize() writes an object. */
+const PHP_OBJECT = /\b[oc]:\d{1,4}:"[a-z_\\][\w\\]{0,127}":\d{1,4}:\{/;
+
 /** CODE_EXEC needs a "<" or a "$", or a "(" and one of the functions it names. */
 const CODE_CALLS = /phpinfo|system|exec|passthru|popen|proc_open|assert|eval/;
 function codeExec(v: Value): RegExpExecArray | null {
@@ -313,6 +316,11 @@ export const cmdi: Detector = {
     if (v.isKey) return null;
     const node = nodeExec(v);
     if (node) return { rule: 'cmdi.code_exec', score: CRITICAL, at: node.index };
+    // A PHP-serialized object handed to unserialize() builds any class the application loads (object injection).
+    if (v.flags & F.COLON && v.flags & F.BRACE && v.flags & F.QUOTE) {
+      const o = PHP_OBJECT.exec(v.lower);
+      if (o) return { rule: 'cmdi.deserialization', score: CRITICAL, at: o.index };
+    }
     if (v.flags & F.BRACE && v.flags & F.LPAREN && SHELLSHOCK.test(v.lower))
       return { rule: 'cmdi.shellshock', score: CRITICAL, at: 0 };
     if (!(v.flags & SEPS) || !quick(v.lower, v.flags)) {
