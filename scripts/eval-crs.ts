@@ -5,11 +5,13 @@
  * (text that looks like an attack to a regular expression, or an attack only other rules catch).
  *   npm run corpus:crs -- DIR [--pl N] [--verbose] [--json]
  * DIR holds the test files (any depth). With DIR/pl.json (rule id -> paranoia level) only rules at level N or lower
- * count (default 1, the level CRS runs by default: higher levels are tuned to flag more than attacks).
+ * count (default 1, the level CRS runs by default: higher levels are tuned to flag more than attacks); without it,
+ * or for a rule it does not list, every test counts. A negative flagged may still be an attack another CRS rule
+ * catches, and an attack counts as detected whatever class the engine gives it: read the --verbose lists.
  * Importing this module runs nothing; the pure parts are unit-tested in test/corpus/crs.test.ts.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { DetectionEngine } from '../src/detect/engine.js';
@@ -132,7 +134,7 @@ export function evaluateCrs(
       out.unreadable.push(`${file}: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    const ruleId = String(doc?.rule_id ?? /(\d{6})/.exec(file)?.[1] ?? '');
+    const ruleId = String(doc?.rule_id ?? /(\d{6})/.exec(basename(file))?.[1] ?? '');
     const cls = FILE_CLASS[ruleId.slice(0, 3)];
     if (!cls || !doc?.tests) continue;
     const level = levels[ruleId];
@@ -202,6 +204,10 @@ function main(argv: string[]): number {
   }
   const plAt = argv.indexOf('--pl');
   const maxLevel = plAt === -1 ? 1 : Number(argv[plAt + 1]);
+  if (!Number.isInteger(maxLevel) || maxLevel < 1 || maxLevel > 4) {
+    process.stderr.write('--pl takes a paranoia level, 1 to 4\n');
+    return 2;
+  }
   const plFile = join(dir, 'pl.json');
   const levels = existsSync(plFile) ? (JSON.parse(readFileSync(plFile, 'utf8')) as Record<string, number>) : {};
   const engine = new DetectionEngine();

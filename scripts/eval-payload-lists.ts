@@ -159,7 +159,7 @@ const CSV_LABELS: Record<string, AttackClass | 'benign'> = {
 export interface CsvResult {
   /** Per label and place: [called an attack, sent]. */
   counts: Record<string, Record<string, [number, number]>>;
-  /** Rows whose label is none of CSV_LABELS. */
+  /** Rows whose label is none of CSV_LABELS, or whose payload is empty. */
   skipped: number;
   /** Attacks missed and benign values flagged, with the place and findings. */
   errors: string[];
@@ -171,7 +171,8 @@ export interface CsvResult {
  * positives for benign ones.
  */
 export function evaluateCsv(text: string, inspect: (r: InspectRequest) => InspectReport): CsvResult {
-  const [header, ...rows] = parseCsv(text);
+  // Rows are counted as the dataset has them, repeats included (its own class counts do the same).
+  const [header, ...rows] = parseCsv(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   const col = (name: string) => header?.indexOf(name) ?? -1;
   const pi = col('payload');
   const li = col('attack_type') !== -1 ? col('attack_type') : col('label');
@@ -208,7 +209,7 @@ export function formatCsv(r: CsvResult, verbose = false): string {
   for (const [label, places] of Object.entries(r.counts))
     for (const [place, [d, n]] of Object.entries(places))
       rows.push(`${label.padEnd(10)} ${place.padEnd(7)} ${`${d}/${n}`.padStart(11)}  ${pct(d, n)}`);
-  if (r.skipped) rows.push(`(${r.skipped} rows with another label skipped)`);
+  if (r.skipped) rows.push(`(${r.skipped} rows with another label or an empty payload skipped)`);
   if (verbose) for (const e of r.errors) rows.push(`  ${e}`);
   return `${rows.join('\n')}\n`;
 }

@@ -387,8 +387,9 @@ export class DetectionEngine {
         }
       }
       if (this.excluded(hit.rule, d.cls, rv.location)) continue;
-      // A name without "=" is read as a name and as a value: one finding per rule and place.
-      if (value.isKey !== rv.isKey && findings.some((x) => x.rule === hit.rule && x.location === rv.location)) continue;
+      // A name without "=" is read as a name and as a value (its odd-key pass comes first): one finding per rule and
+      // place. Findings are few (most values have none), so the scan is short.
+      if (!value.isKey && findings.some((x) => x.rule === hit.rule && x.location === rv.location)) continue;
       findings.push({
         rule: hit.rule,
         class: d.cls,

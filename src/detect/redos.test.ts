@@ -64,6 +64,11 @@ const GENERATORS: Record<string, (n: number) => string> = {
   // SQL probe calls: repeat( with arguments that never reach a large count, conditionals on numbers never closed.
   repeat_args: (n) => `=${'repeat(a,'.repeat(n / 9)}`,
   probe_calls: (n) => 'iif(1=1 case when 2=2 '.repeat(n / 22),
+  // Found by review: blanks before a JS gap, blanks around an optional quote, a long versioned word after a wrapper.
+  js_gaps: (n) => `[a${' '.repeat(n)}b \``,
+  js_gaps_comment: (n) => `/* */ top${' '.repeat(n)}x`,
+  paren_blanks: (n) => `<(${' '.repeat(n)}`,
+  wrapped_version: (n) => `time a${'1'.repeat(n)}x1`,
 };
 
 function fastest(fn: () => void, runs = 7): number {

@@ -87,5 +87,7 @@ describe('labelled CSV', () => {
     expect(r.errors).toEqual([]);
     expect(formatCsv(r)).toContain('benign     query           0/2  0.0%');
     expect(() => evaluateCsv('a,b\n1,2\n', (q) => engine.inspect(q))).toThrow(/payload/);
+    // A byte-order mark before the header is not part of the first column's name.
+    expect(evaluateCsv(`\ufeffpayload,label\nx,norm\n`, (q) => engine.inspect(q)).counts.benign?.query).toEqual([0, 1]);
   });
 });

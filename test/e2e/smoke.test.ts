@@ -147,6 +147,10 @@ describe('demo config end to end', () => {
     const verify = cli(['audit', 'verify', '--config', file]);
     expect(verify.stdout).toMatch(/chain main: OK/);
     expect(verify.status).toBe(0);
+    // spawnSync blocked this process's event loop for seconds (more on a loaded CI host): the gateway may have closed
+    // pooled keep-alive sockets (5 s idle) meanwhile. One turn of the loop lets the client see those closes before the
+    // next test's POST, which fetch would not retry on a socket that turns out closed (UND_ERR_SOCKET).
+    await new Promise((r) => setTimeout(r, 20));
   });
 
   it('the seeded OAuth client gets a token from the built-in authorization server and calls a route with it', async () => {

@@ -11,14 +11,14 @@ import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, 
 /** Commands that are not English words: any argument (or none) makes the command position an attack. */
 const COMMANDS = new Set(
   (
-    'whoami uname ifconfig ipconfig netstat wget curl nc ncat netcat bash sh zsh ksh csh dash tcsh fish powershell pwsh ' +
+    'whoami uname ifconfig ipconfig netstat wget curl nc ncat netcat bash sh zsh ksh csh tcsh powershell pwsh ' +
     'cmd cmd.exe powershell.exe perl python python2 python3 php ruby lua printf nslookup systeminfo tasklist taskkill chmod ' +
     'chown chgrp rm rmdir mkdir cp mv passwd useradd usermod userdel crontab base64 xxd telnet ssh scp sftp ftp tftp ' +
     'certutil bitsadmin wmic regsvr32 rundll32 mshta cscript wscript msiexec nohup ' +
-    'hostname getent busybox socat openssl sudo su printenv ps pwd lsb_release ls uptime dmesg lsof ifup tcpdump nmap ' +
-    'iptables killall pkill shutdown reboot halt systemctl service chroot dd mkfifo mknod ' +
+    'hostname getent busybox socat openssl sudo printenv ps pwd lsb_release ls uptime dmesg lsof ifup tcpdump nmap ' +
+    'iptables killall pkill systemctl chroot dd mkfifo mknod ' +
     'jrunscript sqlite3 mysql psql mongo redis-cli ldapsearch smbclient net.exe reg.exe ' +
-    'ver vol whoami.exe netsh sysinfo nltest dsquery qwinsta schtasks sc.exe arp route traceroute tracert ipconfig.exe ' +
+    'whoami.exe netsh sysinfo nltest dsquery qwinsta schtasks sc.exe arp traceroute tracert ipconfig.exe ' +
     // GTFOBins-style binaries that are no English word: compilers, debuggers, archivers, tracers, admin tools.
     'gcc c89 c99 clang irb gdb lldb rmt rmt-tar rmt-dump flock cpulimit lastlog lastlogin strace ltrace zstdcat zcat ' +
     'gunzip bsdtar 7z 7za unzip base32 hexdump rsync ssh-keygen pkexec doas runuser setarch unshare nsenter chattr ' +
@@ -28,19 +28,24 @@ const COMMANDS = new Set(
     'iwr irm iwmi invoke-webrequest invoke-restmethod invoke-wmimethod start-process'
   ).split(' '),
 );
-/** Words that run the command after them (time ifconfig, nohup id, sudo -u x cat): that word is a command position. */
+/** Words that run the command right after them (time ifconfig, nohup ifconfig): that word is a command position. */
 const WRAPPERS = new Set(['time', 'nohup', 'strace', 'ltrace', 'nice', 'sudo', 'doas', 'stdbuf', 'ionice', 'busybox']);
+/** Names that carry a version in their binary's name (python3.10, gcc10.1, php8.2); "ps5" or "cp1252" do not. */
+const VERSIONED = new Set(['python', 'php', 'perl', 'ruby', 'lua', 'gcc', 'clang']);
 /** A name as COMMANDS lists it: without ".exe" or a version (python3.10, gcc10.1). */
 function commandBase(base: string): string {
   const b = base.endsWith('.exe') ? base.slice(0, -4) : base;
-  const last = b.charCodeAt(b.length - 1);
-  if (!(last >= 48 && last <= 57) || COMMANDS.has(b) || WORD_COMMANDS.has(b)) return b;
-  const v = b.replace(/[\d.]+$/, '');
-  return v !== b && v.length >= 2 && COMMANDS.has(v) ? v : b;
+  let e = b.length;
+  while (e > 0 && ((b.charCodeAt(e - 1) >= 48 && b.charCodeAt(e - 1) <= 57) || b.charCodeAt(e - 1) === 46)) e--;
+  if (e === b.length || COMMANDS.has(b) || WORD_COMMANDS.has(b)) return b;
+  const v = b.slice(0, e);
+  return VERSIONED.has(v) ? v : b;
 }
 /** Commands that are also words: they need an argument shaped like a shell argument. */
 const WORD_COMMANDS = new Set(
-  'grep egrep fgrep awk gawk sed xargs id cat echo ping sleep more less type dir set net find head tail sort who last kill date whois mount env tee touch ln od tr cut wc uniq rev diff host dig locate which whereis nl fold strings eval exec'.split(
+  // Shells, and words such as "service" and "route", are English or Spanish too ("soup; fish and chips", "intro; service
+  // review", "notes; su casa"): they need a shell-shaped argument, as these do.
+  'grep egrep fgrep awk gawk sed xargs id cat echo ping sleep more less type dir set net find head tail sort who last kill date whois mount env tee touch ln od tr cut wc uniq rev diff host dig locate which whereis nl fold strings eval exec fish dash su shutdown reboot halt service route ver vol'.split(
     ' ',
   ),
 );
@@ -222,7 +227,7 @@ const RECON = /^\s*(?:whoami|ifconfig|ipconfig|netstat|uname|systeminfo|tasklist
 const SHELLSHOCK = /^\s*\(\s*\)\s*\{/;
 /** Code execution in the server-side languages payload lists pair with shell commands (PHP, SSI, Perl/JS eval). */
 const CODE_EXEC =
-  /<\?php|\$_(?:get|post|request|cookie|server)\s*\[|<!--\s*#\s*exec\s+cmd\s*=|\b(?:phpinfo|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert)\s*\(\s*(?:['"$)]|\$_)|\$\{@?(?:print|system|eval)\s*\(|\{\$\{[a-z_]+\s*\(|\beval\s*\(\s*['"](?:ls|id|pwd|whoami|cat|sleep|echo)\b|\beval\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(|\(\s*["']?\s*(?:system|exec|shell_exec|passthru|popen|proc_open|assert)\s*["']?\s*\)\(/;
+  /<\?php|\$_(?:get|post|request|cookie|server)\s*\[|<!--\s*#\s*exec\s+cmd\s*=|\b(?:phpinfo|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert)\s*\(\s*(?:['"$)]|\$_)|\$\{@?(?:print|system|eval)\s*\(|\{\$\{[a-z_]+\s*\(|\beval\s*\(\s*['"](?:ls|id|pwd|whoami|cat|sleep|echo)\b|\beval\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(|\(\s*(?:["']\s*)?(?:system|exec|shell_exec|passthru|popen|proc_open|assert)\s*(?:["']\s*)?\)\(/;
 /** Every word after the command is shell-shaped (a flag, a path, a number, an address, a quoted string). */
 const ARG =
   /^(?:-{1,2}[\w=.-]*|[\w.~-]*\/[\w./*~-]*|\d[\d.:]*|['"`].*|[a-z]:\\.*|\$\S+|[<>|&;]+|\d?>&?\d?|[a-z]+:\/\/\S+|[\w.-]+\.(?:sh|php|pl|py|rb|txt|exe|ps1|bat|dll|elf))$/;
@@ -231,7 +236,10 @@ const PRODUCTS = new Set(
   (
     'python python2 python3 perl php ruby lua irb gcc clang mysql psql mongo sqlite3 ansible ansible-playbook ' +
     'ansible-galaxy ansible-console ansible-doc ansible-inventory ansible-pull ansible-vault ansible-config ' +
-    'chef-client chef-shell chef-run chef-vault powershell pwsh'
+    'chef-client chef-shell chef-run chef-vault powershell pwsh ' +
+    // Standards, formats and tools that lists name as often as shells run them ("C89; C99", "zip; 7z", "herd; flock").
+    'c89 c99 gdb lldb rmt rmt-tar rmt-dump flock cpulimit lastlog lastlogin strace ltrace zstdcat zcat gunzip bsdtar ' +
+    '7z 7za unzip base32 hexdump rsync ssh-keygen runuser setarch unshare nsenter chattr ionice taskset stdbuf visudo cscli'
   ).split(' '),
 );
 /**
@@ -245,7 +253,10 @@ function productArg(s: string, from: number): boolean {
   while (j < s.length && j - i < 200 && !/[\s;|&\n)]/.test(s[j] as string)) j++;
   if (j === i) return false;
   const c = s.charCodeAt(i);
-  return c === 60 || c === 62 || ARG.test(s.slice(i, j)) || argShape(s, from, true, ';');
+  const token = s.slice(i, j);
+  // A version is no argument: "Java 17; Python 3.11; Go".
+  if (/^\d[\d.]*$/.test(token)) return false;
+  return c === 60 || c === 62 || ARG.test(token) || argShape(s, from, true, ';');
 }
 function commandLineOnly(s: string, from: number): boolean {
   const rest = s.slice(from, from + 200).trim();
@@ -278,10 +289,12 @@ export function strong(s: string): RegExpExecArray | null {
 }
 /**
  * Node.js code execution: node-serialize's function marker (CVE-2017-5941), raw or as its base64 in a cookie
- * ("_$$ND_FUNC$$" is "XyQkTkRfRlVOQyQk"), and the ways to a shell from injected JavaScript.
+ * ("_$$ND_FUNC$$" is "XyQkTkRfRlVOQyQk"), and the ways to a shell from injected JavaScript: child_process required
+ * or called, process.mainModule, process.binding(x).spawn. A Node stack trace ("node:internal/child_process:284")
+ * and prose about them ("process.binding() is deprecated") hold none of these.
  */
 const NODE_EXEC =
-  /_\$\$nd_func\$\$_|xyqktkrfrlvoqyqk|\bchild_process\b|\bprocess\s*(?:\.\s*|\[\s*['"`]?)(?:mainmodule|binding)\b/;
+  /_\$\$nd_func\$\$_|xyqktkrfrlvoqyqk|\brequire\s*\(\s*['"`](?:node:)?child_process|\bchild_process['"`]?\s*\)?\s*\.\s*(?:exec|execsync|execfile|spawn|spawnsync|fork)\s*\(|\bprocess(?:\.mainmodule\b|\.binding\s*\([^)]{1,64}\)\s*\.|\[\s*['"`]?(?:mainmodule|binding))/;
 function nodeExec(v: Value): RegExpExecArray | null {
   const s = v.lower;
   return s.includes('process') ||
@@ -333,10 +346,16 @@ export const cmdi: Detector = {
       // Windows names the same programs with ".exe": ping.exe -n 3 127.0.0.1.
       const base = w === null ? null : commandBase(w);
       if (base !== null && w !== null && WRAPPERS.has(base)) {
-        const inner = leadingWord(v.lower.slice(v.lower.indexOf(w) + w.length));
-        if (inner !== null && COMMANDS.has(commandBase(inner))) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
-        const last = v.lower.slice(v.lower.indexOf(w) + w.length).trim();
-        if (COMMANDS.has(commandBase(last))) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+        // "time ifconfig", "nohup ifconfig -a": the wrapped command alone or with shell-shaped arguments only
+        // ("Time service outage" and "Nice python tutorial" are prose).
+        const rest = v.lower.slice(v.lower.indexOf(w) + w.length);
+        const inner = wordAt(rest, rest.length - rest.trimStart().length);
+        if (
+          inner &&
+          COMMANDS.has(commandBase(inner.base)) &&
+          (inner.end >= rest.trimEnd().length || commandLineOnly(rest, inner.end))
+        )
+          return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       }
       if (
         w !== null &&
@@ -385,7 +404,7 @@ export const cmdi: Detector = {
         continue;
       }
       let base = commandBase(w.base);
-      // "time ifconfig", "nohup id": the wrapped command stands where the wrapper did.
+      // "time ifconfig", "; nohup curl x": the wrapped command stands where the wrapper did.
       if (WRAPPERS.has(base)) {
         let q = w.end;
         while (q < n && (s.charCodeAt(q) === 32 || s.charCodeAt(q) === 9)) q++;
@@ -393,10 +412,8 @@ export const cmdi: Detector = {
         if (inner && COMMANDS.has(commandBase(inner.base))) {
           w = inner;
           base = commandBase(inner.base);
-          if (sep === '^' && argShape(s, w.end, false, sep)) {
-            hit = { rule: 'cmdi.command', score: CRITICAL, at: 0 };
-            return hit;
-          }
+          if (sep === '^' && (w.end >= s.trimEnd().length || commandLineOnly(s, w.end)))
+            return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
         }
       }
       const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);

@@ -124,6 +124,7 @@ const BENIGN = [
   "repeat('-', 80)",
   'case when x = 1 then y end',
   'having pain!',
+  'Shirt (blue) order by 2 -- asap',
   "say 'hi';",
   "It's late; go home",
   'console.log("a");',

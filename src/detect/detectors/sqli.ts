@@ -794,7 +794,11 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
             probe !== null &&
             (i === start ||
               (probe === 'comment' &&
-                (prev?.t === ')' || (prev?.t === 'n' && toks[i - 2]?.t === 'o' && toks[i - 3]?.t === 'n'))))
+                // "1) order by 1--", "-7277))) order by 1#": the paren closes a number, a string or another paren
+                // ("Shirt (blue) order by 2 -- asap" closes a word).
+                ((prev?.t === ')' &&
+                  (broke || toks[i - 2]?.t === 'n' || toks[i - 2]?.t === 's' || toks[i - 2]?.t === ')')) ||
+                  (prev?.t === 'n' && toks[i - 2]?.t === 'o' && toks[i - 3]?.t === 'n'))))
           )
             take('sqli.order_by', CRITICAL, t.at);
         }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { inspectRequest } from '../engine.js';
 import { detects, inHeader, inJson, inQuery } from '../testing.js';
 
 const ATTACKS = [
@@ -44,6 +45,12 @@ const BENIGN = [
   'The document (attached) has the call notes. Call me [after lunch]!',
   'Wow!! [+1] (great)',
   '<xsl:template match="/">',
+  "It's top [priority]",
+  'Results - Top [10]',
+  'Student - parent [guardian]',
+  'How do I set div.innerHTML safely?',
+  '<xs:import namespace="urn:x"/>',
+  '<xsl:import href="a.xsl"/>',
 ];
 
 describe('xss detector', () => {
@@ -64,7 +71,15 @@ describe('xss detector', () => {
     expect(detects(inQuery('1', encodeURIComponent('<img src=x onerror=alert(1)>')), 'xss')).toBe(true);
     expect(detects(inJson({ '<svg onload=alert(1)>': 'x' }), 'xss')).toBe(true);
     expect(detects(inHeader('cookie', '<STYLE>BODY{x:1}</STYLE><script>alert(1)</script>'), 'xss')).toBe(true);
-    expect(inJson({ 'First Name': 'Ann', 'a[b]': 1, 'x-y.z': 2, $top: 5 }).attack).toBe(false);
+    expect(inJson({ 'First Name': 'Ann', 'a[b]': 1, 'x-y.z': 2, $top: 5, 'Time Service': 1 }).attack).toBe(false);
+    // A name without "=" is read as a name and as a value: one finding per rule and place.
+    const r = inspectRequest({
+      method: 'GET',
+      path: '/x',
+      query: encodeURIComponent('<script>alert(1)</script>'),
+      headers: {},
+    });
+    expect(r.findings.filter((x) => x.rule === 'xss.tag')).toHaveLength(1);
   });
   it('inspects JSON and headers', () => {
     expect(detects(inJson({ comment: { text: 'nice <img src=x onerror=alert(1)>' } }), 'xss')).toBe(true);
