@@ -6,6 +6,8 @@
  *   npm run corpus:lists -- DIR --json        machine-readable result
  *   npm run corpus:lists -- --csv FILE        a labelled CSV (HttpParamsDataset's columns: payload, attack_type with
  *                                             norm, sqli, xss, cmdi, path-traversal): recall and false positives
+ *   npm run corpus:lists -- --benign FILE     strings that are no attack, one a line: each sent as a query value and
+ *                                             name, a JSON value and key; what is flagged is a false positive
  * Each payload is sent as a client would send it, with the engine's default options: URL-encoded in a query parameter
  * and as a JSON string field; traversal payloads go into the query as they are (the lists encode them themselves),
  * XXE payloads as an XML body, NoSQL payloads that are JSON as the field's value and `[$ne]=1` forms after a parameter
@@ -214,8 +216,53 @@ export function formatCsv(r: CsvResult, verbose = false): string {
   return `${rows.join('\n')}\n`;
 }
 
+/** Where a benign list's string is sent: as a value and as a name, in a query and in a JSON body. */
+export function benignRequests(text: string): Array<[string, InspectRequest]> {
+  const json = { ...HEADERS, 'content-type': 'application/json' };
+  return [
+    ['query value', { method: 'GET', path: '/api/search', query: `q=${encodeURIComponent(text)}`, headers: HEADERS }],
+    ['query name', { method: 'GET', path: '/api/search', query: `${encodeURIComponent(text)}=1`, headers: HEADERS }],
+    ['JSON value', { method: 'POST', path: '/api/notes', query: '', headers: json, body: JSON.stringify({ text }) }],
+    ['JSON key', { method: 'POST', path: '/api/notes', query: '', headers: json, body: JSON.stringify({ [text]: 1 }) }],
+  ];
+}
+
+/**
+ * A list of strings that are no attack (the Big List of Naughty Strings' non-attack sections, a product catalogue):
+ * every line not starting with "#" is sent four ways; what the engine calls an attack is a false positive.
+ */
+export function evaluateBenign(
+  text: string,
+  inspect: (r: InspectRequest) => InspectReport,
+): { sent: number; flagged: string[] } {
+  const out = { sent: 0, flagged: [] as string[] };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    for (const [place, req] of benignRequests(line)) {
+      out.sent++;
+      const rep = inspect(req);
+      if (rep.attack)
+        out.flagged.push(`${place}: ${line.slice(0, 100)} [${rep.findings.map((f) => f.rule).join(' ')}]`);
+    }
+  }
+  return out;
+}
+
 function main(argv: string[]): number {
   const engine = new DetectionEngine();
+  const benignAt = argv.indexOf('--benign');
+  if (benignAt !== -1) {
+    const file = argv[benignAt + 1];
+    if (!file || !existsSync(file)) {
+      process.stderr.write('usage: npm run corpus:lists -- --benign FILE   (one string per line, # comments)\n');
+      return 2;
+    }
+    const r = evaluateBenign(readFileSync(file, 'utf8'), (q) => engine.inspect(q));
+    process.stdout.write(
+      `${r.flagged.length} of ${r.sent} requests flagged\n${r.flagged.map((f) => `  ${f}\n`).join('')}`,
+    );
+    return 0;
+  }
   const csvAt = argv.indexOf('--csv');
   if (csvAt !== -1) {
     const file = argv[csvAt + 1];

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  benignRequests,
+  evaluateBenign,
   evaluateCsv,
   evaluateLists,
   formatCsv,
@@ -89,5 +91,19 @@ describe('labelled CSV', () => {
     expect(() => evaluateCsv('a,b\n1,2\n', (q) => engine.inspect(q))).toThrow(/payload/);
     // A byte-order mark before the header is not part of the first column's name.
     expect(evaluateCsv(`\ufeffpayload,label\nx,norm\n`, (q) => engine.inspect(q)).counts.benign?.query).toEqual([0, 1]);
+  });
+});
+
+describe('benign lists', () => {
+  it('sends each string as a value and as a name, in a query and in JSON, and lists what is flagged', () => {
+    const reqs = benignRequests('a b');
+    expect(reqs.map(([p]) => p)).toEqual(['query value', 'query name', 'JSON value', 'JSON key']);
+    expect(reqs[1]?.[1].query).toBe('a%20b=1');
+    expect(JSON.parse(String(reqs[3]?.[1].body))).toEqual({ 'a b': 1 });
+    const engine = new DetectionEngine();
+    const r = evaluateBenign("# a comment\n\nO'Brien & Sons\n<script>alert(1)</script>\n", (q) => engine.inspect(q));
+    expect(r.sent).toBe(8);
+    expect(r.flagged).toHaveLength(4);
+    expect(r.flagged.every((f) => f.includes('<script>'))).toBe(true);
   });
 });
