@@ -248,29 +248,29 @@ export function evaluateBenign(
   return out;
 }
 
+/** The text of the file named after `flag`; null (usage printed) when the flag has no existing file after it. */
+function fileAfter(argv: string[], flag: string, usage: string): string | null {
+  const file = argv[argv.indexOf(flag) + 1];
+  if (file && existsSync(file)) return readFileSync(file, 'utf8');
+  process.stderr.write(`usage: npm run corpus:lists -- ${flag} FILE ${usage}\n`);
+  return null;
+}
+
 function main(argv: string[]): number {
   const engine = new DetectionEngine();
-  const benignAt = argv.indexOf('--benign');
-  if (benignAt !== -1) {
-    const file = argv[benignAt + 1];
-    if (!file || !existsSync(file)) {
-      process.stderr.write('usage: npm run corpus:lists -- --benign FILE   (one string per line, # comments)\n');
-      return 2;
-    }
-    const r = evaluateBenign(readFileSync(file, 'utf8'), (q) => engine.inspect(q));
+  if (argv.includes('--benign')) {
+    const text = fileAfter(argv, '--benign', '  (one string per line, # comments)');
+    if (text === null) return 2;
+    const r = evaluateBenign(text, (q) => engine.inspect(q));
     process.stdout.write(
       `${r.flagged.length} of ${r.sent} requests flagged\n${r.flagged.map((f) => `  ${f}\n`).join('')}`,
     );
     return 0;
   }
-  const csvAt = argv.indexOf('--csv');
-  if (csvAt !== -1) {
-    const file = argv[csvAt + 1];
-    if (!file || !existsSync(file)) {
-      process.stderr.write('usage: npm run corpus:lists -- --csv FILE [--verbose] [--json]\n');
-      return 2;
-    }
-    const r = evaluateCsv(readFileSync(file, 'utf8'), (q) => engine.inspect(q));
+  if (argv.includes('--csv')) {
+    const text = fileAfter(argv, '--csv', '[--verbose] [--json]');
+    if (text === null) return 2;
+    const r = evaluateCsv(text, (q) => engine.inspect(q));
     if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else process.stdout.write(formatCsv(r, argv.includes('--verbose') || argv.includes('-v')));
     return 0;
