@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { DetectionEngine } from '../src/detect/engine.js';
 import type { InspectReport, InspectRequest } from '../src/detect/types.js';
+import { pct } from './eval-payload-lists.js';
 
 /** CRS rule files by the first three digits of a rule id. */
 const FILE_CLASS: Record<string, string> = {
@@ -178,8 +179,6 @@ function shown(req: InspectRequest): string {
       return `${k}: ${v}`;
   return req.path;
 }
-
-const pct = (d: number, n: number) => `${n ? ((100 * d) / n).toFixed(1) : '-'}%`;
 
 export function formatCrs(r: CrsResult, verbose = false): string {
   const rows = ['class      attacks detected      negatives flagged'];

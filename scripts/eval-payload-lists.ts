@@ -98,7 +98,8 @@ export function evaluateLists(dir: string, inspect: (r: InspectRequest) => Inspe
   return out;
 }
 
-const pct = (d: number, n: number) => `${n ? ((100 * d) / n).toFixed(1) : '-'}%`;
+/** d of n as a percentage with one decimal ("-" for none sent). */
+export const pct = (d: number, n: number) => `${n ? ((100 * d) / n).toFixed(1) : '-'}%`;
 
 export function formatLists(results: readonly ListResult[], verbose = false): string {
   const rows: string[] = [];

@@ -165,6 +165,18 @@ function wordAt(s: string, i: number): { word: string; base: string; end: number
   return { word, base: slash === -1 ? word : word.slice(slash + 1), end: j };
 }
 
+/** The command a wrapper ending at `end` runs (time ifconfig): the next word, blanks skipped, when COMMANDS names it. */
+function wrappedCommand(s: string, end: number): { word: string; base: string; end: number } | null {
+  let q = end;
+  while (q < s.length && isRegexSpace(s.charCodeAt(q))) q++;
+  const inner = wordAt(s, q);
+  return inner && COMMANDS.has(commandBase(inner.base)) ? inner : null;
+}
+/** A command ending at `end` stands alone or with shell-shaped arguments only ("time ifconfig", not "time ps talk"). */
+function aloneOrCommandLine(s: string, end: number): boolean {
+  return end >= s.trimEnd().length || commandLineOnly(s, end);
+}
+
 /** A command name in quotes at a command position (;'curl' http://...): the shell drops the quotes. */
 function quotedWordAt(s: string, i: number): { word: string; base: string; end: number } | null {
   const q = s.charCodeAt(i);
@@ -343,27 +355,17 @@ export const cmdi: Detector = {
       if (c) return { rule: 'cmdi.code_exec', score: CRITICAL, at: c.index };
       // A bare command line: "ls -la /", "nc -lvvp 4444 -e /bin/sh", "ipconfig /all".
       const w = leadingWord(v.lower);
-      // Windows names the same programs with ".exe": ping.exe -n 3 127.0.0.1.
-      const base = w === null ? null : commandBase(w);
-      if (base !== null && w !== null && WRAPPERS.has(base)) {
+      if (w !== null) {
+        const end = v.lower.indexOf(w) + w.length;
+        // Windows names the same programs with ".exe": ping.exe -n 3 127.0.0.1.
+        const base = commandBase(w);
         // "time ifconfig", "nohup ifconfig -a": the wrapped command alone or with shell-shaped arguments only
         // ("Time service outage" and "Nice python tutorial" are prose).
-        const rest = v.lower.slice(v.lower.indexOf(w) + w.length);
-        const inner = wordAt(rest, rest.length - rest.trimStart().length);
-        if (
-          inner &&
-          COMMANDS.has(commandBase(inner.base)) &&
-          (inner.end >= rest.trimEnd().length || commandLineOnly(rest, inner.end))
-        )
+        const inner = WRAPPERS.has(base) ? wrappedCommand(v.lower, end) : null;
+        if (inner && aloneOrCommandLine(v.lower, inner.end)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
+        if ((COMMANDS.has(w) || COMMANDS.has(base) || BARE_WORD_COMMANDS.has(base)) && commandLineOnly(v.lower, end))
           return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       }
-      if (
-        w !== null &&
-        base !== null &&
-        (COMMANDS.has(w) || COMMANDS.has(base) || BARE_WORD_COMMANDS.has(base)) &&
-        commandLineOnly(v.lower, v.lower.indexOf(w) + w.length)
-      )
-        return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       const st = strong(v.lower);
       return st ? { rule: 'cmdi.shell', score: CRITICAL, at: st.index } : null;
     }
@@ -405,16 +407,11 @@ export const cmdi: Detector = {
       }
       let base = commandBase(w.base);
       // "time ifconfig", "; nohup curl x": the wrapped command stands where the wrapper did.
-      if (WRAPPERS.has(base)) {
-        let q = w.end;
-        while (q < n && (s.charCodeAt(q) === 32 || s.charCodeAt(q) === 9)) q++;
-        const inner = wordAt(s, q);
-        if (inner && COMMANDS.has(commandBase(inner.base))) {
-          w = inner;
-          base = commandBase(inner.base);
-          if (sep === '^' && (w.end >= s.trimEnd().length || commandLineOnly(s, w.end)))
-            return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
-        }
+      const inner = WRAPPERS.has(base) ? wrappedCommand(s, w.end) : null;
+      if (inner) {
+        w = inner;
+        base = commandBase(inner.base);
+        if (sep === '^' && aloneOrCommandLine(s, w.end)) return { rule: 'cmdi.command', score: CRITICAL, at: 0 };
       }
       const fullPath = w.word.startsWith('/') && /^\/(?:usr\/)?(?:local\/)?s?bin\//.test(w.word);
       let score = 0;

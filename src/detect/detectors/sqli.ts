@@ -790,16 +790,7 @@ export function shapes(toks: Tok[], broke: boolean, s: string): Hit | null {
         // comparison ("1')) order by 1#", "1 where 5=5 order by 1--") only with a comment closing the query.
         if (t.v === 'order' || t.v === 'group') {
           const probe = orderByProbe(toks, i);
-          if (
-            probe !== null &&
-            (i === start ||
-              (probe === 'comment' &&
-                // "1) order by 1--", "-7277))) order by 1#": the paren closes a number, a string or another paren
-                // ("Shirt (blue) order by 2 -- asap" closes a word).
-                ((prev?.t === ')' &&
-                  (broke || toks[i - 2]?.t === 'n' || toks[i - 2]?.t === 's' || toks[i - 2]?.t === ')')) ||
-                  (prev?.t === 'n' && toks[i - 2]?.t === 'o' && toks[i - 3]?.t === 'n'))))
-          )
+          if (probe !== null && (i === start || (probe === 'comment' && closesQuery(toks, i, broke))))
             take('sqli.order_by', CRITICAL, t.at);
         }
         // "having 1=1", "having 1=1--": a probe for a GROUP BY query, the whole value.
@@ -834,6 +825,18 @@ function orderByProbe(toks: Tok[], i: number): 'comment' | 'end' | null {
   if (toks[i + 2]?.t !== 'n') return null;
   const after = toks[i + 3];
   return after?.t === 'c' ? 'comment' : !after || after.t === ',' ? 'end' : null;
+}
+
+/**
+ * What the tokens before i end like a query an ORDER BY probe is appended to: a paren closing a number, a string or
+ * another paren ("1) order by 1--", "-7277)))"; any paren after a string break), or a comparison of two numbers
+ * ("where 5=5"). "Shirt (blue) order by 2 -- asap" closes a word.
+ */
+function closesQuery(toks: Tok[], i: number, broke: boolean): boolean {
+  const prev = toks[i - 1];
+  const p2 = toks[i - 2]?.t;
+  if (prev?.t === ')') return broke || p2 === 'n' || p2 === 's' || p2 === ')';
+  return prev?.t === 'n' && p2 === 'o' && toks[i - 3]?.t === 'n';
 }
 
 /** The string the value closed (toks[0]) is a bare value, not prose: short, no blank. */

@@ -99,9 +99,8 @@ function tagAt(s: string, i: number): Hit | null {
   }
   // A namespace prefix names the same element in XHTML and SVG documents: <x:script xmlns:x="...xhtml">.
   const full = s.slice(nameStart, j);
-  const colon = full.lastIndexOf(':');
   // Only script is unwrapped: <xs:import> and <xsl:import> are XML Schema and XSLT, not IE's <import>.
-  const name = colon !== -1 && full.endsWith(':script') ? 'script' : full;
+  const name = full.endsWith(':script') ? 'script' : full;
   const sep = s.charCodeAt(j);
   // "<script" followed by end, space, "/", ">" or an attribute.
   const tagEnds =
