@@ -81,6 +81,8 @@ export const DECODE = 16384;
 
 export interface Scanner {
   readonly detectors: readonly Detector[];
+  /** The detectors on, as a mask of detectorBit()s. */
+  readonly enabledBits: number;
   /** Calls `onMatch` for each verified finding in order; returns the replaced text, or the same string if none. */
   replace(text: string, onMatch: (f: Finding) => string): string;
   /** Whether the text holds at least one verified finding. */
@@ -117,6 +119,7 @@ const MAX_COMPILED = 256;
 
 /** Bit of each detector in a gate mask (its index in DETECTORS). */
 const BIT = Object.fromEntries(DETECTORS.map((d, i) => [d, 1 << i])) as Record<Detector, number>;
+export const detectorBit = (d: Detector): number => BIT[d];
 const SECRET_BITS = [...SECRET_DETECTORS].reduce((m, d) => m | BIT[d], 0);
 const MIN_LENGTH = 8;
 
@@ -544,6 +547,7 @@ export function compileScanner(enabled: readonly Detector[]): Scanner {
   };
   return {
     detectors: order,
+    enabledBits,
     replace: scan,
     test(text) {
       let hit = false;

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { DECODE, type Scanner } from './detectors.js';
+import { DECODE, DETECTORS, type Scanner } from './detectors.js';
+import { JSON_SCAN_WASM } from './json-scan.wasm.js';
 
 /**
  * Redaction of a JSON body on its text: one pass over the bytes finds the tokens (and checks the grammar), the
@@ -20,6 +21,12 @@ export interface JsonTextHooks {
   readonly scanner: Scanner;
   /** Whether numbers (>= 1e12, safe integers) are looked at as card numbers. */
   readonly cards: boolean;
+  /** Whether `string` may return DROP (an action is `remove`). */
+  readonly drops: boolean;
+  /** Detector bits (Scanner.enabledBits) whose action is the mask: json-scan.as.ts masks whole values of these. */
+  readonly maskedBits: number;
+  /** Counts a finding masked without `string` (json-scan.as.ts). */
+  found(type: string): void;
   /** Member names, lower case, whose values are redacted whatever they hold. */
   readonly names: ReadonlySet<string>;
   /** Their lengths: most keys are told apart without making a string of them. */
@@ -237,6 +244,12 @@ class Splice {
 export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
   if (!isUtf8(b)) return FALLBACK;
   try {
+    // No member is dropped and none is redacted by its name: WebAssembly reads the grammar and JavaScript visits only
+    // what it reports. Otherwise (or when it runs out of room for reports) splice reads it all.
+    if (h.names.size === 0 && !h.drops && b.length <= WASM_MAX) {
+      const out = spliceWasm(b, h);
+      if (out !== false) return out;
+    }
     return splice(b, h);
   } catch (e) {
     // A bad escape: not JSON for JSON.parse either.
@@ -245,15 +258,186 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typ
   }
 }
 
+/** A Uint16Array view of b for gatesOfJsonString, from its first even address, and that address's offset (0, 1). */
+function wordsOf(b: Buffer): [Uint16Array, number] {
+  const shift = b.byteOffset & 1;
+  return [new Uint16Array(b.buffer, b.byteOffset + shift, (b.length - shift) >> 1), shift];
+}
+
+/**
+ * The string value whose opening quote is at `start`, not a `names` member's, scanned as the walk scans it: the
+ * index after its closing quote, -1 when it is not valid.
+ */
+function stringValue(
+  o: Splice,
+  h: JsonTextHooks,
+  level: number,
+  member: number,
+  start: number,
+  words: Uint16Array,
+  shift: number,
+): number {
+  const b = o.b;
+  const r = h.scanner.gatesOfJsonString(b, start + 1, b.length, words, shift);
+  if (r < 0) return -1;
+  const open = r & 32767;
+  const e = (r - open) / 32768;
+  const i = e + 1;
+  if (open === 0) {
+    if (level >= 0) keptAt[level] = 1;
+  } else if (open !== DECODE) {
+    const raw = o.text().slice(start + 1, e);
+    o.scanned(level, member, start, i, raw, h.string(raw, open, b, start + 1), true);
+  } else {
+    const text = JSON.parse(b.toString('utf8', start, i)) as string;
+    o.scanned(level, member, start, i, text, h.string(text, -1), false);
+  }
+  return i;
+}
+
+/**
+ * A number b[start, end) of 13 characters or more, or with an exponent: scanned when it is a card-sized integer
+ * (card numbers sent as JSON numbers). Whether it was.
+ */
+function cardNumber(o: Splice, h: JsonTextHooks, level: number, member: number, start: number, end: number): boolean {
+  if (!h.cards) return false;
+  const v = Number(o.text().slice(start, end));
+  if (!(v >= 1e12 && Number.isSafeInteger(v))) return false;
+  const digits = String(v);
+  o.scanned(level, member, start, end, digits, h.string(digits, -1), true);
+  return true;
+}
+
+/** The part of the WebAssembly API used here (the project's lib settings have no WebAssembly types). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+};
+/** The WebAssembly pass (json-scan.as.ts), instantiated once per process; its calls are synchronous, one at a time. */
+const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(JSON_SCAN_WASM, 'base64')), {}).exports as {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  scan(n: number, reports: number, edits: number, rep: number, cap: number, enabled: number, masked: number): number;
+  repEnd(): number;
+  assemble(n: number, edits: number, count: number, out: number): number;
+};
+/** Where json-scan.as.ts reads the text (its container stack comes first). */
+const WASM_BODY = 256;
+/** Texts up to this size are copied into its memory (which then stays that large); longer ones go to splice. */
+const WASM_MAX = 4 << 20;
+/** Reports per text at most (36 bytes each with the edit); a text with more goes to splice. */
+const MAX_REPORTS = 65536;
+/** What json-scan.as.ts reports (its E_ constants). */
+const R_STRING = 1;
+const R_NUMBER = 2;
+const R_KEY_DIGITS = 3;
+const R_KEY_ESCAPED = 4;
+const R_STRING_OPEN = 5;
+const R_MASKED = 6;
+let wasmBytes = new Uint8Array(wasm.memory.buffer);
+let wasmWords = new Int32Array(wasm.memory.buffer);
+let wasmBuffer = Buffer.from(wasm.memory.buffer);
+
+/** Makes the module's memory at least `size` bytes; views made of it before a growth are stale after it. */
+function wasmReserve(size: number): void {
+  const mem = wasm.memory;
+  if (size > mem.buffer.byteLength) mem.grow(Math.ceil((size - mem.buffer.byteLength) / 65536));
+  if (wasmBytes.buffer !== mem.buffer) {
+    wasmBytes = new Uint8Array(mem.buffer);
+    wasmWords = new Int32Array(mem.buffer);
+    wasmBuffer = Buffer.from(mem.buffer);
+  }
+}
+
+/**
+ * Splice's output for the WebAssembly path: a change JavaScript makes fills the edit of the report being handled,
+ * its replacement written into the module's memory after the others; assemble() then writes the answer.
+ */
+class WasmSplice extends Splice {
+  /** The edit of the report being handled. */
+  edit = 0;
+  constructor(
+    b: Buffer,
+    readonly edits: number,
+    /** Where the next replacement goes. */
+    public rep: number,
+  ) {
+    super(b);
+  }
+
+  override replace(start: number, end: number, rep: string): void {
+    const length = rep.length;
+    wasmReserve(this.rep + length);
+    wasmBuffer.write(rep, this.rep, 'latin1');
+    const e = (this.edits + this.edit * 16) >> 2;
+    wasmWords[e] = start;
+    wasmWords[e + 1] = end;
+    wasmWords[e + 2] = this.rep;
+    wasmWords[e + 3] = length;
+    this.rep += length;
+    this.changed = true;
+  }
+}
+
+/**
+ * splice for a text without `names` members or drops, by json-scan.as.ts; false when it ran out of room for reports
+ * (splice then reads the text).
+ */
+function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK | false {
+  const n = b.length;
+  const cap = Math.min(MAX_REPORTS, Math.floor(n / 3) + 4);
+  const reports = (WASM_BODY + n + 16 + 3) & ~3;
+  const edits = reports + cap * 20;
+  const rep = edits + cap * 16;
+  // The masks made in the module are at most 3 bytes longer than their value (an email's "a***").
+  wasmReserve(rep + n + cap * 4);
+  wasmBytes.set(b, WASM_BODY);
+  // 16-byte loads may read past the text: zeros there end any string scan.
+  wasmBytes.fill(0, WASM_BODY + n, WASM_BODY + n + 16);
+  const count = wasm.scan(n, reports, edits, rep, cap, h.scanner.enabledBits, h.maskedBits);
+  if (count === -1) return FALLBACK;
+  if (count < 0) return false;
+  const o = new WasmSplice(b, edits, wasm.repEnd());
+  let changed = false;
+  let words: Uint16Array | null = null;
+  let shift = 0;
+  for (let k = 0; k < count; k++) {
+    // wasmWords is read again each time: a replacement written by JavaScript may have grown the memory.
+    const r = (reports >> 2) + k * 5;
+    const kind = wasmWords[r];
+    const start = wasmWords[r + 1] as number;
+    const end = wasmWords[r + 2] as number;
+    const gates = wasmWords[r + 4] as number;
+    o.edit = wasmWords[r + 3] as number;
+    if (kind === R_MASKED) {
+      h.found(DETECTORS[gates] as string);
+      changed = true;
+    } else if (kind === R_STRING_OPEN) {
+      const raw = o.text().slice(start + 1, end);
+      o.scanned(-1, start, start, end + 1, raw, h.string(raw, gates, b, start + 1), true);
+    } else if (kind === R_STRING) {
+      if (words === null) [words, shift] = wordsOf(b);
+      if (stringValue(o, h, -1, start, start, words, shift) < 0) return FALLBACK;
+    } else if (kind === R_NUMBER) cardNumber(o, h, -1, start, start, end);
+    else if (kind === R_KEY_DIGITS) {
+      if (isIndexKey(o.text().slice(start + 1, end))) return FALLBACK;
+    } else if (kind === R_KEY_ESCAPED) {
+      if (isIndexKey(JSON.parse(b.toString('utf8', start, end + 1)) as string)) return FALLBACK;
+    }
+  }
+  if (!changed && !o.changed) return null;
+  const out = (o.rep + 3) & ~3;
+  wasmReserve(out + n + (o.rep - rep));
+  const length = wasm.assemble(n, edits, count, out);
+  return Buffer.from(wasmBytes.subarray(out, out + length));
+}
+
 function splice(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
   const n = b.length;
-  const scanner = h.scanner;
   const names = h.names.size > 0 ? h.names : null;
   const o = new Splice(b);
-  // The body as 16-bit words, for the scanner to skip plain text faster. A view starts at an even address: a body at
-  // an odd one (a slice of a socket read) is viewed from its second byte.
-  const shift = b.byteOffset & 1;
-  const words = new Uint16Array(b.buffer, b.byteOffset + shift, (n - shift) >> 1);
+  // The body as 16-bit words, for the scanner to skip plain text faster (a body at an odd address, a slice of a
+  // socket read, is viewed from its second byte).
+  const [words, shift] = wordsOf(b);
   let level = -1;
   let state = VALUE;
   /** Where the current member (its key) or element starts. */
@@ -378,20 +562,8 @@ function splice(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
           if (level >= 0) keptAt[level] = 1;
           continue;
         }
-        const r = scanner.gatesOfJsonString(b, i + 1, n, words, shift);
-        if (r < 0) return FALLBACK;
-        const open = r & 32767;
-        const e = (r - open) / 32768;
-        i = e + 1;
-        if (open === 0) {
-          if (level >= 0) keptAt[level] = 1;
-        } else if (open !== DECODE) {
-          const raw = o.text().slice(start + 1, e);
-          o.scanned(level, member, start, i, raw, h.string(raw, open, b, start + 1), true);
-        } else {
-          const text = JSON.parse(b.toString('utf8', start, i)) as string;
-          o.scanned(level, member, start, i, text, h.string(text, -1), false);
-        }
+        i = stringValue(o, h, level, member, start, words, shift);
+        if (i < 0) return FALLBACK;
         continue;
       }
       const number = c === 0x2d || (c >= 0x30 && c <= 0x39);
@@ -405,15 +577,7 @@ function splice(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
         o.field(h, level, member, start, e, null);
         continue;
       }
-      if (number && h.cards && (e - start >= 13 || r & 1)) {
-        // Card numbers sent as JSON numbers.
-        const v = Number(o.text().slice(start, e));
-        if (v >= 1e12 && Number.isSafeInteger(v)) {
-          const digits = String(v);
-          o.scanned(level, member, start, e, digits, h.string(digits, -1), true);
-          continue;
-        }
-      }
+      if (number && (e - start >= 13 || r & 1) && cardNumber(o, h, level, member, start, e)) continue;
       if (level >= 0) keptAt[level] = 1;
       continue;
     }

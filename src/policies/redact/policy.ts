@@ -10,7 +10,7 @@ import {
   replaceBody,
   upstreamBody,
 } from '../response-filter/shared.js';
-import { compileScanner, type Detector, type Finding, mask } from './detectors.js';
+import { compileScanner, type Detector, detectorBit, type Finding, mask } from './detectors.js';
 import { isHtmlType, looksLikeStackTrace, traceKind } from './error-pages.js';
 import { DROP, FALLBACK, type JsonTextHooks, MAX_DEPTH, redactJsonText } from './json-text.js';
 import { meta, schema } from './schema.js';
@@ -109,6 +109,9 @@ export default definePolicy({
     const hooks: JsonTextHooks = {
       scanner,
       cards: cardsOn,
+      drops: cfg.detectors.some((d) => actionOf(d) === 'remove'),
+      maskedBits: cfg.detectors.reduce((m, d) => (actionOf(d) === 'mask' ? m | detectorBit(d) : m), 0),
+      found: (type) => tally.set(type, (tally.get(type) ?? 0) + 1),
       names,
       nameLengths: new Set([...names].map((n) => n.length)),
       string: scanString,

@@ -1,0 +1,670 @@
+// AssemblyScript, compiled to WebAssembly by scripts/build-wasm.ts (the module is json-scan.wasm.ts); not part of the
+// TypeScript build. json-text.ts's splice for the common case, without its per-byte JavaScript: it reads the whole
+// JSON text (string text 16 bytes a step with SIMD), checks the grammar as splice does, takes each string's gates as
+// detectors.ts gatesOfJsonString does, masks the strings that are one whole email, "+" phone, SSN or card number
+// (detectors.ts wholeFinding, mask), and reports what is left to JavaScript: strings to decode or to give to the
+// regular expressions, card-sized numbers, keys that may be array indexes. Each change is an edit (start, end,
+// replacement) in document order; JavaScript fills the edits of what it changes, and assemble() writes the answer.
+// The detectors' bits and indexes are detectors.ts DETECTORS order.
+//
+// Memory: [0, 128) the kind of each open container; the text from BODY, followed by 16 zero bytes (a 16-byte load
+// may read past the text, and a zero is a control character, which ends a string scan); the reports (five i32:
+// kind, start, end, edit, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for none)
+// and the replacements at offsets json-text.ts chooses. Positions are offsets from the text's start.
+
+const BODY: i32 = 256;
+/** Nesting splice leaves to the walk (json-text.ts MAX_DEPTH). */
+const MAX_DEPTH: i32 = 128;
+/** Passed to the walk: the text is not JSON as splice reads it, too deep, or has more reports than `cap`. */
+const FALLBACK: i32 = -1;
+const FULL: i32 = -2;
+
+/** A string value JavaScript reads itself (escapes, non-ASCII text, a secret's prefix): [start, end] its quotes. */
+const E_STRING: i32 = 1;
+/** A number of 13 or more characters, or with an exponent (a card number sent as a number): [start, end). */
+const E_NUMBER: i32 = 2;
+/** A key of 1-10 digits (maybe an array index, which the walk visits first): [start, end] are its quotes. */
+const E_KEY_DIGITS: i32 = 3;
+/** A key with an escape (decoded to check the escape and whether it is an index): its quotes. */
+const E_KEY_ESCAPED: i32 = 4;
+/** A string value with gates open that is not one whole masked value: its quotes, and its gates. */
+const E_STRING_OPEN: i32 = 5;
+/** A string masked here: the edit holds the mask; the report's gates field holds the detector's index. */
+const E_MASKED: i32 = 6;
+
+const EMAIL: i32 = 8;
+const CARD: i32 = 10;
+const US_SSN: i32 = 11;
+const PHONE: i32 = 13;
+const BIT_EMAIL: i32 = 1 << EMAIL;
+const BIT_CARD: i32 = 1 << CARD;
+const BIT_SSN: i32 = 1 << US_SSN;
+const BIT_PHONE: i32 = 1 << PHONE;
+const IBAN_NINO: i32 = (1 << 9) | (1 << 12);
+const SECRET_BITS: i32 = 0xff;
+const CARD_SSN_PHONE: i32 = BIT_CARD | BIT_SSN | BIT_PHONE;
+/** detectors.ts MIN_LENGTH: shorter strings are never scanned. */
+const MIN_LENGTH: i32 = 8;
+/** wholeFinding's answers besides a detector's index. */
+const NOT_WHOLE: i32 = -1;
+const NONE: i32 = -2;
+
+/** Where the reports, edits and replacements go, set by scan(). */
+let reports: i32 = 0;
+let edits: i32 = 0;
+let rep: i32 = 0;
+let count: i32 = 0;
+let cap: i32 = 0;
+
+const OBJECT: u8 = 1;
+const ARRAY: u8 = 2;
+
+const VALUE: i32 = 0;
+const VALUE_OR_END: i32 = 1;
+const KEY_OR_END: i32 = 2;
+const KEY: i32 = 3;
+const COLON: i32 = 4;
+const AFTER: i32 = 5;
+
+/** What counts() saw in a string. */
+let sDigits: i32 = 0;
+let sAt: i32 = 0;
+let sHint: i32 = 0;
+/** The last stringEnd met an escape or a byte >= 0x80: JavaScript decodes the string. */
+let sDecode: i32 = 0;
+
+/** From the escape or non-ASCII byte at i: where the string ends (json-text.ts decodeEnd), -1 if it does not. */
+function decodeEnd(i: i32, end: i32): i32 {
+  while (i < end) {
+    const c = <i32>load<u8>(i);
+    if (c == 0x22) return i;
+    if (c == 0x5c) i += 2;
+    else if (c < 0x20) return -1;
+    else i++;
+  }
+  return -1;
+}
+
+/**
+ * The string whose text starts at i: the index of its closing quote, -1 when it has none or holds a control
+ * character. sDecode tells whether it has an escape or a byte >= 0x80.
+ */
+function stringEnd(i: i32, end: i32): i32 {
+  sDecode = 0;
+  for (;;) {
+    const v = v128.load(i);
+    // Quote, backslash, control characters (signed compare: bytes >= 0x80 are negative, so they count too).
+    const stop = i8x16.bitmask(
+      v128.or(v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))), i8x16.lt_s(v, i8x16.splat(0x20))),
+    );
+    if (stop == 0) {
+      i += 16;
+      continue;
+    }
+    const p = i + ctz<i32>(stop);
+    if (p >= end) return -1;
+    const c = <i32>load<u8>(p);
+    if (c == 0x22) return p;
+    if (c < 0x20) return -1;
+    sDecode = 1;
+    return decodeEnd(p, end);
+  }
+}
+
+/**
+ * Over the ASCII text [s, e) of a string (no quote or backslash in it): sDigits, the number of digits; sAt, whether
+ * it holds "@"; sHint, whether it holds a character a secret's prefix holds ("A", "J", "_", "-").
+ */
+function counts(s: i32, e: i32): void {
+  let digits = 0;
+  let ats = 0;
+  let hints = 0;
+  for (let i = s; i < e; i += 16) {
+    const v = v128.load(i);
+    // The bytes of this block inside the text.
+    const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
+    const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39))));
+    digits += popcnt<i32>(d & inside);
+    ats |= i8x16.bitmask(i8x16.eq(v, i8x16.splat(0x40))) & inside;
+    hints |=
+      i8x16.bitmask(
+        v128.or(
+          v128.or(i8x16.eq(v, i8x16.splat(0x41)), i8x16.eq(v, i8x16.splat(0x4a))),
+          v128.or(i8x16.eq(v, i8x16.splat(0x5f)), i8x16.eq(v, i8x16.splat(0x2d))),
+        ),
+      ) & inside;
+  }
+  sDigits = digits;
+  sAt = ats;
+  sHint = hints;
+}
+
+/** Whether the key text [s, e) (ASCII, no escape) is 1-10 digits. */
+function digitsOnly(s: i32, e: i32): bool {
+  const len = e - s;
+  if (len < 1 || len > 10) return false;
+  const v = v128.load(s);
+  const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39))));
+  const inside = (1 << len) - 1;
+  return (d & inside) == inside;
+}
+
+function digitsEnd(i: i32, end: i32): i32 {
+  while (i < end) {
+    const c = <i32>load<u8>(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i;
+}
+
+/** json-text.ts numberEnd: the number's end * 2, + 1 with an exponent; -1 when there is none. */
+function numberEnd(i: i32, end: i32): i32 {
+  if (load<u8>(i) == 0x2d) i++;
+  if (i >= end) return -1;
+  const c = <i32>load<u8>(i);
+  if (c == 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) i = digitsEnd(i + 1, end);
+  else return -1;
+  if (i < end && load<u8>(i) == 0x2e) {
+    const d = i + 1;
+    i = digitsEnd(d, end);
+    if (i == d) return -1;
+  }
+  if (i < end && (load<u8>(i) == 0x65 || load<u8>(i) == 0x45)) {
+    let d = i + 1;
+    if (d < end && (load<u8>(d) == 0x2b || load<u8>(d) == 0x2d)) d++;
+    i = digitsEnd(d, end);
+    if (i == d) return -1;
+    return i * 2 + 1;
+  }
+  return i * 2;
+}
+
+/** json-text.ts literalEnd. */
+function literalEnd(i: i32, end: i32): i32 {
+  const c = <i32>load<u8>(i);
+  if (c == 0x74) {
+    return i + 3 < end && load<u8>(i + 1) == 0x72 && load<u8>(i + 2) == 0x75 && load<u8>(i + 3) == 0x65 ? i + 4 : -1;
+  }
+  if (c == 0x6e) {
+    return i + 3 < end && load<u8>(i + 1) == 0x75 && load<u8>(i + 2) == 0x6c && load<u8>(i + 3) == 0x6c ? i + 4 : -1;
+  }
+  if (c == 0x66) {
+    return i + 4 < end &&
+      load<u8>(i + 1) == 0x61 &&
+      load<u8>(i + 2) == 0x6c &&
+      load<u8>(i + 3) == 0x73 &&
+      load<u8>(i + 4) == 0x65
+      ? i + 5
+      : -1;
+  }
+  return -1;
+}
+
+@inline
+function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+@inline
+function isUpper(c: i32): bool {
+  return c >= 0x41 && c <= 0x5a;
+}
+
+@inline
+function isAlnum(c: i32): bool {
+  return isDigit(c) || isUpper(c) || (c >= 0x61 && c <= 0x7a);
+}
+
+@inline
+function between(v: v128, lo: i32, hi: i32): v128 {
+  return v128.and(i8x16.ge_u(v, i8x16.splat(<i8>lo)), i8x16.le_u(v, i8x16.splat(<i8>hi)));
+}
+
+@inline
+function eq(v: v128, c: i32): v128 {
+  return i8x16.eq(v, i8x16.splat(<i8>c));
+}
+
+/**
+ * detectors.ts gatesOfJsonString for the ASCII text [s, e) of a string without escapes (e its closing quote), 16
+ * bytes a step: the gates, or -1 when a secret's prefix may be in it (JavaScript tests the prefixes). A run of
+ * digits there (digits with " .()+-" between them) holds as many digits as the longest stretch of [0-9 .()+-] it
+ * lies in, and a card's run as the longest stretch of [0-9 -]: those stretches are counted from bit masks, carried
+ * from one block to the next. The neighbours each rule reads (two capitals before two digits, a secret prefix's
+ * characters around "A", "J", "_", "-") come from loads one to three bytes off; the opening quote before the text
+ * and the closing quote after it match none of them, as the string's ends do in gatesOfJsonString.
+ */
+function gatesOf(s: i32, e: i32, enabled: i32): i32 {
+  let digits = 0;
+  let cardMax = 0;
+  let phoneMax = 0;
+  let card = 0;
+  let phone = 0;
+  let caps = 0;
+  let hint = 0;
+  for (let i = s; i < e; i += 16) {
+    const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
+    const v = v128.load(i);
+    const vp = v128.load(i - 1);
+    const vpp = v128.load(i - 2);
+    const vn = v128.load(i + 1);
+    const dv = between(v, 0x30, 0x39);
+    const d = i8x16.bitmask(dv) & inside;
+    const space = eq(v, 0x20);
+    const dash = eq(v, 0x2d);
+    const c = i8x16.bitmask(v128.or(dv, v128.or(space, dash))) & inside;
+    const ph =
+      c | (i8x16.bitmask(v128.or(v128.or(eq(v, 0x2e), eq(v, 0x2b)), between(v, 0x28, 0x29))) & inside);
+    digits += popcnt<i32>(d);
+    card = stretches(c, d, card);
+    if (maxCount > cardMax) cardMax = maxCount;
+    phone = stretches(ph, d, phone);
+    if (maxCount > phoneMax) phoneMax = maxCount;
+    // Two digits after two capitals, or after two capitals and a space.
+    const upP = between(vp, 0x41, 0x5a);
+    const upPP = between(vpp, 0x41, 0x5a);
+    const twoCaps = v128.or(
+      v128.and(upP, upPP),
+      v128.and(v128.and(eq(vp, 0x20), upPP), between(v128.load(i - 3), 0x41, 0x5a)),
+    );
+    caps |= i8x16.bitmask(v128.and(v128.and(dv, between(vn, 0x30, 0x39)), twoCaps)) & inside;
+    // secretHint at every character.
+    const h = v128.or(
+      v128.or(
+        v128.and(
+          eq(v, 0x41),
+          v128.or(v128.or(eq(vn, 0x4b), eq(vn, 0x53)), v128.or(between(vn, 0x42, 0x43), eq(vn, 0x49))),
+        ),
+        v128.and(eq(v, 0x4a), eq(vp, 0x79)),
+      ),
+      v128.or(
+        // "_" after p o u s r b k.
+        v128.and(
+          eq(v, 0x5f),
+          v128.or(
+            v128.or(v128.or(eq(vp, 0x70), eq(vp, 0x6f)), v128.or(eq(vp, 0x75), eq(vp, 0x73))),
+            v128.or(v128.or(eq(vp, 0x72), eq(vp, 0x62)), eq(vp, 0x6b)),
+          ),
+        ),
+        // "-" before "-", or after a b p o s r.
+        v128.and(
+          dash,
+          v128.or(
+            v128.or(eq(vn, 0x2d), v128.or(between(vp, 0x61, 0x62), eq(vp, 0x70))),
+            v128.or(v128.or(eq(vp, 0x6f), eq(vp, 0x73)), eq(vp, 0x72)),
+          ),
+        ),
+      ),
+    );
+    hint |= i8x16.bitmask(h) & inside;
+  }
+  const length = e - s;
+  if (length < MIN_LENGTH) return 0;
+  if (hint != 0 && length >= 15 && (enabled & SECRET_BITS) != 0) return -1;
+  let open = sAt != 0 ? BIT_EMAIL : 0;
+  if (digits >= 6) {
+    if (cardMax >= 13) open |= BIT_CARD;
+    if (cardMax >= 9) open |= BIT_SSN;
+    if (phoneMax >= 8) open |= BIT_PHONE;
+  }
+  open &= enabled;
+  if (caps != 0 && digits >= 6) open |= IBAN_NINO & enabled;
+  return open;
+}
+
+/** The most digits in one stretch of the last stretches() call. */
+let maxCount: i32 = 0;
+
+/**
+ * The stretches of 1 bits in the 16-bit mask `m` (a block), with the digits `d` in each: sets maxCount to the most
+ * digits in one, the first stretch adding `carry` (the digits of a stretch the block before ended in) when it starts
+ * at bit 0. Returns the carry for the next block: the digits of the stretch that reaches bit 15, else 0.
+ */
+function stretches(m: i32, d: i32, carry: i32): i32 {
+  let most = 0;
+  let next = 0;
+  if ((m & 1) == 0) carry = 0;
+  while (m != 0) {
+    const start = ctz<i32>(m);
+    // m holds 16 bits: the stretch ends at bit 15 at the latest.
+    const len = ctz<i32>(~(m >> start));
+    const stretch = ((1 << len) - 1) << start;
+    let count = popcnt<i32>(d & stretch);
+    if (start == 0) count += carry;
+    if (count > most) most = count;
+    if (start + len >= 16) next = count;
+    m &= ~stretch;
+  }
+  maxCount = most;
+  return next;
+}
+
+/** detectors.ts ssnBytesValid. */
+function ssnValid(s: i32): bool {
+  const area = (<i32>load<u8>(s) - 48) * 100 + (<i32>load<u8>(s + 1) - 48) * 10 + (<i32>load<u8>(s + 2) - 48);
+  const group = (<i32>load<u8>(s + 4) - 48) * 10 + (<i32>load<u8>(s + 5) - 48);
+  const serial =
+    (<i32>load<u8>(s + 7) - 48) * 1000 +
+    (<i32>load<u8>(s + 8) - 48) * 100 +
+    (<i32>load<u8>(s + 9) - 48) * 10 +
+    (<i32>load<u8>(s + 10) - 48);
+  if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
+  return !((area == 78 && group == 5 && serial == 1120) || (area == 219 && group == 9 && serial == 9999));
+}
+
+/** detectors.ts issuerAccepts. */
+function issuerAccepts(p2: i32, p3: i32, p4: i32, n: i32): bool {
+  if (p2 >= 40 && p2 <= 49) return n == 13 || n == 16 || n == 19;
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n == 16;
+  if (p2 == 34 || p2 == 37) return n == 15;
+  if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649)) return n >= 16 && n <= 19;
+  if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;
+  if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) return n >= 14 && n <= 19;
+  if (p2 == 62) return n >= 16 && n <= 19;
+  if (p2 == 50 || (p2 >= 56 && p2 <= 69)) return n >= 12 && n <= 19;
+  return false;
+}
+
+/** detectors.ts isCardBytes: one separator kind, never doubled; 13-19 digits of a known issuer; the Luhn check. */
+function isCard(s: i32, e: i32): bool {
+  let sep = 0;
+  let prevSep = false;
+  let n = 0;
+  let p4 = 0;
+  let p3 = 0;
+  let p2 = 0;
+  for (let i = s; i < e; i++) {
+    const c = <i32>load<u8>(i);
+    if (isDigit(c)) {
+      if (n == 20) return false;
+      if (n < 4) p4 = p4 * 10 + c - 48;
+      if (n == 1) p2 = p4;
+      if (n == 2) p3 = p4;
+      n++;
+      prevSep = false;
+    } else if (c == 0x20 || c == 0x2d) {
+      if (prevSep || (sep != 0 && sep != c)) return false;
+      sep = c;
+      prevSep = true;
+    } else return false;
+  }
+  if (n < 13 || n > 19 || !issuerAccepts(p2, p3, p4, n)) return false;
+  let sum = 0;
+  let double = false;
+  for (let i = e - 1; i >= s; i--) {
+    const c = <i32>load<u8>(i);
+    if (!isDigit(c)) continue;
+    let x = c - 48;
+    if (double) {
+      x *= 2;
+      if (x > 9) x -= 9;
+    }
+    sum += x;
+    double = !double;
+  }
+  return sum % 10 == 0;
+}
+
+/** detectors.ts isWholeEmail. */
+function isWholeEmail(s: i32, e: i32): bool {
+  let i = s;
+  for (; i < e; i++) {
+    const x = <i32>load<u8>(i);
+    if (x == 0x40) break;
+    if (!isAlnum(x) && x != 0x2e && x != 0x5f && x != 0x25 && x != 0x2b && x != 0x2d) return false;
+  }
+  if (i == s || i - s > 64 || i == e) return false;
+  let labels = 0;
+  let from = i + 1;
+  for (i = from; i < e; i++) {
+    const x = <i32>load<u8>(i);
+    if (x != 0x2e) {
+      if (!isAlnum(x) && x != 0x2d) return false;
+      continue;
+    }
+    const len = i - from;
+    if (len < 1 || len > 63 || ++labels > 8 || load<u8>(from) == 0x2d || load<u8>(i - 1) == 0x2d) return false;
+    from = i + 1;
+  }
+  if (labels == 0 || e - from < 2 || e - from > 24) return false;
+  for (i = from; i < e; i++) {
+    const x = <i32>load<u8>(i) | 32;
+    if (x < 0x61 || x > 0x7a) return false;
+  }
+  return true;
+}
+
+/** detectors.ts wholeFinding: a detector's index, NONE, or NOT_WHOLE (the regular expressions decide). */
+function wholeFinding(s: i32, e: i32, open: i32): i32 {
+  const n = e - s;
+  const c = <i32>load<u8>(s);
+  if (c == 0x2b) {
+    if ((open & BIT_PHONE) == 0 || (open & ~CARD_SSN_PHONE) != 0 || n < 9 || n > 25) return NOT_WHOLE;
+    const c1 = <i32>load<u8>(s + 1);
+    if (c1 < 0x31 || c1 > 0x39 || !isDigit(<i32>load<u8>(e - 1))) return NOT_WHOLE;
+    let d = 0;
+    let seps = 0;
+    for (let i = s + 1; i < e; i++) {
+      const x = <i32>load<u8>(i);
+      if (isDigit(x)) {
+        d++;
+        seps = 0;
+      } else if (x == 0x20 || x == 0x2e || x == 0x28 || x == 0x29 || x == 0x2d) {
+        if (++seps == 3) return NOT_WHOLE;
+      } else return NOT_WHOLE;
+    }
+    return d >= 8 && d <= 15 ? PHONE : NOT_WHOLE;
+  }
+  if (isDigit(c)) {
+    if ((open & ~BIT_PHONE) == BIT_SSN) {
+      if (n != 11 || load<u8>(s + 3) != 0x2d || load<u8>(s + 6) != 0x2d) return NOT_WHOLE;
+      for (let i = s; i < e; i++) if (i != s + 3 && i != s + 6 && !isDigit(<i32>load<u8>(i))) return NOT_WHOLE;
+      return ssnValid(s) ? US_SSN : NONE;
+    }
+    if ((open & BIT_CARD) == 0 || (open & ~CARD_SSN_PHONE) != 0 || n < 13 || n > 28) return NOT_WHOLE;
+    return isDigit(<i32>load<u8>(e - 1)) && isCard(s, e) ? CARD : NOT_WHOLE;
+  }
+  return open == BIT_EMAIL && isWholeEmail(s, e) ? EMAIL : NOT_WHOLE;
+}
+
+/** detectors.ts mask for a whole value [s, e) of detector `d`, written at `rep`: its length. */
+function writeMask(d: i32, s: i32, e: i32): i32 {
+  let o = rep;
+  if (d == EMAIL) {
+    let at = e - 1;
+    while (load<u8>(at) != 0x40) at--;
+    store<u8>(o++, load<u8>(s));
+    store<u8>(o++, 0x2a);
+    store<u8>(o++, 0x2a);
+    store<u8>(o++, 0x2a);
+    memory.copy(o, at, e - at);
+    o += e - at;
+  } else if (d == US_SSN) {
+    memory.copy(o, s, e - s);
+    store<u8>(o, 0x2a);
+    store<u8>(o + 1, 0x2a);
+    store<u8>(o + 2, 0x2a);
+    store<u8>(o + 4, 0x2a);
+    store<u8>(o + 5, 0x2a);
+    o += e - s;
+  } else {
+    // Card and phone: "*" for every digit but the last 4 (2), separators dropped.
+    const keep = d == CARD ? 4 : 2;
+    let digits = 0;
+    for (let i = s; i < e; i++) if (isDigit(<i32>load<u8>(i))) digits++;
+    let seen = 0;
+    for (let i = s; i < e; i++) {
+      const c = <i32>load<u8>(i);
+      if (!isDigit(c)) continue;
+      store<u8>(o++, seen < digits - keep ? 0x2a : c);
+      seen++;
+    }
+  }
+  const length = o - rep;
+  rep = o;
+  return length;
+}
+
+/** A report (and, but for keys, its edit, no change yet); false when there is no room. */
+function report(kind: i32, start: i32, end: i32, gates: i32): bool {
+  if (count == cap) return false;
+  const r = reports + count * 20;
+  store<i32>(r, kind);
+  store<i32>(r, start - BODY, 4);
+  store<i32>(r, end - BODY, 8);
+  store<i32>(r, count, 12);
+  store<i32>(r, gates, 16);
+  const e = edits + count * 16;
+  store<i32>(e, start - BODY);
+  store<i32>(e, end - BODY, 4);
+  store<i32>(e, 0, 8);
+  store<i32>(e, -1, 12);
+  count++;
+  return true;
+}
+
+/** The string value whose text is [s, e): masked here, reported, or nothing to do; false when out of room. */
+function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
+  const len = e - s;
+  if (sDecode) return report(E_STRING, s - 1, e, 0);
+  if (len < MIN_LENGTH) return true;
+  counts(s, e);
+  // Without 6 digits only email's gate can open (the digit gates, IBAN and NINO need 6), unless a secret's prefix may
+  // be there (from 15 characters), which gatesOf tells exactly; with 6, gatesOf measures the runs of digits.
+  let open = sAt != 0 ? BIT_EMAIL & enabled : 0;
+  if (sDigits >= 6 || (len >= 15 && sHint != 0)) open = gatesOf(s, e, enabled);
+  if (open == 0) return true;
+  if (open < 0) return report(E_STRING, s - 1, e, 0);
+  const d = wholeFinding(s, e, open);
+  if (d == NONE) return true;
+  if (d == NOT_WHOLE || (masked & (1 << d)) == 0) return report(E_STRING_OPEN, s - 1, e, open);
+  if (!report(E_MASKED, s - 1, e, d)) return false;
+  const edit = edits + (count - 1) * 16;
+  store<i32>(edit, s - BODY);
+  store<i32>(edit, e - BODY, 4);
+  store<i32>(edit, rep, 8);
+  store<i32>(edit, writeMask(d, s, e), 12);
+  return true;
+}
+
+/** Where the next replacement goes (JavaScript writes its own after these). */
+export function repEnd(): i32 {
+  return rep;
+}
+
+/**
+ * Reads the n bytes of text at BODY: the number of reports (at most `capacity`), FALLBACK or FULL. `enabled`: the
+ * detectors on; `masked`: those whose action is the mask. The states and checks are splice's, for a body without
+ * `names` members.
+ */
+export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity: i32, enabled: i32, masked: i32): i32 {
+  reports = reportsAt;
+  edits = editsAt;
+  rep = repAt;
+  cap = capacity;
+  count = 0;
+  const end = BODY + n;
+  let i = BODY;
+  let level = -1;
+  let state = VALUE;
+  for (;;) {
+    let c = 0;
+    while (i < end) {
+      c = <i32>load<u8>(i);
+      if (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09) break;
+      i++;
+    }
+    if (i >= end) break;
+    if (state == AFTER) {
+      if (c == 0x2c) {
+        if (level < 0) return FALLBACK;
+        state = load<u8>(level) == OBJECT ? KEY : VALUE;
+        i++;
+        continue;
+      }
+      if (level < 0 || c != (load<u8>(level) == OBJECT ? 0x7d : 0x5d)) return FALLBACK;
+    } else if (state == KEY || state == KEY_OR_END) {
+      if (c == 0x22) {
+        const e = stringEnd(i + 1, end);
+        if (e < 0) return FALLBACK;
+        if (sDecode && hasEscape(i + 1, e)) {
+          if (!report(E_KEY_ESCAPED, i, e, 0)) return FULL;
+        } else if (!sDecode && digitsOnly(i + 1, e)) {
+          if (!report(E_KEY_DIGITS, i, e, 0)) return FULL;
+        }
+        i = e + 1;
+        state = COLON;
+        continue;
+      }
+      if (c != 0x7d || state != KEY_OR_END) return FALLBACK;
+    } else if (state == COLON) {
+      if (c != 0x3a) return FALLBACK;
+      i++;
+      state = VALUE;
+      continue;
+    } else if (c != 0x5d || state != VALUE_OR_END) {
+      // A value.
+      if (c == 0x7b || c == 0x5b) {
+        if (level + 1 >= MAX_DEPTH) return FALLBACK;
+        level++;
+        store<u8>(level, c == 0x7b ? OBJECT : ARRAY);
+        state = c == 0x7b ? KEY_OR_END : VALUE_OR_END;
+        i++;
+        continue;
+      }
+      state = AFTER;
+      if (c == 0x22) {
+        const e = stringEnd(i + 1, end);
+        if (e < 0) return FALLBACK;
+        if (!stringValue(i + 1, e, enabled, masked)) return FULL;
+        i = e + 1;
+        continue;
+      }
+      const number = c == 0x2d || (c >= 0x30 && c <= 0x39);
+      const r = number ? numberEnd(i, end) : literalEnd(i, end) * 2;
+      if (r < 0) return FALLBACK;
+      const e = (r - (r & 1)) / 2;
+      if (number && (e - i >= 13 || (r & 1) != 0)) {
+        if (!report(E_NUMBER, i, e, 0)) return FULL;
+      }
+      i = e;
+      continue;
+    }
+    // A closing bracket.
+    i++;
+    level--;
+    state = AFTER;
+  }
+  if (level != -1 || state != AFTER) return FALLBACK;
+  return count;
+}
+
+/** Whether the string text [i, e) holds a backslash (it may be only non-ASCII). */
+function hasEscape(i: i32, e: i32): bool {
+  for (; i < e; i++) if (load<u8>(i) == 0x5c) return true;
+  return false;
+}
+
+/**
+ * The answer: the text at BODY (n bytes) with the first `edits` edits that change something applied, written at
+ * `out`; its length.
+ */
+export function assemble(n: i32, editsAt: i32, total: i32, out: i32): i32 {
+  let o = out;
+  let last = BODY;
+  for (let k = 0; k < total; k++) {
+    const e = editsAt + k * 16;
+    const length = load<i32>(e, 12);
+    if (length < 0) continue;
+    const start = BODY + load<i32>(e);
+    memory.copy(o, last, start - last);
+    o += start - last;
+    memory.copy(o, load<i32>(e, 8), length);
+    o += length;
+    last = BODY + load<i32>(e, 4);
+  }
+  memory.copy(o, last, BODY + n - last);
+  return o + BODY + n - last - out;
+}

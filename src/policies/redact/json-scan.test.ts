@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { many, pick, type R, RICH, rng, value } from '../../../test/redact-values.js';
+import { compileScanner, DETECTORS, type Detector, detectorBit, type Finding, mask } from './detectors.js';
+import { type JsonTextHooks, redactJsonText } from './json-text.js';
+
+/**
+ * json-scan.as.ts (WebAssembly: grammar, gates, whole-value masks, the answer's assembly) against splice, the
+ * JavaScript reader it stands in for: the same answer and the same findings in the same order, on generated
+ * documents, on documents with one byte changed (mostly not JSON any more), and at the edges of its memory layout.
+ */
+
+/** Hooks as the policy makes them; `wasm` false sends every body to splice. `hashed` detectors are not masked. */
+function hooks(detectors: Detector[], hashed: Detector[], wasm: boolean, log: string[]): JsonTextHooks {
+  const scanner = compileScanner(detectors);
+  // A hash stand-in: like the real one, made of characters a JSON string holds as they are.
+  const onFinding = (f: Finding) => {
+    log.push(f.type);
+    return hashed.includes(f.type) ? `[${f.type}:h${f.value.length}]` : mask(f);
+  };
+  return {
+    scanner,
+    cards: detectors.includes('card'),
+    // splice is the reference whatever this says: nothing here returns DROP.
+    drops: !wasm,
+    maskedBits: detectors.filter((d) => !hashed.includes(d)).reduce((m, d) => m | detectorBit(d), 0),
+    found: (t) => log.push(t),
+    names: new Set(),
+    nameLengths: new Set(),
+    string: (s, open, b, at) =>
+      open < 0
+        ? scanner.replace(s, onFinding)
+        : b === undefined
+          ? scanner.replaceOpen(s, open, onFinding)
+          : scanner.replaceJson(s, open, b, at ?? 0, onFinding),
+    field: () => '[REDACTED:field]',
+  };
+}
+
+const ODD_STRINGS = ['Zoë <zoe@example.de> 🎉', 'tab\t"q" \\ 536-90-4399', '\u2028 +1 415 555 2671', '', 'x'];
+const NUMBERS = ['0', '-1', '3.5', '880001', '1717171717171', '4111111111111111', '4.111111111111111e15', '1e21'];
+const KEYS = ['id', 'email', 'card', '0', '12', '0123', '4294967295', 'é', 'k"q', 'a b', 'A_1'];
+
+function doc(r: R, depth: number): string {
+  const k = r(depth > 4 ? 7 : 11);
+  if (k <= 3) return JSON.stringify(value(r));
+  if (k === 4)
+    return JSON.stringify(r(4) === 0 ? (ODD_STRINGS[r(ODD_STRINGS.length)] as string) : many(r, RICH, r(30)));
+  if (k === 5) return NUMBERS[r(NUMBERS.length)] as string;
+  if (k === 6) return ['null', 'true', 'false'][r(3)] as string;
+  const ws = () => (r(4) === 0 ? pick(r, ' \n\t\r') : '');
+  if (k <= 8) return `[${ws()}${Array.from({ length: r(5) }, () => doc(r, depth + 1)).join(`,${ws()}`)}${ws()}]`;
+  const members = Array.from({ length: r(6) }, () => {
+    const key = r(3) === 0 ? value(r) : (KEYS[r(KEYS.length)] as string);
+    // Keys sometimes escaped where they need not be (an index spelled "\u0030" is still an index).
+    const text =
+      r(6) === 0
+        ? JSON.stringify(key).replace(/[0-9a-z]/, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)
+        : JSON.stringify(key);
+    return `${ws()}${text}${ws()}:${ws()}${doc(r, depth + 1)}`;
+  });
+  return `{${members.join(',')}${ws()}}`;
+}
+
+/** Both readers on one body: answers (as text, null, or undefined for the walk) and findings. */
+function both(body: Buffer, detectors: Detector[], hashed: Detector[]) {
+  const run = (wasm: boolean) => {
+    const log: string[] = [];
+    let out: string | null | undefined;
+    let threw: string | null = null;
+    try {
+      const r = redactJsonText(body, hooks(detectors, hashed, wasm, log));
+      out = r === undefined ? undefined : r === null ? null : r.toString('latin1');
+    } catch (e) {
+      threw = String(e);
+    }
+    return { out, threw, log };
+  };
+  return { wasm: run(true), splice: run(false) };
+}
+
+const CONFIGS: [Detector[], Detector[]][] = [
+  [[...DETECTORS], []],
+  [[...DETECTORS], ['email', 'us_ssn']],
+  [['card', 'us_ssn', 'phone', 'email'], []],
+  [['card', 'phone'], ['card']],
+  [['email', 'iban', 'uk_nino', 'jwt', 'aws_key'], []],
+  [['us_ssn'], []],
+];
+
+describe('redact: the WebAssembly reader against splice', () => {
+  it.each(CONFIGS.map((c, i) => [i, ...c] as const))('config %i: same answers and findings', (i, detectors, hashed) => {
+    const r = rng(31000 + i);
+    let changed = 0;
+    for (let n = 0; n < 1500; n++) {
+      const text = doc(r, 0);
+      const body = Buffer.from(text);
+      const { wasm, splice } = both(body, detectors, hashed);
+      expect({ text, ...wasm }).toEqual({ text, ...splice });
+      if (typeof wasm.out === 'string') changed++;
+      // The same text at an odd address (a slice of a socket read).
+      const store = Buffer.alloc(body.length + 1);
+      body.copy(store, 1);
+      expect({ text, ...both(store.subarray(1), detectors, hashed).wasm }).toEqual({ text, ...splice });
+    }
+    expect(changed).toBeGreaterThan(100);
+    // One value each, many of them: the gates and whole-value decisions meet every shape the generator makes.
+    for (let n = 0; n < 8000; n++) {
+      const text = `["${value(r)}"]`;
+      const { wasm, splice } = both(Buffer.from(text), detectors, hashed);
+      expect({ text, ...wasm }).toEqual({ text, ...splice });
+    }
+  });
+
+  it('text with one byte changed: the same answer, or the walk for both', () => {
+    const r = rng(777);
+    let fallbacks = 0;
+    for (let n = 0; n < 4000; n++) {
+      const text = doc(r, 0);
+      const at = r(text.length + 1);
+      const op = r(3);
+      const byte = pick(r, '{}[],:" \\0123456789e-.tfnu\u0001\u00e9');
+      const changed =
+        op === 0
+          ? text.slice(0, at) + text.slice(at + 1)
+          : op === 1
+            ? text.slice(0, at) + byte + text.slice(at)
+            : text.slice(0, at) + byte + text.slice(at + 1);
+      const { wasm, splice } = both(Buffer.from(changed), [...DETECTORS], []);
+      // The walk decides (undefined): findings before the point where a reader gave up are dropped with its answer
+      // (the walk counts afresh), and WebAssembly meets grammar errors before any finding.
+      if (splice.out === undefined) splice.log = [];
+      if (wasm.out === undefined) wasm.log = [];
+      expect({ changed, ...wasm }).toEqual({ changed, ...splice });
+      if (wasm.out === undefined) fallbacks++;
+    }
+    expect(fallbacks).toBeGreaterThan(1000);
+  });
+
+  it('nesting: the walk decides from the depth splice gives it', () => {
+    for (const depth of [126, 127, 128, 129, 400]) {
+      for (const inner of ['"alice@example.com"', '[]', '{}']) {
+        const body = Buffer.from(`${'['.repeat(depth)}${inner}${']'.repeat(depth)}`);
+        const { wasm, splice } = both(body, [...DETECTORS], []);
+        expect({ depth, inner, ...wasm }).toEqual({ depth, inner, ...splice });
+      }
+    }
+  });
+
+  it('more tokens to report than its room: splice reads the text, with the same answer', () => {
+    const body = Buffer.from(
+      `[${Array.from({ length: 70000 }, (_, i) => (i % 2 ? '4111111111111111' : '"536-90-4399"')).join(',')}]`,
+    );
+    const { wasm, splice } = both(body, [...DETECTORS], []);
+    expect(wasm.out).toBe(splice.out);
+    expect(wasm.log.length).toBe(70000);
+    expect(wasm.out?.slice(0, 39)).toBe('["***-**-4399","************1111","***-');
+  });
+
+  it('the same answers one after another, a long text between short ones (its memory reused and grown)', () => {
+    const short = Buffer.from('{"email":"alice@example.com","n":"x"}');
+    const long = Buffer.from(JSON.stringify({ notes: 'x'.repeat(3_000_000), card: '4111 1111 1111 1111' }));
+    for (const body of [short, long, short, long, short]) {
+      const { wasm, splice } = both(body, [...DETECTORS], []);
+      expect(wasm).toEqual(splice);
+    }
+    expect(both(short, [...DETECTORS], []).wasm.out).toBe('{"email":"a***@example.com","n":"x"}');
+  });
+});
