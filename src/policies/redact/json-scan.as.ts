@@ -5,14 +5,25 @@
 // (detectors.ts wholeFinding, mask), and reports what is left to JavaScript: strings to decode or to give to the
 // regular expressions, card-sized numbers, keys that may be array indexes. Each change is an edit (start, end,
 // replacement) in document order; JavaScript fills the edits of what it changes, and assemble() writes the answer.
+// Masks made here are counted per detector, with the offset of the first, for the tally.
 // The detectors' bits and indexes are detectors.ts DETECTORS order.
 //
-// Memory: [0, 128) the kind of each open container; the text from BODY, followed by 16 zero bytes (a 16-byte load
+// Memory: [0, 128) the kind of each open container; [128, 240) counts of masked values; [SPLATS, BODY) constant
+// vectors; the text from BODY, followed by 16 zero bytes (a 16-byte load
 // may read past the text, and a zero is a control character, which ends a string scan); the reports (five i32:
-// kind, start, end, edit, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for none)
+// kind, start, end, edit or -1, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for
+// none)
 // and the replacements at offsets json-text.ts chooses. Positions are offsets from the text's start.
 
-const BODY: i32 = 256;
+const BODY: i32 = 8192;
+/** 256 vectors, each of one byte value 16 times (filled once): a load is cheaper than V8's materialising a constant. */
+const SPLATS: i32 = 4096;
+let splatsReady = false;
+
+@inline
+function splat(c: i32): v128 {
+  return v128.load(SPLATS + (c << 4));
+}
 /** Nesting splice leaves to the walk (json-text.ts MAX_DEPTH). */
 const MAX_DEPTH: i32 = 128;
 /** Passed to the walk: the text is not JSON as splice reads it, too deep, or has more reports than `cap`. */
@@ -29,8 +40,9 @@ const E_KEY_DIGITS: i32 = 3;
 const E_KEY_ESCAPED: i32 = 4;
 /** A string value with gates open that is not one whole masked value: its quotes, and its gates. */
 const E_STRING_OPEN: i32 = 5;
-/** A string masked here: the edit holds the mask; the report's gates field holds the detector's index. */
-const E_MASKED: i32 = 6;
+/** Per detector (its index): how many values were masked here, and the offset of the first ([128, 240)). */
+const FOUND: i32 = 128;
+const FIRST: i32 = 184;
 
 const EMAIL: i32 = 8;
 const CARD: i32 = 10;
@@ -54,6 +66,7 @@ let reports: i32 = 0;
 let edits: i32 = 0;
 let rep: i32 = 0;
 let count: i32 = 0;
+let editCount: i32 = 0;
 let cap: i32 = 0;
 
 const OBJECT: u8 = 1;
@@ -95,7 +108,7 @@ function stringEnd(i: i32, end: i32): i32 {
     const v = v128.load(i);
     // Quote, backslash, control characters (signed compare: bytes >= 0x80 are negative, so they count too).
     const stop = i8x16.bitmask(
-      v128.or(v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))), i8x16.lt_s(v, i8x16.splat(0x20))),
+      v128.or(v128.or(i8x16.eq(v, splat(0x22)), i8x16.eq(v, splat(0x5c))), i8x16.lt_s(v, splat(0x20))),
     );
     if (stop == 0) {
       i += 16;
@@ -123,14 +136,14 @@ function counts(s: i32, e: i32): void {
     const v = v128.load(i);
     // The bytes of this block inside the text.
     const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
-    const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39))));
+    const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, splat(0x30)), i8x16.le_u(v, splat(0x39))));
     digits += popcnt<i32>(d & inside);
-    ats |= i8x16.bitmask(i8x16.eq(v, i8x16.splat(0x40))) & inside;
+    ats |= i8x16.bitmask(i8x16.eq(v, splat(0x40))) & inside;
     hints |=
       i8x16.bitmask(
         v128.or(
-          v128.or(i8x16.eq(v, i8x16.splat(0x41)), i8x16.eq(v, i8x16.splat(0x4a))),
-          v128.or(i8x16.eq(v, i8x16.splat(0x5f)), i8x16.eq(v, i8x16.splat(0x2d))),
+          v128.or(i8x16.eq(v, splat(0x41)), i8x16.eq(v, splat(0x4a))),
+          v128.or(i8x16.eq(v, splat(0x5f)), i8x16.eq(v, splat(0x2d))),
         ),
       ) & inside;
   }
@@ -144,7 +157,7 @@ function digitsOnly(s: i32, e: i32): bool {
   const len = e - s;
   if (len < 1 || len > 10) return false;
   const v = v128.load(s);
-  const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, i8x16.splat(0x30)), i8x16.le_u(v, i8x16.splat(0x39))));
+  const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, splat(0x30)), i8x16.le_u(v, splat(0x39))));
   const inside = (1 << len) - 1;
   return (d & inside) == inside;
 }
@@ -219,12 +232,12 @@ function isAlnum(c: i32): bool {
 
 @inline
 function between(v: v128, lo: i32, hi: i32): v128 {
-  return v128.and(i8x16.ge_u(v, i8x16.splat(<i8>lo)), i8x16.le_u(v, i8x16.splat(<i8>hi)));
+  return v128.and(i8x16.ge_u(v, splat(lo)), i8x16.le_u(v, splat(hi)));
 }
 
 @inline
 function eq(v: v128, c: i32): v128 {
-  return i8x16.eq(v, i8x16.splat(<i8>c));
+  return i8x16.eq(v, splat(c));
 }
 
 /**
@@ -323,6 +336,11 @@ let maxCount: i32 = 0;
  * at bit 0. Returns the carry for the next block: the digits of the stretch that reaches bit 15, else 0.
  */
 function stretches(m: i32, d: i32, carry: i32): i32 {
+  if (m == 0xffff) {
+    // One stretch over the whole block (a card's or a phone's digits): it goes on into the next.
+    maxCount = popcnt<i32>(d) + carry;
+    return maxCount;
+  }
   let most = 0;
   let next = 0;
   if ((m & 1) == 0) carry = 0;
@@ -507,20 +525,31 @@ function writeMask(d: i32, s: i32, e: i32): i32 {
   return length;
 }
 
-/** A report (and, but for keys, its edit, no change yet); false when there is no room. */
+/** An edit; false when there is no room. */
+function edit(start: i32, end: i32, at: i32, length: i32): bool {
+  if (editCount == cap) return false;
+  const e = edits + editCount * 16;
+  store<i32>(e, start - BODY);
+  store<i32>(e, end - BODY, 4);
+  store<i32>(e, at, 8);
+  store<i32>(e, length, 12);
+  editCount++;
+  return true;
+}
+
+/** A report, with an edit that changes nothing yet for values (JavaScript fills it); false when there is no room. */
 function report(kind: i32, start: i32, end: i32, gates: i32): bool {
   if (count == cap) return false;
   const r = reports + count * 20;
   store<i32>(r, kind);
   store<i32>(r, start - BODY, 4);
   store<i32>(r, end - BODY, 8);
-  store<i32>(r, count, 12);
   store<i32>(r, gates, 16);
-  const e = edits + count * 16;
-  store<i32>(e, start - BODY);
-  store<i32>(e, end - BODY, 4);
-  store<i32>(e, 0, 8);
-  store<i32>(e, -1, 12);
+  if (kind == E_KEY_DIGITS || kind == E_KEY_ESCAPED) store<i32>(r, -1, 12);
+  else {
+    store<i32>(r, editCount, 12);
+    if (!edit(start, end, 0, -1)) return false;
+  }
   count++;
   return true;
 }
@@ -540,13 +569,18 @@ function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
   const d = wholeFinding(s, e, open);
   if (d == NONE) return true;
   if (d == NOT_WHOLE || (masked & (1 << d)) == 0) return report(E_STRING_OPEN, s - 1, e, open);
-  if (!report(E_MASKED, s - 1, e, d)) return false;
-  const edit = edits + (count - 1) * 16;
-  store<i32>(edit, s - BODY);
-  store<i32>(edit, e - BODY, 4);
-  store<i32>(edit, rep, 8);
-  store<i32>(edit, writeMask(d, s, e), 12);
+  // Masked here: counted (JavaScript adds the counts to the tally in document order, from each detector's first).
+  const at = rep;
+  if (!edit(s, e, at, writeMask(d, s, e))) return false;
+  const counter = FOUND + (d << 2);
+  if (load<i32>(counter) == 0) store<i32>(FIRST + (d << 2), s - BODY);
+  store<i32>(counter, load<i32>(counter) + 1);
   return true;
+}
+
+/** How many edits the last scan wrote. */
+export function edited(): i32 {
+  return editCount;
 }
 
 /** Where the next replacement goes (JavaScript writes its own after these). */
@@ -560,11 +594,17 @@ export function repEnd(): i32 {
  * `names` members.
  */
 export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity: i32, enabled: i32, masked: i32): i32 {
+  if (!splatsReady) {
+    for (let c = 0; c < 256; c++) v128.store(SPLATS + (c << 4), i8x16.splat(<i8>c));
+    splatsReady = true;
+  }
   reports = reportsAt;
   edits = editsAt;
   rep = repAt;
   cap = capacity;
   count = 0;
+  editCount = 0;
+  memory.fill(FOUND, 0, 112);
   const end = BODY + n;
   let i = BODY;
   let level = -1;

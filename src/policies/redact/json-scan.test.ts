@@ -23,7 +23,9 @@ function hooks(detectors: Detector[], hashed: Detector[], wasm: boolean, log: st
     // splice is the reference whatever this says: nothing here returns DROP.
     drops: !wasm,
     maskedBits: detectors.filter((d) => !hashed.includes(d)).reduce((m, d) => m | detectorBit(d), 0),
-    found: (t) => log.push(t),
+    found: (t, n) => {
+      for (let i = 0; i < n; i++) log.push(t);
+    },
     names: new Set(),
     nameLengths: new Set(),
     string: (s, open, b, at) =>
@@ -73,7 +75,12 @@ function both(body: Buffer, detectors: Detector[], hashed: Detector[]) {
     } catch (e) {
       threw = String(e);
     }
-    return { out, threw, log };
+    // The walk decides (undefined): findings before the point where a reader gave up are dropped with its answer
+    // (the walk counts afresh), and where that point is differs (WebAssembly meets grammar errors first).
+    // Findings as the policy's tally holds them: a count per type, types in the order of their first finding.
+    const tally = new Map<string, number>();
+    if (out !== undefined) for (const t of log) tally.set(t, (tally.get(t) ?? 0) + 1);
+    return { out, threw, tally: [...tally] };
   };
   return { wasm: run(true), splice: run(false) };
 }
@@ -126,10 +133,6 @@ describe('redact: the WebAssembly reader against splice', () => {
             ? text.slice(0, at) + byte + text.slice(at)
             : text.slice(0, at) + byte + text.slice(at + 1);
       const { wasm, splice } = both(Buffer.from(changed), [...DETECTORS], []);
-      // The walk decides (undefined): findings before the point where a reader gave up are dropped with its answer
-      // (the walk counts afresh), and WebAssembly meets grammar errors before any finding.
-      if (splice.out === undefined) splice.log = [];
-      if (wasm.out === undefined) wasm.log = [];
       expect({ changed, ...wasm }).toEqual({ changed, ...splice });
       if (wasm.out === undefined) fallbacks++;
     }
@@ -152,7 +155,10 @@ describe('redact: the WebAssembly reader against splice', () => {
     );
     const { wasm, splice } = both(body, [...DETECTORS], []);
     expect(wasm.out).toBe(splice.out);
-    expect(wasm.log.length).toBe(70000);
+    expect(wasm.tally).toEqual([
+      ['us_ssn', 35000],
+      ['card', 35000],
+    ]);
     expect(wasm.out?.slice(0, 39)).toBe('["***-**-4399","************1111","***-');
   });
 

@@ -25,8 +25,8 @@ export interface JsonTextHooks {
   readonly drops: boolean;
   /** Detector bits (Scanner.enabledBits) whose action is the mask: json-scan.as.ts masks whole values of these. */
   readonly maskedBits: number;
-  /** Counts a finding masked without `string` (json-scan.as.ts). */
-  found(type: string): void;
+  /** Counts `n` findings of a type masked without `string` (json-scan.as.ts). */
+  found(type: string, n: number): void;
   /** Member names, lower case, whose values are redacted whatever they hold. */
   readonly names: ReadonlySet<string>;
   /** Their lengths: most keys are told apart without making a string of them. */
@@ -168,6 +168,11 @@ class Splice {
     return this.#text;
   }
 
+  /** Part of the latin1 view (without making all of it for a few parts, as the WebAssembly path needs them). */
+  slice(start: number, end: number): string {
+    return this.#text !== null ? this.#text.slice(start, end) : this.b.toString('latin1', start, end);
+  }
+
   replace(start: number, end: number, rep: string): void {
     this.parts.push(this.text().slice(this.last, start), rep);
     this.last = end;
@@ -286,7 +291,7 @@ function stringValue(
   if (open === 0) {
     if (level >= 0) keptAt[level] = 1;
   } else if (open !== DECODE) {
-    const raw = o.text().slice(start + 1, e);
+    const raw = o.slice(start + 1, e);
     o.scanned(level, member, start, i, raw, h.string(raw, open, b, start + 1), true);
   } else {
     const text = JSON.parse(b.toString('utf8', start, i)) as string;
@@ -301,7 +306,7 @@ function stringValue(
  */
 function cardNumber(o: Splice, h: JsonTextHooks, level: number, member: number, start: number, end: number): boolean {
   if (!h.cards) return false;
-  const v = Number(o.text().slice(start, end));
+  const v = Number(o.slice(start, end));
   if (!(v >= 1e12 && Number.isSafeInteger(v))) return false;
   const digits = String(v);
   o.scanned(level, member, start, end, digits, h.string(digits, -1), true);
@@ -318,10 +323,11 @@ const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(JSON_SC
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   scan(n: number, reports: number, edits: number, rep: number, cap: number, enabled: number, masked: number): number;
   repEnd(): number;
+  edited(): number;
   assemble(n: number, edits: number, count: number, out: number): number;
 };
-/** Where json-scan.as.ts reads the text (its container stack comes first). */
-const WASM_BODY = 256;
+/** Where json-scan.as.ts reads the text (its container stack and constants come first). */
+const WASM_BODY = 8192;
 /** Texts up to this size are copied into its memory (which then stays that large); longer ones go to splice. */
 const WASM_MAX = 4 << 20;
 /** Reports per text at most (36 bytes each with the edit); a text with more goes to splice. */
@@ -332,7 +338,9 @@ const R_NUMBER = 2;
 const R_KEY_DIGITS = 3;
 const R_KEY_ESCAPED = 4;
 const R_STRING_OPEN = 5;
-const R_MASKED = 6;
+/** Where json-scan.as.ts counts the values it masked, per detector index, and the offset of each one's first. */
+const WASM_FOUND = 128 >> 2;
+const WASM_FIRST = 184 >> 2;
 let wasmBytes = new Uint8Array(wasm.memory.buffer);
 let wasmWords = new Int32Array(wasm.memory.buffer);
 let wasmBuffer = Buffer.from(wasm.memory.buffer);
@@ -397,7 +405,19 @@ function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBAC
   if (count === -1) return FALLBACK;
   if (count < 0) return false;
   const o = new WasmSplice(b, edits, wasm.repEnd());
-  let changed = false;
+  // The module's own masks, by the offset of each detector's first: added to the tally where the document order
+  // puts them among the findings JavaScript makes.
+  const masked: number[] = [];
+  for (let d = 0; d < DETECTORS.length; d++) if (wasmWords[WASM_FOUND + d] !== 0) masked.push(d);
+  if (masked.length > 1)
+    masked.sort((x, y) => (wasmWords[WASM_FIRST + x] as number) - (wasmWords[WASM_FIRST + y] as number));
+  let next = 0;
+  const tallyBefore = (at: number) => {
+    for (; next < masked.length && (wasmWords[WASM_FIRST + (masked[next] as number)] as number) < at; next++) {
+      const d = masked[next] as number;
+      h.found(DETECTORS[d] as string, wasmWords[WASM_FOUND + d] as number);
+    }
+  };
   let words: Uint16Array | null = null;
   let shift = 0;
   for (let k = 0; k < count; k++) {
@@ -408,26 +428,26 @@ function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBAC
     const end = wasmWords[r + 2] as number;
     const gates = wasmWords[r + 4] as number;
     o.edit = wasmWords[r + 3] as number;
-    if (kind === R_MASKED) {
-      h.found(DETECTORS[gates] as string);
-      changed = true;
-    } else if (kind === R_STRING_OPEN) {
-      const raw = o.text().slice(start + 1, end);
+    if (next < masked.length) tallyBefore(start);
+    if (kind === R_STRING_OPEN) {
+      const raw = b.toString('latin1', start + 1, end);
       o.scanned(-1, start, start, end + 1, raw, h.string(raw, gates, b, start + 1), true);
     } else if (kind === R_STRING) {
       if (words === null) [words, shift] = wordsOf(b);
       if (stringValue(o, h, -1, start, start, words, shift) < 0) return FALLBACK;
     } else if (kind === R_NUMBER) cardNumber(o, h, -1, start, start, end);
     else if (kind === R_KEY_DIGITS) {
-      if (isIndexKey(o.text().slice(start + 1, end))) return FALLBACK;
+      if (isIndexKey(b.toString('latin1', start + 1, end))) return FALLBACK;
     } else if (kind === R_KEY_ESCAPED) {
       if (isIndexKey(JSON.parse(b.toString('utf8', start, end + 1)) as string)) return FALLBACK;
     }
   }
-  if (!changed && !o.changed) return null;
+  tallyBefore(n);
+  const changes = wasm.edited();
+  if (masked.length === 0 && !o.changed) return null;
   const out = (o.rep + 3) & ~3;
   wasmReserve(out + n + (o.rep - rep));
-  const length = wasm.assemble(n, edits, count, out);
+  const length = wasm.assemble(n, edits, changes, out);
   return Buffer.from(wasmBytes.subarray(out, out + length));
 }
 

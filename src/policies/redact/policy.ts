@@ -111,7 +111,7 @@ export default definePolicy({
       cards: cardsOn,
       drops: cfg.detectors.some((d) => actionOf(d) === 'remove'),
       maskedBits: cfg.detectors.reduce((m, d) => (actionOf(d) === 'mask' ? m | detectorBit(d) : m), 0),
-      found: (type) => tally.set(type, (tally.get(type) ?? 0) + 1),
+      found: (type, n) => tally.set(type, (tally.get(type) ?? 0) + n),
       names,
       nameLengths: new Set([...names].map((n) => n.length)),
       string: scanString,
