@@ -79,11 +79,12 @@ const KEY: i32 = 3;
 const COLON: i32 = 4;
 const AFTER: i32 = 5;
 
-/** What counts() saw in a string. */
+/** What valueEnd() saw in a string. */
 let sDigits: i32 = 0;
 let sAt: i32 = 0;
 let sHint: i32 = 0;
-/** The last stringEnd met an escape or a byte >= 0x80: JavaScript decodes the string. */
+let sUpper: i32 = 0;
+/** The last stringEnd or valueEnd met an escape or a byte >= 0x80: JavaScript decodes the string. */
 let sDecode: i32 = 0;
 
 /** From the escape or non-ASCII byte at i: where the string ends (json-text.ts decodeEnd), -1 if it does not. */
@@ -96,6 +97,20 @@ function decodeEnd(i: i32, end: i32): i32 {
     else i++;
   }
   return -1;
+}
+
+/**
+ * A string's scan stopped at p (a quote, a backslash, a control character or a byte >= 0x80): the index of its
+ * closing quote, -1 when it has none or holds a control character; sDecode set when it has an escape or non-ASCII.
+ */
+@inline
+function stoppedAt(p: i32, end: i32): i32 {
+  if (p >= end) return -1;
+  const c = <i32>load<u8>(p);
+  if (c == 0x22) return p;
+  if (c < 0x20) return -1;
+  sDecode = 1;
+  return decodeEnd(p, end);
 }
 
 /**
@@ -114,42 +129,43 @@ function stringEnd(i: i32, end: i32): i32 {
       i += 16;
       continue;
     }
-    const p = i + ctz<i32>(stop);
-    if (p >= end) return -1;
-    const c = <i32>load<u8>(p);
-    if (c == 0x22) return p;
-    if (c < 0x20) return -1;
-    sDecode = 1;
-    return decodeEnd(p, end);
+    return stoppedAt(i + ctz<i32>(stop), end);
   }
 }
 
 /**
- * Over the ASCII text [s, e) of a string (no quote or backslash in it): sDigits, the number of digits; sAt, whether
- * it holds "@"; sHint, whether it holds a character a secret's prefix holds ("A", "J", "_", "-").
+ * stringEnd for a value: also sets, over its text before the closing quote (when it has no escape or non-ASCII
+ * byte), sDigits, the number of digits; sAt, whether it holds "@"; sHint, whether it holds a character a secret's
+ * prefix holds ("A", "J", "_", "-"); sUpper, whether it holds a capital.
  */
-function counts(s: i32, e: i32): void {
+function valueEnd(i: i32, end: i32): i32 {
   let digits = 0;
   let ats = 0;
   let hints = 0;
-  for (let i = s; i < e; i += 16) {
+  let ups = 0;
+  sDecode = 0;
+  for (;;) {
     const v = v128.load(i);
-    // The bytes of this block inside the text.
-    const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
-    const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, splat(0x30)), i8x16.le_u(v, splat(0x39))));
-    digits += popcnt<i32>(d & inside);
-    ats |= i8x16.bitmask(i8x16.eq(v, splat(0x40))) & inside;
+    const stop = i8x16.bitmask(
+      v128.or(v128.or(i8x16.eq(v, splat(0x22)), i8x16.eq(v, splat(0x5c))), i8x16.lt_s(v, splat(0x20))),
+    );
+    // The bytes of this block before the stop (all 16 without one).
+    const inside = stop == 0 ? 0xffff : (1 << ctz<i32>(stop)) - 1;
+    digits += popcnt<i32>(i8x16.bitmask(between(v, 0x30, 0x39)) & inside);
+    ats |= i8x16.bitmask(eq(v, 0x40)) & inside;
     hints |=
-      i8x16.bitmask(
-        v128.or(
-          v128.or(i8x16.eq(v, splat(0x41)), i8x16.eq(v, splat(0x4a))),
-          v128.or(i8x16.eq(v, splat(0x5f)), i8x16.eq(v, splat(0x2d))),
-        ),
-      ) & inside;
+      i8x16.bitmask(v128.or(v128.or(eq(v, 0x41), eq(v, 0x4a)), v128.or(eq(v, 0x5f), eq(v, 0x2d)))) & inside;
+    ups |= i8x16.bitmask(between(v, 0x41, 0x5a)) & inside;
+    if (stop == 0) {
+      i += 16;
+      continue;
+    }
+    sDigits = digits;
+    sAt = ats;
+    sHint = hints;
+    sUpper = ups;
+    return stoppedAt(i + ctz<i32>(stop), end);
   }
-  sDigits = digits;
-  sAt = ats;
-  sHint = hints;
 }
 
 /** Whether the key text [s, e) (ASCII, no escape) is 1-10 digits. */
@@ -250,6 +266,10 @@ function eq(v: v128, c: i32): v128 {
  * and the closing quote after it match none of them, as the string's ends do in gatesOfJsonString.
  */
 function gatesOf(s: i32, e: i32, enabled: i32): i32 {
+  const length = e - s;
+  // What valueEnd() saw decides whether IBAN / NINO's capitals and a secret's prefix need looking for at all.
+  const wantCaps = sUpper != 0 && (enabled & IBAN_NINO) != 0;
+  const wantHint = sHint != 0 && length >= 15 && (enabled & SECRET_BITS) != 0;
   let digits = 0;
   let cardMax = 0;
   let phoneMax = 0;
@@ -260,9 +280,6 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
   for (let i = s; i < e; i += 16) {
     const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
     const v = v128.load(i);
-    const vp = v128.load(i - 1);
-    const vpp = v128.load(i - 2);
-    const vn = v128.load(i + 1);
     const dv = between(v, 0x30, 0x39);
     const d = i8x16.bitmask(dv) & inside;
     const space = eq(v, 0x20);
@@ -271,18 +288,23 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     const ph =
       c | (i8x16.bitmask(v128.or(v128.or(eq(v, 0x2e), eq(v, 0x2b)), between(v, 0x28, 0x29))) & inside);
     digits += popcnt<i32>(d);
-    card = stretches(c, d, card);
+    card = stretches(c, d, card, inside);
     if (maxCount > cardMax) cardMax = maxCount;
-    phone = stretches(ph, d, phone);
+    phone = stretches(ph, d, phone, inside);
     if (maxCount > phoneMax) phoneMax = maxCount;
-    // Two digits after two capitals, or after two capitals and a space.
-    const upP = between(vp, 0x41, 0x5a);
-    const upPP = between(vpp, 0x41, 0x5a);
-    const twoCaps = v128.or(
-      v128.and(upP, upPP),
-      v128.and(v128.and(eq(vp, 0x20), upPP), between(v128.load(i - 3), 0x41, 0x5a)),
-    );
-    caps |= i8x16.bitmask(v128.and(v128.and(dv, between(vn, 0x30, 0x39)), twoCaps)) & inside;
+    if (!wantCaps && !wantHint) continue;
+    const vp = v128.load(i - 1);
+    const vn = v128.load(i + 1);
+    if (wantCaps) {
+      // Two digits after two capitals, or after two capitals and a space.
+      const upPP = between(v128.load(i - 2), 0x41, 0x5a);
+      const twoCaps = v128.or(
+        v128.and(between(vp, 0x41, 0x5a), upPP),
+        v128.and(v128.and(eq(vp, 0x20), upPP), between(v128.load(i - 3), 0x41, 0x5a)),
+      );
+      caps |= i8x16.bitmask(v128.and(v128.and(dv, between(vn, 0x30, 0x39)), twoCaps)) & inside;
+    }
+    if (!wantHint) continue;
     // secretHint at every character.
     const h = v128.or(
       v128.or(
@@ -313,9 +335,8 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     );
     hint |= i8x16.bitmask(h) & inside;
   }
-  const length = e - s;
   if (length < MIN_LENGTH) return 0;
-  if (hint != 0 && length >= 15 && (enabled & SECRET_BITS) != 0) return -1;
+  if (hint != 0) return -1;
   let open = sAt != 0 ? BIT_EMAIL : 0;
   if (digits >= 6) {
     if (cardMax >= 13) open |= BIT_CARD;
@@ -331,15 +352,16 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
 let maxCount: i32 = 0;
 
 /**
- * The stretches of 1 bits in the 16-bit mask `m` (a block), with the digits `d` in each: sets maxCount to the most
- * digits in one, the first stretch adding `carry` (the digits of a stretch the block before ended in) when it starts
- * at bit 0. Returns the carry for the next block: the digits of the stretch that reaches bit 15, else 0.
+ * The stretches of 1 bits in the 16-bit mask `m` (a block; `inside`, its bits that are text), with the digits `d` in
+ * each: sets maxCount to the most digits in one, the first stretch adding `carry` (the digits of a stretch the block
+ * before ended in) when it starts at bit 0. Returns the carry for the next block: the digits of the stretch that
+ * reaches bit 15, else 0.
  */
-function stretches(m: i32, d: i32, carry: i32): i32 {
-  if (m == 0xffff) {
-    // One stretch over the whole block (a card's or a phone's digits): it goes on into the next.
+function stretches(m: i32, d: i32, carry: i32, inside: i32): i32 {
+  if (m == inside) {
+    // One stretch over all of the block that is text (a card's or a phone's digits).
     maxCount = popcnt<i32>(d) + carry;
-    return maxCount;
+    return inside == 0xffff ? maxCount : 0;
   }
   let most = 0;
   let next = 0;
@@ -559,7 +581,6 @@ function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
   const len = e - s;
   if (sDecode) return report(E_STRING, s - 1, e, 0);
   if (len < MIN_LENGTH) return true;
-  counts(s, e);
   // Without 6 digits only email's gate can open (the digit gates, IBAN and NINO need 6), unless a secret's prefix may
   // be there (from 15 characters), which gatesOf tells exactly; with 6, gatesOf measures the runs of digits.
   let open = sAt != 0 ? BIT_EMAIL & enabled : 0;
@@ -656,7 +677,7 @@ export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity:
       }
       state = AFTER;
       if (c == 0x22) {
-        const e = stringEnd(i + 1, end);
+        const e = valueEnd(i + 1, end);
         if (e < 0) return FALLBACK;
         if (!stringValue(i + 1, e, enabled, masked)) return FULL;
         i = e + 1;

@@ -1,42 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { maskingHooks } from '../../../bench/redact-time.js';
 import { many, pick, type R, RICH, rng, value } from '../../../test/redact-values.js';
-import { compileScanner, DETECTORS, type Detector, detectorBit, type Finding, mask } from './detectors.js';
-import { type JsonTextHooks, redactJsonText } from './json-text.js';
+import { DETECTORS, type Detector } from './detectors.js';
+import { redactJsonText } from './json-text.js';
 
 /**
  * json-scan.as.ts (WebAssembly: grammar, gates, whole-value masks, the answer's assembly) against splice, the
  * JavaScript reader it stands in for: the same answer and the same findings in the same order, on generated
  * documents, on documents with one byte changed (mostly not JSON any more), and at the edges of its memory layout.
  */
-
-/** Hooks as the policy makes them; `wasm` false sends every body to splice. `hashed` detectors are not masked. */
-function hooks(detectors: Detector[], hashed: Detector[], wasm: boolean, log: string[]): JsonTextHooks {
-  const scanner = compileScanner(detectors);
-  // A hash stand-in: like the real one, made of characters a JSON string holds as they are.
-  const onFinding = (f: Finding) => {
-    log.push(f.type);
-    return hashed.includes(f.type) ? `[${f.type}:h${f.value.length}]` : mask(f);
-  };
-  return {
-    scanner,
-    cards: detectors.includes('card'),
-    // splice is the reference whatever this says: nothing here returns DROP.
-    drops: !wasm,
-    maskedBits: detectors.filter((d) => !hashed.includes(d)).reduce((m, d) => m | detectorBit(d), 0),
-    found: (t, n) => {
-      for (let i = 0; i < n; i++) log.push(t);
-    },
-    names: new Set(),
-    nameLengths: new Set(),
-    string: (s, open, b, at) =>
-      open < 0
-        ? scanner.replace(s, onFinding)
-        : b === undefined
-          ? scanner.replaceOpen(s, open, onFinding)
-          : scanner.replaceJson(s, open, b, at ?? 0, onFinding),
-    field: () => '[REDACTED:field]',
-  };
-}
 
 const ODD_STRINGS = ['Zoë <zoe@example.de> 🎉', 'tab\t"q" \\ 536-90-4399', '\u2028 +1 415 555 2671', '', 'x'];
 const NUMBERS = ['0', '-1', '3.5', '880001', '1717171717171', '4111111111111111', '4.111111111111111e15', '1e21'];
@@ -70,7 +42,17 @@ function both(body: Buffer, detectors: Detector[], hashed: Detector[]) {
     let out: string | null | undefined;
     let threw: string | null = null;
     try {
-      const r = redactJsonText(body, hooks(detectors, hashed, wasm, log));
+      const r = redactJsonText(
+        body,
+        maskingHooks(
+          detectors,
+          wasm,
+          (t, n) => {
+            for (let i = 0; i < n; i++) log.push(t);
+          },
+          hashed,
+        ),
+      );
       out = r === undefined ? undefined : r === null ? null : r.toString('latin1');
     } catch (e) {
       threw = String(e);

@@ -448,7 +448,10 @@ function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBAC
   const out = (o.rep + 3) & ~3;
   wasmReserve(out + n + (o.rep - rep));
   const length = wasm.assemble(n, edits, changes, out);
-  return Buffer.from(wasmBytes.subarray(out, out + length));
+  // allocUnsafe: Buffer.from(view) would zero the new buffer before copying over all of it.
+  const answer = Buffer.allocUnsafe(length);
+  answer.set(wasmBytes.subarray(out, out + length));
+  return answer;
 }
 
 function splice(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
