@@ -509,6 +509,63 @@ function wholeFinding(s: i32, e: i32, open: i32): i32 {
   return open == BIT_EMAIL && isWholeEmail(s, e) ? EMAIL : NOT_WHOLE;
 }
 
+/** A character of \w (the phone pattern's look-behind also refuses "+"). */
+@inline
+function isWord(c: i32): bool {
+  return isAlnum(c) || c == 0x5f;
+}
+
+/** The length of the run of digits at i (the text ends at the closing quote, not a digit). */
+@inline
+function digitRun(i: i32): i32 {
+  let j = i;
+  while (isDigit(<i32>load<u8>(j))) j++;
+  return j - i;
+}
+
+@inline
+function isPhoneSep(c: i32): bool {
+  return c == 0x20 || c == 0x2e || c == 0x2d;
+}
+
+/**
+ * Whether detectors.ts's phone pattern may match somewhere in the text [s, e): false only where none of its four
+ * alternatives can start (a "+" and a digit; "(" and three digits; three digits, "." or "-", three digits; a "0" not
+ * after a word character, then 1-4 digits and two groups of a separator and 2-4 digits, each run of digits whole, as
+ * the pattern's end needs). A string whose only open gate is phone's and that fails this holds no finding: dates and
+ * times open that gate with their eight digits.
+ */
+function phoneMayMatch(s: i32, e: i32): bool {
+  for (let p = s; p < e; p++) {
+    const c = <i32>load<u8>(p);
+    if (c == 0x2b) {
+      const n = <i32>load<u8>(p + 1);
+      if (n >= 0x31 && n <= 0x39) return true;
+    } else if (c == 0x28) {
+      if (digitRun(p + 1) >= 3) return true;
+    } else if (isDigit(c)) {
+      const run = digitRun(p);
+      const after = <i32>load<u8>(p + run);
+      if (run >= 3 && (after == 0x2e || after == 0x2d) && digitRun(p + run + 1) >= 3) return true;
+      if (c == 0x30 && run >= 2 && run <= 5 && (p == s || !(isWord(<i32>load<u8>(p - 1)) || load<u8>(p - 1) == 0x2b))) {
+        // "0" and 1-4 more digits, then groups of a separator and 2-4 digits: two are enough for a match.
+        let q = p + run;
+        let groups = 0;
+        while (groups < 2 && isPhoneSep(<i32>load<u8>(q))) {
+          const g = digitRun(q + 1);
+          if (g < 2 || g > 4) break;
+          q += 1 + g;
+          groups++;
+        }
+        if (groups == 2) return true;
+      }
+      // The rest of this run cannot start an alternative the run's first digit did not (each needs its whole run).
+      p += run - 1;
+    }
+  }
+  return false;
+}
+
 /** detectors.ts mask for a whole value [s, e) of detector `d`, written at `rep`: its length. */
 function writeMask(d: i32, s: i32, e: i32): i32 {
   let o = rep;
@@ -587,6 +644,7 @@ function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
   if (sDigits >= 6 || (len >= 15 && sHint != 0)) open = gatesOf(s, e, enabled);
   if (open == 0) return true;
   if (open < 0) return report(E_STRING, s - 1, e, 0);
+  if (open == BIT_PHONE && !phoneMayMatch(s, e)) return true;
   const d = wholeFinding(s, e, open);
   if (d == NONE) return true;
   if (d == NOT_WHOLE || (masked & (1 << d)) == 0) return report(E_STRING_OPEN, s - 1, e, open);
@@ -652,11 +710,15 @@ export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity:
         if (e < 0) return FALLBACK;
         if (sDecode && hasEscape(i + 1, e)) {
           if (!report(E_KEY_ESCAPED, i, e, 0)) return FULL;
-        } else if (!sDecode && digitsOnly(i + 1, e)) {
+        } else if (!sDecode && isDigit(<i32>load<u8>(i + 1)) && digitsOnly(i + 1, e)) {
           if (!report(E_KEY_DIGITS, i, e, 0)) return FULL;
         }
         i = e + 1;
-        state = COLON;
+        // The colon right after the key, as JSON.stringify writes it (else the loop finds it).
+        if (load<u8>(i) == 0x3a) {
+          i++;
+          state = VALUE;
+        } else state = COLON;
         continue;
       }
       if (c != 0x7d || state != KEY_OR_END) return FALLBACK;
@@ -681,6 +743,11 @@ export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity:
         if (e < 0) return FALLBACK;
         if (!stringValue(i + 1, e, enabled, masked)) return FULL;
         i = e + 1;
+        // A comma right after the value (else the loop finds what comes).
+        if (load<u8>(i) == 0x2c && level >= 0) {
+          i++;
+          state = load<u8>(level) == OBJECT ? KEY : VALUE;
+        }
         continue;
       }
       const number = c == 0x2d || (c >= 0x30 && c <= 0x39);
