@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maskingHooks } from '../../../bench/redact-time.js';
 import { DIGITS, many, pick, type R, RICH, rng, value } from '../../../test/redact-values.js';
 import { DETECTORS, type Detector } from './detectors.js';
-import { redactJsonText } from './json-text.js';
+import { redactJsonText, wasmMemory } from './json-text.js';
 
 /**
  * json-scan.as.ts (WebAssembly: grammar, gates, whole-value masks, the answer's assembly) against splice, the
@@ -167,6 +167,29 @@ describe('redact: the WebAssembly reader against splice', () => {
     const phones = Buffer.from(JSON.stringify(['call (415) 555-2671', '020 7946 0958', 'fax 415.555.2671']));
     expect(redactJsonText(phones, counted)?.toString()).toBe('["call ********71","*********58","fax ********71"]');
     expect(calls).toBe(3);
+  });
+
+  it('keeps neither the text nor the answer in its memory after a call, nor after a block', () => {
+    const name = 'Quentin Xylophone-Marchetti';
+    const body = Buffer.from(JSON.stringify({ name, email: 'quentin.x@example.com', card: '4111 1111 1111 1111' }));
+    const out = redactJsonText(
+      body,
+      maskingHooks(DETECTORS, true, () => {}),
+    );
+    expect(out?.toString()).toContain(name);
+    const memory = Buffer.from(wasmMemory());
+    for (const s of [name, 'quentin.x@example.com', '4111 1111 1111 1111']) expect(memory.indexOf(s)).toBe(-1);
+    // A hook that throws (a block) mid-way: the text is wiped all the same.
+    const blocking = maskingHooks(DETECTORS, true, () => {});
+    const thrower = {
+      ...blocking,
+      string: () => {
+        throw new Error('blocked');
+      },
+    };
+    const dated = Buffer.from(JSON.stringify({ name, at: '2024-01-15 10:00:00', mail: 'q.x@example.com, backup' }));
+    expect(() => redactJsonText(dated, thrower)).toThrow('blocked');
+    expect(Buffer.from(wasmMemory()).indexOf(name)).toBe(-1);
   });
 
   it('nesting: the walk decides from the depth splice gives it', () => {

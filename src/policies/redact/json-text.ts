@@ -252,7 +252,16 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typ
     // No member is dropped and none is redacted by its name: WebAssembly reads the grammar and JavaScript visits only
     // what it reports. Otherwise (or when it runs out of room for reports) splice reads it all.
     if (h.names.size === 0 && !h.drops && b.length <= WASM_MAX) {
-      const out = spliceWasm(b, h);
+      let out: ReturnType<typeof spliceWasm>;
+      try {
+        out = spliceWasm(b, h);
+      } finally {
+        // The module's memory outlives the call: neither the text nor the answer (personal data the detectors do not
+        // look for, such as names) stays in it. What else is left there (offsets, masks) shows no more than the answer.
+        wasmBytes.fill(0, WASM_BODY, WASM_BODY + b.length);
+        wasmBytes.fill(0, answerAt, answerAt + answerLength);
+        answerLength = 0;
+      }
       if (out !== false) return out;
     }
     return splice(b, h);
@@ -386,6 +395,15 @@ class WasmSplice extends Splice {
   }
 }
 
+/** The WebAssembly module's memory as it is now (tests check what it keeps between calls). */
+export function wasmMemory(): Uint8Array {
+  return new Uint8Array(wasm.memory.buffer);
+}
+
+/** Where the last answer was assembled in the module's memory (zeroed after the call). */
+let answerAt = 0;
+let answerLength = 0;
+
 /**
  * splice for a text without `names` members or drops, by json-scan.as.ts; false when it ran out of room for reports
  * (splice then reads the text).
@@ -448,6 +466,8 @@ function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBAC
   const out = (o.rep + 3) & ~3;
   wasmReserve(out + n + (o.rep - rep));
   const length = wasm.assemble(n, edits, changes, out);
+  answerAt = out;
+  answerLength = length;
   // allocUnsafe: Buffer.from(view) would zero the new buffer before copying over all of it.
   const answer = Buffer.allocUnsafe(length);
   answer.set(wasmBytes.subarray(out, out + length));
