@@ -192,6 +192,23 @@ describe('redact: the WebAssembly reader against splice', () => {
     expect(Buffer.from(wasmMemory()).indexOf(name)).toBe(-1);
   });
 
+  it('writes the answer over the text when asked to and it fits, else into a new buffer', () => {
+    const h = maskingHooks(DETECTORS, true, () => {});
+    const shorter = Buffer.from('{"card":"4111 1111 1111 1111","n":1}');
+    const copy = Buffer.from(shorter);
+    const out = redactJsonText(shorter, h, true);
+    expect(out?.toString()).toBe('{"card":"************1111","n":1}');
+    expect(out?.toString()).toBe(redactJsonText(copy, h)?.toString());
+    const same = (a: Buffer | null | undefined, b: Buffer) => a?.buffer === b.buffer && a.byteOffset === b.byteOffset;
+    expect(same(out, shorter)).toBe(true);
+    // "a***@xy.io" is longer than "ab@xy.io": a new buffer, and the text is left as it was.
+    const longer = Buffer.from('["ab@xy.io"]');
+    const grown = redactJsonText(longer, h, true);
+    expect(grown?.toString()).toBe('["a***@xy.io"]');
+    expect(same(grown, longer)).toBe(false);
+    expect(longer.toString()).toBe('["ab@xy.io"]');
+  });
+
   it('nesting: the walk decides from the depth splice gives it', () => {
     for (const depth of [126, 127, 128, 129, 400]) {
       for (const inner of ['"alice@example.com"', '[]', '{}']) {

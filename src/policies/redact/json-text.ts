@@ -244,9 +244,10 @@ class Splice {
 
 /**
  * The redacted body, null when nothing changed, FALLBACK when the walk must decide. Throws what the hooks throw
- * (a block): the caller then runs the walk, whose tally and order are the reference.
+ * (a block): the caller then runs the walk, whose tally and order are the reference. `inPlace`: the answer may be
+ * written over b (which must then be the caller's alone), and is then a view of it.
  */
-export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK {
+export function redactJsonText(b: Buffer, h: JsonTextHooks, inPlace = false): Buffer | null | typeof FALLBACK {
   if (!isUtf8(b)) return FALLBACK;
   try {
     // No member is dropped and none is redacted by its name: WebAssembly reads the grammar and JavaScript visits only
@@ -254,7 +255,7 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks): Buffer | null | typ
     if (h.names.size === 0 && !h.drops && b.length <= WASM_MAX) {
       let out: ReturnType<typeof spliceWasm>;
       try {
-        out = spliceWasm(b, h);
+        out = spliceWasm(b, h, inPlace);
       } finally {
         // The module's memory outlives the call: neither the text nor the answer (personal data the detectors do not
         // look for, such as names) stays in it. What else is left there (offsets, masks) shows no more than the answer.
@@ -408,7 +409,7 @@ let answerLength = 0;
  * splice for a text without `names` members or drops, by json-scan.as.ts; false when it ran out of room for reports
  * (splice then reads the text).
  */
-function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBACK | false {
+function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | null | typeof FALLBACK | false {
   const n = b.length;
   const cap = Math.min(MAX_REPORTS, Math.floor(n / 3) + 4);
   const reports = (WASM_BODY + n + 16 + 3) & ~3;
@@ -468,8 +469,9 @@ function spliceWasm(b: Buffer, h: JsonTextHooks): Buffer | null | typeof FALLBAC
   const length = wasm.assemble(n, edits, changes, out);
   answerAt = out;
   answerLength = length;
-  // allocUnsafe: Buffer.from(view) would zero the new buffer before copying over all of it.
-  const answer = Buffer.allocUnsafe(length);
+  // Over the text itself when it may be and the answer fits (masks are mostly shorter than what they mask): no new
+  // buffer. Otherwise allocUnsafe (Buffer.from(view) would zero the new buffer before copying over all of it).
+  const answer = inPlace && length <= n ? b.subarray(0, length) : Buffer.allocUnsafe(length);
   answer.set(wasmBytes.subarray(out, out + length));
   return answer;
 }

@@ -182,13 +182,14 @@ export default definePolicy({
      * Redacts a JSON or text buffer. Synchronous from start to end, so the walk state above belongs to one request
      * at a time: the tally goes back with the result (or inside Blocked).
      */
-    const redactBuffer = (buf: Buffer, json: boolean): { out: Buffer | null; tally: Tally } => {
+    /** `inPlace`: the answer may be written over `buf` (an answer's body, which nothing else holds). */
+    const redactBuffer = (buf: Buffer, json: boolean, inPlace = false): { out: Buffer | null; tally: Tally } => {
       if (json) {
         // The JSON text itself first (redactJsonText); anything it leaves (FALLBACK) or a block: the walk below, from
         // the start with a fresh tally, so that the event is the walk's.
         tally = new Map();
         try {
-          const out = redactJsonText(buf, hooks);
+          const out = redactJsonText(buf, hooks, inPlace);
           if (out !== FALLBACK) return { out, tally };
         } catch (e) {
           if (!(e instanceof Blocked)) throw e;
@@ -280,7 +281,7 @@ export default definePolicy({
         const body = await ctx.readResponseBody();
         await keyReady();
         try {
-          const { out, tally } = redactBuffer(body, json);
+          const { out, tally } = redactBuffer(body, json, true);
           if (!out) return;
           record(ctx, 'response', tally, 'modify');
           replaceBody(ctx, out);
