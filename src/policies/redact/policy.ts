@@ -234,7 +234,8 @@ export default definePolicy({
         const type = String(ctx.req.headers['content-type'] ?? '');
         if (!isJsonType(type) && !(cfg.text && type.startsWith('text/'))) return;
         const body = await ctx.readBody();
-        await keyReady();
+        // Once the key is there (or never needed), no await: a turn of the microtask queue per answer.
+        if (ready) await keyReady();
         try {
           const { out, tally } = redactBuffer(body, isJsonType(type));
           if (!out) return;
@@ -279,7 +280,7 @@ export default definePolicy({
           throw new GatewayError('RESPONSE_BLOCKED');
         }
         const body = await ctx.readResponseBody();
-        await keyReady();
+        if (ready) await keyReady();
         try {
           const { out, tally } = redactBuffer(body, json, true);
           if (!out) return;
