@@ -9,11 +9,10 @@
 // The detectors' bits and indexes are detectors.ts DETECTORS order.
 //
 // Memory: [0, 128) the kind of each open container; [128, 240) counts of masked values; [SPLATS, BODY) constant
-// vectors; the text from BODY, followed by 16 zero bytes (a 16-byte load
-// may read past the text, and a zero is a control character, which ends a string scan); the reports (five i32:
-// kind, start, end, edit or -1, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for
-// none)
-// and the replacements at offsets json-text.ts chooses. Positions are offsets from the text's start.
+// vectors; the text from BODY, followed by 16 zero bytes (a 16-byte load may read past the text, and a zero is a
+// control character, which ends a string scan); then, at offsets json-text.ts chooses, the reports (five i32: kind,
+// start, end, edit or -1, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for none)
+// and the replacements. Positions are offsets from the text's start.
 
 const BODY: i32 = 8192;
 /** 256 vectors, each of one byte value 16 times (filled once): a load is cheaper than V8's materialising a constant. */

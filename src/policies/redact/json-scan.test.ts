@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskingHooks } from '../../../bench/redact-time.js';
 import { DIGITS, many, pick, type R, RICH, rng, value } from '../../../test/redact-values.js';
-import { DETECTORS, type Detector } from './detectors.js';
+import { DETECTORS, type Detector, SECRET_DETECTORS } from './detectors.js';
 import { redactJsonText, wasmMemory } from './json-text.js';
 
 /**
@@ -99,6 +99,15 @@ const CONFIGS: [Detector[], Detector[]][] = [
 ];
 
 describe('redact: the WebAssembly reader against splice', () => {
+  it('numbers the detectors as the module does (its bits and indexes are DETECTORS order)', () => {
+    const at = (d: Detector) => DETECTORS.indexOf(d);
+    expect(['email', 'iban', 'card', 'us_ssn', 'uk_nino', 'phone'].map((d) => at(d as Detector))).toEqual([
+      8, 9, 10, 11, 12, 13,
+    ]);
+    // Secrets are bits 0-7 (SECRET_BITS).
+    for (const d of DETECTORS.slice(0, 8)) expect(SECRET_DETECTORS.has(d)).toBe(true);
+  });
+
   it.each(CONFIGS.map((c, i) => [i, ...c] as const))('config %i: same answers and findings', (i, detectors, hashed) => {
     const r = rng(31000 + i);
     let changed = 0;
