@@ -256,7 +256,7 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks, inPlace = false): Bu
   try {
     // No member is dropped and none is redacted by its name: WebAssembly reads the grammar and JavaScript visits only
     // what it reports. Otherwise (or when it runs out of room for reports) splice reads it all.
-    if (h.names.size === 0 && !h.drops && b.length <= WASM_MAX) {
+    if (wasmOrNull !== null && h.names.size === 0 && !h.drops && b.length <= WASM_MAX) {
       let out: ReturnType<typeof spliceWasm>;
       try {
         out = spliceWasm(b, h, inPlace);
@@ -332,14 +332,28 @@ declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
 };
-/** The WebAssembly pass (json-scan.as.ts), instantiated once per process; its calls are synchronous, one at a time. */
-const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(JSON_SCAN_WASM, 'base64')), {}).exports as {
+interface JsonScan {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   scan(n: number, reports: number, edits: number, rep: number, cap: number, enabled: number, masked: number): number;
   repEnd(): number;
   edited(): number;
   assemble(n: number, edits: number, count: number, out: number): number;
-};
+}
+/**
+ * The WebAssembly pass (json-scan.as.ts), instantiated once per process; its calls are synchronous, one at a time.
+ * null where the runtime cannot compile it (no WebAssembly SIMD): splice then reads every text.
+ */
+const wasmOrNull: JsonScan | null = (() => {
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(JSON_SCAN_WASM, 'base64')), {})
+      .exports as JsonScan;
+  } catch {
+    return null;
+  }
+})();
+/** Used only where wasmOrNull is not null (redactJsonText checks it). */
+const wasm = wasmOrNull as JsonScan;
+const NO_MEMORY = new ArrayBuffer(8);
 /** Where json-scan.as.ts reads the text (its container stack and constants come first). */
 const WASM_BODY = 8192;
 /** Texts up to this size are copied into its memory (which then stays that large); longer ones go to splice. */
@@ -355,9 +369,9 @@ const R_STRING_OPEN = 5;
 /** Where json-scan.as.ts counts the values it masked, per detector index, and the offset of each one's first. */
 const WASM_FOUND = 128 >> 2;
 const WASM_FIRST = 184 >> 2;
-let wasmBytes = new Uint8Array(wasm.memory.buffer);
-let wasmWords = new Int32Array(wasm.memory.buffer);
-let wasmBuffer = Buffer.from(wasm.memory.buffer);
+let wasmBytes = new Uint8Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
+let wasmWords = new Int32Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
+let wasmBuffer = Buffer.from(wasmOrNull?.memory.buffer ?? NO_MEMORY);
 
 /** Makes the module's memory at least `size` bytes; views made of it before a growth are stale after it. */
 function wasmReserve(size: number): void {
@@ -402,7 +416,7 @@ class WasmSplice extends Splice {
 
 /** The WebAssembly module's memory as it is now (tests check what it keeps between calls). */
 export function wasmMemory(): Uint8Array {
-  return new Uint8Array(wasm.memory.buffer);
+  return new Uint8Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
 }
 
 /** Where the last answer was assembled in the module's memory (zeroed after the call). */
