@@ -113,6 +113,15 @@ function stoppedAt(p: i32, end: i32): i32 {
 }
 
 /**
+ * The bytes of a block that end a string's plain text: quote, backslash, control characters (a signed compare: bytes
+ * >= 0x80 are negative, so they count too).
+ */
+@inline
+function stops(v: v128): i32 {
+  return i8x16.bitmask(v128.or(v128.or(eq(v, 0x22), eq(v, 0x5c)), i8x16.lt_s(v, splat(0x20))));
+}
+
+/**
  * The string whose text starts at i: the index of its closing quote, -1 when it has none or holds a control
  * character. sDecode tells whether it has an escape or a byte >= 0x80.
  */
@@ -120,10 +129,7 @@ function stringEnd(i: i32, end: i32): i32 {
   sDecode = 0;
   for (;;) {
     const v = v128.load(i);
-    // Quote, backslash, control characters (signed compare: bytes >= 0x80 are negative, so they count too).
-    const stop = i8x16.bitmask(
-      v128.or(v128.or(i8x16.eq(v, splat(0x22)), i8x16.eq(v, splat(0x5c))), i8x16.lt_s(v, splat(0x20))),
-    );
+    const stop = stops(v);
     if (stop == 0) {
       i += 16;
       continue;
@@ -145,9 +151,7 @@ function valueEnd(i: i32, end: i32): i32 {
   sDecode = 0;
   for (;;) {
     const v = v128.load(i);
-    const stop = i8x16.bitmask(
-      v128.or(v128.or(i8x16.eq(v, splat(0x22)), i8x16.eq(v, splat(0x5c))), i8x16.lt_s(v, splat(0x20))),
-    );
+    const stop = stops(v);
     // The bytes of this block before the stop (all 16 without one).
     const inside = stop == 0 ? 0xffff : (1 << ctz<i32>(stop)) - 1;
     digits += popcnt<i32>(i8x16.bitmask(between(v, 0x30, 0x39)) & inside);
@@ -172,18 +176,9 @@ function digitsOnly(s: i32, e: i32): bool {
   const len = e - s;
   if (len < 1 || len > 10) return false;
   const v = v128.load(s);
-  const d = i8x16.bitmask(v128.and(i8x16.ge_u(v, splat(0x30)), i8x16.le_u(v, splat(0x39))));
+  const d = i8x16.bitmask(between(v, 0x30, 0x39));
   const inside = (1 << len) - 1;
   return (d & inside) == inside;
-}
-
-function digitsEnd(i: i32, end: i32): i32 {
-  while (i < end) {
-    const c = <i32>load<u8>(i);
-    if (c < 0x30 || c > 0x39) break;
-    i++;
-  }
-  return i;
 }
 
 /** json-text.ts numberEnd: the number's end * 2, + 1 with an exponent; -1 when there is none. */
@@ -192,17 +187,17 @@ function numberEnd(i: i32, end: i32): i32 {
   if (i >= end) return -1;
   const c = <i32>load<u8>(i);
   if (c == 0x30) i++;
-  else if (c >= 0x31 && c <= 0x39) i = digitsEnd(i + 1, end);
+  else if (c >= 0x31 && c <= 0x39) i += 1 + digitRun(i + 1);
   else return -1;
   if (i < end && load<u8>(i) == 0x2e) {
     const d = i + 1;
-    i = digitsEnd(d, end);
+    i = d + digitRun(d);
     if (i == d) return -1;
   }
   if (i < end && (load<u8>(i) == 0x65 || load<u8>(i) == 0x45)) {
     let d = i + 1;
     if (d < end && (load<u8>(d) == 0x2b || load<u8>(d) == 0x2d)) d++;
-    i = digitsEnd(d, end);
+    i = d + digitRun(d);
     if (i == d) return -1;
     return i * 2 + 1;
   }
@@ -262,14 +257,15 @@ function eq(v: v128, c: i32): v128 {
  * lies in, and a card's run as the longest stretch of [0-9 -]: those stretches are counted from bit masks, carried
  * from one block to the next. The neighbours each rule reads (two capitals before two digits, a secret prefix's
  * characters around "A", "J", "_", "-") come from loads one to three bytes off; the opening quote before the text
- * and the closing quote after it match none of them, as the string's ends do in gatesOfJsonString.
+ * and the closing quote after it match none of them, as the string's ends do in gatesOfJsonString. The text is
+ * MIN_LENGTH or longer (stringValue), and its digits, "@", capitals and secret-prefix characters were counted by
+ * valueEnd.
  */
 function gatesOf(s: i32, e: i32, enabled: i32): i32 {
   const length = e - s;
   // What valueEnd() saw decides whether IBAN / NINO's capitals and a secret's prefix need looking for at all.
   const wantCaps = sUpper != 0 && (enabled & IBAN_NINO) != 0;
   const wantHint = sHint != 0 && length >= 15 && (enabled & SECRET_BITS) != 0;
-  let digits = 0;
   let cardMax = 0;
   let phoneMax = 0;
   let card = 0;
@@ -286,7 +282,6 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     const c = i8x16.bitmask(v128.or(dv, v128.or(space, dash))) & inside;
     const ph =
       c | (i8x16.bitmask(v128.or(v128.or(eq(v, 0x2e), eq(v, 0x2b)), between(v, 0x28, 0x29))) & inside);
-    digits += popcnt<i32>(d);
     card = stretches(c, d, card, inside);
     if (maxCount > cardMax) cardMax = maxCount;
     phone = stretches(ph, d, phone, inside);
@@ -334,16 +329,15 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     );
     hint |= i8x16.bitmask(h) & inside;
   }
-  if (length < MIN_LENGTH) return 0;
   if (hint != 0) return -1;
   let open = sAt != 0 ? BIT_EMAIL : 0;
-  if (digits >= 6) {
+  if (sDigits >= 6) {
     if (cardMax >= 13) open |= BIT_CARD;
     if (cardMax >= 9) open |= BIT_SSN;
     if (phoneMax >= 8) open |= BIT_PHONE;
   }
   open &= enabled;
-  if (caps != 0 && digits >= 6) open |= IBAN_NINO & enabled;
+  if (caps != 0 && sDigits >= 6) open |= IBAN_NINO & enabled;
   return open;
 }
 
@@ -514,7 +508,7 @@ function isWord(c: i32): bool {
   return isAlnum(c) || c == 0x5f;
 }
 
-/** The length of the run of digits at i (the text ends at the closing quote, not a digit). */
+/** The length of the run of digits at i (it ends at the text's end at the latest: zeros follow the text). */
 @inline
 function digitRun(i: i32): i32 {
   let j = i;
@@ -588,8 +582,8 @@ function writeMask(d: i32, s: i32, e: i32): i32 {
   } else {
     // Card and phone: "*" for every digit but the last 4 (2), separators dropped.
     const keep = d == CARD ? 4 : 2;
-    let digits = 0;
-    for (let i = s; i < e; i++) if (isDigit(<i32>load<u8>(i))) digits++;
+    // valueEnd counted the value's digits.
+    const digits = sDigits;
     let seen = 0;
     for (let i = s; i < e; i++) {
       const c = <i32>load<u8>(i);

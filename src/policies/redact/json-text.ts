@@ -304,14 +304,18 @@ function stringValue(
   const i = e + 1;
   if (open === 0) {
     if (level >= 0) keptAt[level] = 1;
-  } else if (open !== DECODE) {
-    const raw = o.slice(start + 1, e);
-    o.scanned(level, member, start, i, raw, h.string(raw, open, b, start + 1), true);
-  } else {
+  } else if (open !== DECODE) scanRaw(o, h, level, member, start, e, open);
+  else {
     const text = JSON.parse(b.toString('utf8', start, i)) as string;
     o.scanned(level, member, start, i, text, h.string(text, -1), false);
   }
   return i;
+}
+
+/** The string value from the quote at `start` to the one at `e`, its text as it is (ASCII, no escape), with its gates. */
+function scanRaw(o: Splice, h: JsonTextHooks, level: number, member: number, start: number, e: number, open: number) {
+  const raw = o.slice(start + 1, e);
+  o.scanned(level, member, start, e + 1, raw, h.string(raw, open, o.b, start + 1), true);
 }
 
 /**
@@ -466,10 +470,8 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
     const gates = wasmWords[r + 4] as number;
     o.edit = wasmWords[r + 3] as number;
     if (next < masked.length) tallyBefore(start);
-    if (kind === R_STRING_OPEN) {
-      const raw = b.toString('latin1', start + 1, end);
-      o.scanned(-1, start, start, end + 1, raw, h.string(raw, gates, b, start + 1), true);
-    } else if (kind === R_STRING) {
+    if (kind === R_STRING_OPEN) scanRaw(o, h, -1, start, start, end, gates);
+    else if (kind === R_STRING) {
       if (words === null) [words, shift] = wordsOf(b);
       if (stringValue(o, h, -1, start, start, words, shift) < 0) return FALLBACK;
     } else if (kind === R_NUMBER) cardNumber(o, h, -1, start, start, end);
