@@ -24,6 +24,11 @@ export const MODULES: readonly WasmModule[] = [
     module: 'src/policies/redact/json-scan.wasm.ts',
     name: 'JSON_SCAN_WASM',
   },
+  {
+    source: 'src/detect/json-values.as.ts',
+    module: 'src/detect/json-values.wasm.ts',
+    name: 'JSON_VALUES_WASM',
+  },
 ];
 
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));

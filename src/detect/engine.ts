@@ -21,8 +21,11 @@ import { ssti } from './detectors/ssti.js';
 import { traversal } from './detectors/traversal.js';
 import { xss } from './detectors/xss.js';
 import { xxe } from './detectors/xxe.js';
+import { JSON_VALUES_MAX, jsonValues, jsonValuesReady } from './json-values.js';
 import {
   boundaryOf,
+  cachedKeyShape,
+  KEY_SUSPECT,
   MAX_VALUES,
   parseMultipart,
   type RawValue,
@@ -55,6 +58,11 @@ export interface InspectOptions {
   readonly exclusions?: readonly Exclusion[];
   /** Body bytes read at most. */
   readonly maxInspectBytes?: number;
+  /**
+   * How JSON bodies are read: 'wasm' (the default) clears them with json-values.ts and reads those with a finding
+   * with JSON.parse; 'javascript' reads all with JSON.parse. Findings are the same; tests and benchmarks compare them.
+   */
+  readonly jsonReader?: 'wasm' | 'javascript';
 }
 
 const ALL_DETECTORS: readonly Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto];
@@ -81,6 +89,7 @@ export class DetectionEngine {
   private readonly exclusions: readonly CompiledExclusion[];
   private readonly opts: Required<Pick<InspectOptions, 'path' | 'query' | 'cookies' | 'body' | 'maxInspectBytes'>>;
   private readonly jndiOn: boolean;
+  private readonly jsonValuesOn: boolean;
 
   constructor(options: InspectOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -99,6 +108,8 @@ export class DetectionEngine {
       rule: e.rule ?? null,
       location: e.location ? globToRegExp(e.location) : null,
     }));
+    this.jsonValuesOn =
+      jsonValuesReady && options.jsonReader !== 'javascript' && this.exclusions.every((e) => e.location === null);
     this.opts = {
       path: options.path ?? true,
       query: options.query ?? true,
@@ -143,12 +154,19 @@ export class DetectionEngine {
     // Every value from here on is the body's (their locations are "body..."): known without reading the location,
     // a JSON pointer built by concatenation that reading would flatten.
     const bodyFrom = values.length;
-    if (this.opts.body && req.body !== undefined && req.body.length > 0) {
-      wholeBody = this.readBody(req, values);
-    }
+    const body = this.opts.body && req.body !== undefined && req.body.length > 0 ? req.body : null;
+    const fast = body !== null && this.fastJson(body, req.headers['content-type']) ? (body as Buffer) : null;
+    if (body !== null && fast === null) wholeBody = this.readBody(req, values);
     const findings: Finding[] = [];
     for (let i = 0; i < values.length; i++)
       this.inspectValue(values[i] as RawValue, this.detectors, findings, i >= bodyFrom);
+    // A JSON body cleared by json-values.ts is done; one it cannot read, or with a finding, is read by JSON.parse
+    // (the findings then carry JSON pointers, and match what that path finds).
+    if (fast !== null && !this.clearJson(fast, findings, bodyFrom)) {
+      this.readBody(req, values);
+      for (let i = bodyFrom; i < values.length; i++)
+        this.inspectValue(values[i] as RawValue, this.detectors, findings, true);
+    }
     if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, [jndi], findings);
     // The XML document as a whole (DTDs and entity declarations span elements).
     if (wholeBody !== null) {
@@ -169,6 +187,39 @@ export class DetectionEngine {
       for (const v of perClass.values()) score += v;
     }
     return { score, attack: score >= this.threshold, findings };
+  }
+
+  /**
+   * Whether json-values.ts reads this body first: a JSON body (by content type, as readBody decides) within the limit,
+   * on an engine whose exclusions name no location (json-values.ts gives no JSON pointer to match one against).
+   */
+  private fastJson(body: Buffer | string, ctHeader: string | readonly string[] | undefined): boolean {
+    if (!this.jsonValuesOn || typeof body === 'string' || body.length > this.opts.maxInspectBytes) return false;
+    if (body.length > JSON_VALUES_MAX) return false;
+    const ct = typeof ctHeader === 'string' ? ctHeader : (ctHeader?.[0] ?? '');
+    return ct.toLowerCase().includes('json');
+  }
+
+  /**
+   * The body's strings the detectors must see, from json-values.ts, inspected until the first finding: true when
+   * there is none (nor a suspect key, which walkJson inspects itself). On false, findings are as they were.
+   */
+  private clearJson(body: Buffer, findings: Finding[], others: number): boolean {
+    const from = findings.length;
+    // walkJson stops at MAX_VALUES values in all: a body with more is left to it.
+    let room = MAX_VALUES - others;
+    const ok = jsonValues(
+      body,
+      (raw, name) => {
+        if (--room < 0) return false;
+        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true };
+        this.inspectValue(rv, this.detectors, findings, true);
+        return findings.length === from;
+      },
+      (key) => !(cachedKeyShape(key) & KEY_SUSPECT),
+    );
+    if (!ok) findings.length = from;
+    return ok;
   }
 
   private addHeader(lname: string, one: string, values: RawValue[], headerValues: RawValue[]): void {

@@ -61,7 +61,8 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
 }
 
 /** The characters of a plain token: letters, digits and . , @ - (a table read per character, one branch). */
-const PLAIN = new Uint8Array(128);
+/** The bytes of a plain token (read-only outside this file; json-values.ts copies it). */
+export const PLAIN = new Uint8Array(128);
 for (const r of ['az', 'AZ', '09']) for (let c = r.charCodeAt(0); c <= r.charCodeAt(1); c++) PLAIN[c] = 1;
 for (const ch of '.,@-') PLAIN[ch.charCodeAt(0)] = 1;
 
@@ -90,7 +91,7 @@ function operandPreview(raw: string, plus: boolean): string {
 }
 
 /** keyShape bits: the key may carry an attack ($..., __, [, "rototype"); has A-Z; needs JSON-pointer escaping. */
-const KEY_SUSPECT = 1;
+export const KEY_SUSPECT = 1;
 const KEY_UPPER = 2;
 const KEY_ESCAPE = 4;
 
@@ -100,7 +101,8 @@ const KEY_ESCAPE = 4;
  * (an application that echoes an unknown field's name echoes `<img src=x onerror=...>`).
  */
 const KEY_LOW = 8;
-const KEY_CHAR = new Uint8Array(128);
+/** Read-only outside this file (json-values.ts copies its suspect bytes). */
+export const KEY_CHAR = new Uint8Array(128);
 for (let c = 65; c <= 90; c++) KEY_CHAR[c] = KEY_UPPER;
 for (let c = 0; c <= 32; c++) KEY_CHAR[c] = KEY_SUSPECT;
 for (const ch of `<>'"();\`|{}\\&#`) KEY_CHAR[ch.charCodeAt(0)] = KEY_SUSPECT;

@@ -45,8 +45,9 @@ export const F = {
 } as const;
 
 /** The flag each ASCII character sets by itself; SEQ marks "." "_" "-", whose flag depends on the character before. */
-const SEQ = -1;
-const CHAR_FLAG = new Int32Array(128);
+export const SEQ = -1;
+/** Read-only outside this file (json-values.ts copies it into its WebAssembly module). */
+export const CHAR_FLAG = new Int32Array(128);
 for (const [chars, flag] of [
   ['\'"', F.QUOTE],
   ['<', F.LT],

@@ -14,15 +14,20 @@
 // start, end, edit or -1, gates), the edits (four i32: start, end, replacement's offset, its length or -1 for none)
 // and the replacements. Positions are offsets from the text's start.
 
-const BODY: i32 = 8192;
-/** 256 vectors, each of one byte value 16 times (filled once): a load is cheaper than V8's materialising a constant. */
-const SPLATS: i32 = 4096;
-let splatsReady = false;
+import {
+  BODY,
+  between,
+  decodeEnd,
+  digitRun,
+  eq,
+  initSplats,
+  isDigit,
+  literalEnd,
+  numberEnd,
+  splat,
+  stops,
+} from '../../core/json-lexer.as';
 
-@inline
-function splat(c: i32): v128 {
-  return v128.load(SPLATS + (c << 4));
-}
 /** Nesting splice leaves to the walk (json-text.ts MAX_DEPTH). */
 const MAX_DEPTH: i32 = 128;
 /** Passed to the walk: the text is not JSON as splice reads it, too deep, or has more reports than `cap`. */
@@ -86,18 +91,6 @@ let sUpper: i32 = 0;
 /** The last stringEnd or valueEnd met an escape or a byte >= 0x80: JavaScript decodes the string. */
 let sDecode: i32 = 0;
 
-/** From the escape or non-ASCII byte at i: where the string ends (json-text.ts decodeEnd), -1 if it does not. */
-function decodeEnd(i: i32, end: i32): i32 {
-  while (i < end) {
-    const c = <i32>load<u8>(i);
-    if (c == 0x22) return i;
-    if (c == 0x5c) i += 2;
-    else if (c < 0x20) return -1;
-    else i++;
-  }
-  return -1;
-}
-
 /**
  * A string's scan stopped at p (a quote, a backslash, a control character or a byte >= 0x80): the index of its
  * closing quote, -1 when it has none or holds a control character; sDecode set when it has an escape or non-ASCII.
@@ -110,15 +103,6 @@ function stoppedAt(p: i32, end: i32): i32 {
   if (c < 0x20) return -1;
   sDecode = 1;
   return decodeEnd(p, end);
-}
-
-/**
- * The bytes of a block that end a string's plain text: quote, backslash, control characters (a signed compare: bytes
- * >= 0x80 are negative, so they count too).
- */
-@inline
-function stops(v: v128): i32 {
-  return i8x16.bitmask(v128.or(v128.or(eq(v, 0x22), eq(v, 0x5c)), i8x16.lt_s(v, splat(0x20))));
 }
 
 /**
@@ -181,55 +165,6 @@ function digitsOnly(s: i32, e: i32): bool {
   return (d & inside) == inside;
 }
 
-/** json-text.ts numberEnd: the number's end * 2, + 1 with an exponent; -1 when there is none. */
-function numberEnd(i: i32, end: i32): i32 {
-  if (load<u8>(i) == 0x2d) i++;
-  if (i >= end) return -1;
-  const c = <i32>load<u8>(i);
-  if (c == 0x30) i++;
-  else if (c >= 0x31 && c <= 0x39) i += 1 + digitRun(i + 1);
-  else return -1;
-  if (i < end && load<u8>(i) == 0x2e) {
-    const d = i + 1;
-    i = d + digitRun(d);
-    if (i == d) return -1;
-  }
-  if (i < end && (load<u8>(i) == 0x65 || load<u8>(i) == 0x45)) {
-    let d = i + 1;
-    if (d < end && (load<u8>(d) == 0x2b || load<u8>(d) == 0x2d)) d++;
-    i = d + digitRun(d);
-    if (i == d) return -1;
-    return i * 2 + 1;
-  }
-  return i * 2;
-}
-
-/** json-text.ts literalEnd. */
-function literalEnd(i: i32, end: i32): i32 {
-  const c = <i32>load<u8>(i);
-  if (c == 0x74) {
-    return i + 3 < end && load<u8>(i + 1) == 0x72 && load<u8>(i + 2) == 0x75 && load<u8>(i + 3) == 0x65 ? i + 4 : -1;
-  }
-  if (c == 0x6e) {
-    return i + 3 < end && load<u8>(i + 1) == 0x75 && load<u8>(i + 2) == 0x6c && load<u8>(i + 3) == 0x6c ? i + 4 : -1;
-  }
-  if (c == 0x66) {
-    return i + 4 < end &&
-      load<u8>(i + 1) == 0x61 &&
-      load<u8>(i + 2) == 0x6c &&
-      load<u8>(i + 3) == 0x73 &&
-      load<u8>(i + 4) == 0x65
-      ? i + 5
-      : -1;
-  }
-  return -1;
-}
-
-@inline
-function isDigit(c: i32): bool {
-  return c >= 0x30 && c <= 0x39;
-}
-
 @inline
 function isUpper(c: i32): bool {
   return c >= 0x41 && c <= 0x5a;
@@ -238,16 +173,6 @@ function isUpper(c: i32): bool {
 @inline
 function isAlnum(c: i32): bool {
   return isDigit(c) || isUpper(c) || (c >= 0x61 && c <= 0x7a);
-}
-
-@inline
-function between(v: v128, lo: i32, hi: i32): v128 {
-  return v128.and(i8x16.ge_u(v, splat(lo)), i8x16.le_u(v, splat(hi)));
-}
-
-@inline
-function eq(v: v128, c: i32): v128 {
-  return i8x16.eq(v, splat(c));
 }
 
 /**
@@ -510,13 +435,6 @@ function isWord(c: i32): bool {
 
 /** The length of the run of digits at i (it ends at the text's end at the latest: zeros follow the text). */
 @inline
-function digitRun(i: i32): i32 {
-  let j = i;
-  while (isDigit(<i32>load<u8>(j))) j++;
-  return j - i;
-}
-
-@inline
 function isPhoneSep(c: i32): bool {
   return c == 0x20 || c == 0x2e || c == 0x2d;
 }
@@ -666,10 +584,7 @@ export function repEnd(): i32 {
  * `names` members.
  */
 export function scan(n: i32, reportsAt: i32, editsAt: i32, repAt: i32, capacity: i32, enabled: i32, masked: i32): i32 {
-  if (!splatsReady) {
-    for (let c = 0; c < 256; c++) v128.store(SPLATS + (c << 4), i8x16.splat(<i8>c));
-    splatsReady = true;
-  }
+  initSplats();
   reports = reportsAt;
   edits = editsAt;
   rep = repAt;

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { instantiate, WasmMemory, type WasmMemoryExport } from '../../core/wasm.js';
 import { DECODE, DETECTORS, type Scanner } from './detectors.js';
 import { JSON_SCAN_WASM } from './json-scan.wasm.js';
 
@@ -263,8 +264,8 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks, inPlace = false): Bu
       } finally {
         // The module's memory outlives the call: neither the text nor the answer (personal data the detectors do not
         // look for, such as names) stays in it. What else is left there (offsets, masks) shows no more than the answer.
-        wasmBytes.fill(0, WASM_BODY, WASM_BODY + b.length);
-        wasmBytes.fill(0, answerAt, answerAt + answerLength);
+        mem.bytes.fill(0, WASM_BODY, WASM_BODY + b.length);
+        mem.bytes.fill(0, answerAt, answerAt + answerLength);
         answerLength = 0;
       }
       if (out !== false) return out;
@@ -331,13 +332,8 @@ function cardNumber(o: Splice, h: JsonTextHooks, level: number, member: number, 
   return true;
 }
 
-/** The part of the WebAssembly API used here (the project's lib settings have no WebAssembly types). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-};
 interface JsonScan {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly memory: WasmMemoryExport;
   scan(n: number, reports: number, edits: number, rep: number, cap: number, enabled: number, masked: number): number;
   repEnd(): number;
   edited(): number;
@@ -347,17 +343,9 @@ interface JsonScan {
  * The WebAssembly pass (json-scan.as.ts), instantiated once per process; its calls are synchronous, one at a time.
  * null where the runtime cannot compile it (no WebAssembly SIMD): splice then reads every text.
  */
-const wasmOrNull: JsonScan | null = (() => {
-  try {
-    return new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(JSON_SCAN_WASM, 'base64')), {})
-      .exports as JsonScan;
-  } catch {
-    return null;
-  }
-})();
+const wasmOrNull = instantiate<JsonScan>(JSON_SCAN_WASM);
 /** Used only where wasmOrNull is not null (redactJsonText checks it). */
 const wasm = wasmOrNull as JsonScan;
-const NO_MEMORY = new ArrayBuffer(8);
 /** Where json-scan.as.ts reads the text (its container stack and constants come first). */
 const WASM_BODY = 8192;
 /** Texts up to this size are copied into its memory (which then stays that large); longer ones go to splice. */
@@ -373,20 +361,7 @@ const R_STRING_OPEN = 5;
 /** Where json-scan.as.ts counts the values it masked, per detector index, and the offset of each one's first. */
 const WASM_FOUND = 128 >> 2;
 const WASM_FIRST = 184 >> 2;
-let wasmBytes = new Uint8Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
-let wasmWords = new Int32Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
-let wasmBuffer = Buffer.from(wasmOrNull?.memory.buffer ?? NO_MEMORY);
-
-/** Makes the module's memory at least `size` bytes; views made of it before a growth are stale after it. */
-function wasmReserve(size: number): void {
-  const mem = wasm.memory;
-  if (size > mem.buffer.byteLength) mem.grow(Math.ceil((size - mem.buffer.byteLength) / 65536));
-  if (wasmBytes.buffer !== mem.buffer) {
-    wasmBytes = new Uint8Array(mem.buffer);
-    wasmWords = new Int32Array(mem.buffer);
-    wasmBuffer = Buffer.from(mem.buffer);
-  }
-}
+const mem = new WasmMemory(wasmOrNull?.memory ?? null);
 
 /**
  * Splice's output for the WebAssembly path: a change JavaScript makes fills the edit of the report being handled,
@@ -406,13 +381,13 @@ class WasmSplice extends Splice {
 
   override replace(start: number, end: number, rep: string): void {
     const length = rep.length;
-    wasmReserve(this.rep + length);
-    wasmBuffer.write(rep, this.rep, 'latin1');
+    mem.reserve(this.rep + length);
+    mem.buffer.write(rep, this.rep, 'latin1');
     const e = (this.edits + this.edit * 16) >> 2;
-    wasmWords[e] = start;
-    wasmWords[e + 1] = end;
-    wasmWords[e + 2] = this.rep;
-    wasmWords[e + 3] = length;
+    mem.words[e] = start;
+    mem.words[e + 1] = end;
+    mem.words[e + 2] = this.rep;
+    mem.words[e + 3] = length;
     this.rep += length;
     this.changed = true;
   }
@@ -420,7 +395,7 @@ class WasmSplice extends Splice {
 
 /** The WebAssembly module's memory as it is now (tests check what it keeps between calls). */
 export function wasmMemory(): Uint8Array {
-  return new Uint8Array(wasmOrNull?.memory.buffer ?? NO_MEMORY);
+  return mem.bytes;
 }
 
 /** Where the last answer was assembled in the module's memory (zeroed after the call). */
@@ -438,10 +413,10 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
   const edits = reports + cap * 20;
   const rep = edits + cap * 16;
   // The masks made in the module are at most 3 bytes longer than their value (an email's "a***").
-  wasmReserve(rep + n + cap * 4);
-  wasmBytes.set(b, WASM_BODY);
+  mem.reserve(rep + n + cap * 4);
+  mem.bytes.set(b, WASM_BODY);
   // 16-byte loads may read past the text: zeros there end any string scan.
-  wasmBytes.fill(0, WASM_BODY + n, WASM_BODY + n + 16);
+  mem.bytes.fill(0, WASM_BODY + n, WASM_BODY + n + 16);
   const count = wasm.scan(n, reports, edits, rep, cap, h.scanner.enabledBits, h.maskedBits);
   if (count === -1) return FALLBACK;
   if (count < 0) return false;
@@ -449,26 +424,26 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
   // The module's own masks, by the offset of each detector's first: added to the tally where the document order
   // puts them among the findings JavaScript makes.
   const masked: number[] = [];
-  for (let d = 0; d < DETECTORS.length; d++) if (wasmWords[WASM_FOUND + d] !== 0) masked.push(d);
+  for (let d = 0; d < DETECTORS.length; d++) if (mem.words[WASM_FOUND + d] !== 0) masked.push(d);
   if (masked.length > 1)
-    masked.sort((x, y) => (wasmWords[WASM_FIRST + x] as number) - (wasmWords[WASM_FIRST + y] as number));
+    masked.sort((x, y) => (mem.words[WASM_FIRST + x] as number) - (mem.words[WASM_FIRST + y] as number));
   let next = 0;
   const tallyBefore = (at: number) => {
-    for (; next < masked.length && (wasmWords[WASM_FIRST + (masked[next] as number)] as number) < at; next++) {
+    for (; next < masked.length && (mem.words[WASM_FIRST + (masked[next] as number)] as number) < at; next++) {
       const d = masked[next] as number;
-      h.found(DETECTORS[d] as string, wasmWords[WASM_FOUND + d] as number);
+      h.found(DETECTORS[d] as string, mem.words[WASM_FOUND + d] as number);
     }
   };
   let words: Uint16Array | null = null;
   let shift = 0;
   for (let k = 0; k < count; k++) {
-    // wasmWords is read again each time: a replacement written by JavaScript may have grown the memory.
+    // mem.words is read again each time: a replacement written by JavaScript may have grown the memory.
     const r = (reports >> 2) + k * 5;
-    const kind = wasmWords[r];
-    const start = wasmWords[r + 1] as number;
-    const end = wasmWords[r + 2] as number;
-    const gates = wasmWords[r + 4] as number;
-    o.edit = wasmWords[r + 3] as number;
+    const kind = mem.words[r];
+    const start = mem.words[r + 1] as number;
+    const end = mem.words[r + 2] as number;
+    const gates = mem.words[r + 4] as number;
+    o.edit = mem.words[r + 3] as number;
     if (next < masked.length) tallyBefore(start);
     if (kind === R_STRING_OPEN) scanRaw(o, h, -1, start, start, end, gates);
     else if (kind === R_STRING) {
@@ -485,14 +460,14 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
   const changes = wasm.edited();
   if (masked.length === 0 && !o.changed) return null;
   const out = (o.rep + 3) & ~3;
-  wasmReserve(out + n + (o.rep - rep));
+  mem.reserve(out + n + (o.rep - rep));
   const length = wasm.assemble(n, edits, changes, out);
   answerAt = out;
   answerLength = length;
   // Over the text itself when it may be and the answer fits (masks are mostly shorter than what they mask): no new
   // buffer. Otherwise allocUnsafe (Buffer.from(view) would zero the new buffer before copying over all of it).
   const answer = inPlace && length <= n ? b.subarray(0, length) : Buffer.allocUnsafe(length);
-  answer.set(wasmBytes.subarray(out, out + length));
+  answer.set(mem.bytes.subarray(out, out + length));
   return answer;
 }
 
