@@ -210,9 +210,9 @@ export class DetectionEngine {
     let room = MAX_VALUES - others;
     const ok = jsonValues(
       body,
-      (raw, name) => {
+      (raw, name, flags) => {
         if (--room < 0) return false;
-        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true };
+        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true, flags };
         this.inspectValue(rv, this.detectors, findings, true);
         return findings.length === from;
       },
@@ -371,7 +371,7 @@ export class DetectionEngine {
     for (let start = 0; ; start += MAX_VALUE_CHARS - WINDOW_OVERLAP) {
       const end = Math.min(raw.length, start + MAX_VALUE_CHARS);
       mine.length = 0;
-      this.inspectUncached({ ...rv, raw: raw.slice(start, end) }, detectors, mine, body);
+      this.inspectUncached({ ...rv, raw: raw.slice(start, end), flags: undefined }, detectors, mine, body);
       for (const f of mine) {
         let seen = false;
         for (let k = from; k < findings.length && !seen; k++) seen = (findings[k] as Finding).rule === f.rule;
@@ -397,7 +397,7 @@ export class DetectionEngine {
     const raw = rv.raw.length > MAX_VALUE_CHARS ? rv.raw.slice(0, MAX_VALUE_CHARS) : rv.raw;
     // The flags first: they tell whether decoding has anything to act on (most values: no), and they stay the
     // decoded value's when decoding leaves it as it was.
-    let flags = rawFlags(raw);
+    let flags = rv.flags !== undefined && raw === rv.raw ? rv.flags : rawFlags(raw);
     let text = raw;
     if (flags & (rv.plus ? MAY_DECODE | F.PLUS : MAY_DECODE)) {
       text = decodeValue(raw, rv.plus, flags);

@@ -8,8 +8,8 @@
 // Memory: [0, 2048) the open containers (16 bytes each: kind, the name's start and end, whether it has an
 // escape or a byte >= 0x80); the tables JavaScript
 // writes once (json-values.ts): character flags, the key bytes that make a key suspect, the bytes of a plain token;
-// [SPLATS, BODY) constant vectors; the text from BODY, then 16 zero bytes; then the reports (five i32: kind, start,
-// end, the name's start and end) at an offset JavaScript chooses. Positions are offsets from the text's start; a
+// [SPLATS, BODY) constant vectors; the text from BODY, then 16 zero bytes; then the reports (six i32: kind, start,
+// end, the name's start and end, the flags) at an offset JavaScript chooses. Positions are offsets from the text's start; a
 // string's start is its first character, its end its closing quote.
 import {
   BODY,
@@ -75,6 +75,8 @@ let cap: i32 = 0;
 let sDecode: i32 = 0;
 /** valueScan: the string may skip the detectors; keyScan: the key may be suspect. */
 let sQuiet: i32 = 0;
+/** valueScan: the string's flags (without an escape or a byte >= 0x80). */
+let sFlags: i32 = 0;
 
 /** Whether "rototype" (any case) starts at one of the `r` bits (block at i). */
 @inline
@@ -135,6 +137,7 @@ function valueScan(s: i32, end: i32): i32 {
       const first = <i32>load<u8>(s);
       if (q > s && first >= 0x30 && first <= 0x39) f |= load<i32>(F_DIGIT_START);
       if (!proto && ((plain && q - s <= PLAIN_MAX) || (f & ~load<i32>(F_QUIET)) == 0)) sQuiet = 1;
+      sFlags = f;
       return q;
     }
     if (c < 0x20) return -1;
@@ -183,7 +186,8 @@ function keyScan(s: i32, end: i32): i32 {
 /** A report; false when there is no room. */
 function report(kind: i32, start: i32, end: i32, level: i32): bool {
   if (count == cap) return false;
-  const r = reports + count * 20;
+  const r = reports + count * 24;
+  store<i32>(r, sFlags, 20);
   store<i32>(r, level >= 0 && load<i32>(level << 4, 12) != 0 ? kind | R_NAME_DECODE : kind);
   store<i32>(r, start - BODY, 4);
   store<i32>(r, end - BODY, 8);
@@ -230,6 +234,7 @@ export function scan(n: i32, reportsAt: i32, capacity: i32): i32 {
     } else if (state == KEY || state == KEY_OR_END) {
       if (c == 0x22) {
         const e = keyScan(i + 1, end);
+        sFlags = 0;
         if (e < 0) return FALLBACK;
         if (sQuiet == 0 && !report(sDecode ? R_KEY | R_DECODE : R_KEY, i + 1, e, -1)) return FULL;
         // The key names the values under it.

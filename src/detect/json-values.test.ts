@@ -50,7 +50,22 @@ function corpusStrings(): string[] {
 }
 
 const POOL = corpusStrings();
-const PLAIN_VALUES = ['u_1001', 'EUR', 'BOOK-001', '62701', 'a..b', 'x--y', 'Ünïcödé', 'a@b.example', '3.14', ''];
+const PLAIN_VALUES = [
+  'u_1001',
+  'EUR',
+  'BOOK-001',
+  '62701',
+  'a..b',
+  'x--y',
+  'a_b__c',
+  'ls -la',
+  'del\u007f',
+  '9 lives',
+  'Ünïcödé',
+  'a@b.example',
+  '3.14',
+  '',
+];
 const KEYS = [
   'name',
   'Name',
@@ -205,15 +220,17 @@ describe.skipIf(!jsonValuesReady)('json-values (WebAssembly reader of JSON bodie
     expect(wasm.inspect(request(bad)).attack).toBe(true);
   });
 
-  it('drops only strings walkJson or the engine pre-filter would let pass, and names the rest as walkJson does', () => {
+  it('drops only strings walkJson or the engine pre-filter would let pass; names and flags the rest as walkJson and rawFlags do', () => {
     const rand = rng(3);
     for (let k = 0; k < 3_000; k++) {
       const text = randomDoc(rand, 4);
       const reported: string[] = [];
       const ok = jsonValues(
         Buffer.from(text),
-        (raw, name) => {
+        (raw, name, flags) => {
           reported.push(`${name}\u0000${raw}`);
+          // The module's flags are rawFlags' (DEL and "..", "__", "--", " -" included).
+          if (flags !== undefined) expect(flags, JSON.stringify(raw)).toBe(rawFlags(raw));
           return true;
         },
         () => true,

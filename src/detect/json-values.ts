@@ -73,20 +73,21 @@ function text(body: Buffer, latin1: string, s: number, e: number, decode: boolea
 }
 
 /**
- * Calls `value(raw, name)` for each string of the JSON body the detectors must see (name: walkJson's, the key it sits
- * under in lower case, or the array's) and `key(key)` for each key that may be suspect, in document order. True when
+ * Calls `value(raw, name, flags)` for each string of the JSON body the detectors must see (name: walkJson's, the key it
+ * sits under in lower case, or the array's; flags: rawFlags(raw), or undefined for a string with an escape or a byte
+ * >= 0x80) and `key(key)` for each key that may be suspect, in document order. True when
  * the body was read to its end and every call returned true; false when it must be read with JSON.parse: not JSON as
  * JSON.parse reads it, nested too deep, too many reports, or a call returned false.
  */
 export function jsonValues(
   body: Buffer,
-  value: (raw: string, name: string) => boolean,
+  value: (raw: string, name: string, flags: number | undefined) => boolean,
   key: (key: string) => boolean,
 ): boolean {
   const module = wasm as JsonValuesModule;
   const n = body.length;
   const reports = (BODY + n + 16 + 3) & ~3;
-  mem.reserve(reports + MAX_REPORTS * 20);
+  mem.reserve(reports + MAX_REPORTS * 24);
   mem.bytes.set(body, BODY);
   // 16-byte loads may read past the text: zeros there end any string scan.
   mem.bytes.fill(0, BODY + n, BODY + n + 16);
@@ -99,7 +100,7 @@ export function jsonValues(
     let nameStart = -2;
     let name = '';
     for (let k = 0; k < count; k++) {
-      const r = (reports >> 2) + k * 5;
+      const r = (reports >> 2) + k * 6;
       const kind = words[r] as number;
       const raw = text(body, latin1, words[r + 1] as number, words[r + 2] as number, (kind & R_DECODE) !== 0);
       if (raw === null) return false;
@@ -115,7 +116,7 @@ export function jsonValues(
         if (k0 === null) return false;
         name = k0.length > 128 ? k0.slice(0, 128).toLowerCase() : k0.toLowerCase();
       }
-      if (!value(raw, name)) return false;
+      if (!value(raw, name, kind & R_DECODE ? undefined : words[r + 5])) return false;
     }
     return true;
   } finally {

@@ -16,6 +16,8 @@ export interface RawValue {
   readonly decoded?: boolean;
   /** JSON object keys: the key's value as JSON, truncated to 64 characters. */
   readonly keyValue?: string;
+  /** rawFlags(raw), where the reader computed them (json-values.ts). */
+  readonly flags?: number | undefined;
 }
 
 /** Most values taken from one request; the rest are not inspected (and a finding says so). */
