@@ -41,6 +41,9 @@ function instructions(scenario: Scenario, n: number): number {
       '--callgrind-out-file=/dev/null',
       process.execPath,
       '--predictable',
+      // The engine's JSON reader is WebAssembly: without this, its code stays in V8's baseline compiler (Liftoff)
+      // here, while a gateway runs the optimised code after a few requests.
+      '--no-liftoff',
       fileURLToPath(import.meta.url),
       '--loop',
       scenario,

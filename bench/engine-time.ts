@@ -8,6 +8,8 @@ import type { InspectRequest } from '../src/detect/types.js';
 
 export interface EngineTimes {
   benignOrderUs: number;
+  /** The same with JSON bodies read by JSON.parse (the reader json-values.ts stands in for), in alternating rounds. */
+  benignOrderJsonParseUs: number;
   attackOrderUs: number;
   corpusBenignUs: number;
   corpusAttackUs: number;
@@ -41,11 +43,12 @@ export function orderRequests(orderJson: string): { order: InspectRequest; attac
     path: '/orders',
     query: 'lang=en',
     headers: HEADERS,
-    body: orderJson,
+    // As the policy hands bodies over: the bytes read from the socket.
+    body: Buffer.from(orderJson),
   };
   const attack: InspectRequest = {
     ...order,
-    body: orderJson.replace('"SPRING-2026"', '"x\' UNION SELECT card_number, cvv FROM payments--"'),
+    body: Buffer.from(orderJson.replace('"SPRING-2026"', '"x\' UNION SELECT card_number, cvv FROM payments--"')),
   };
   return { order, attack };
 }
@@ -57,11 +60,23 @@ export function engineTimes(orderJson: string): EngineTimes {
   const lines = loadCorpus();
   // The corpus evaluation once (warms every detector), then each side timed on its own.
   evaluate(lines, (q) => engine.inspect(q));
-  const benign = lines.filter((l) => l.label === 'benign').map(toInspectRequest);
-  const attacks = lines.filter((l) => l.label !== 'benign').map(toInspectRequest);
+  const bytes = (q: InspectRequest): InspectRequest => (q.body === undefined ? q : { ...q, body: Buffer.from(q.body) });
+  const benign = lines.filter((l) => l.label === 'benign').map((l) => bytes(toInspectRequest(l)));
+  const attacks = lines.filter((l) => l.label !== 'benign').map((l) => bytes(toInspectRequest(l)));
   time(engine, [order, attack], 2000, 1);
+  // The two JSON readers side by side: alternating rounds, so a slower stretch of the host falls on both.
+  const parse = new DetectionEngine({ jsonReader: 'javascript' });
+  time(parse, [order], 2000, 1);
+  const wasmRounds: number[] = [];
+  const parseRounds: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    wasmRounds.push(time(engine, [order], 1000, 1));
+    parseRounds.push(time(parse, [order], 1000, 1));
+  }
+  const median = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1] as number;
   return {
-    benignOrderUs: time(engine, [order], 3000),
+    benignOrderUs: median(wasmRounds),
+    benignOrderJsonParseUs: median(parseRounds),
     attackOrderUs: time(engine, [attack], 3000),
     corpusBenignUs: time(engine, benign, 3),
     corpusAttackUs: time(engine, attacks, 3),
