@@ -280,6 +280,9 @@ function commandLineOnly(s: string, from: number): boolean {
 const STRONG =
   /\/dev\/(?:tcp|udp)\/|\b(?:nc|ncat|netcat)(?:\.exe)?\s[^;|&\n]{0,64}?\s-[a-z]{0,4}e\b|\bbash\s+-i\b|\bsh\s+-i\b|\b(?:bash|sh|zsh)\s+-c\s|\bcmd(?:\.exe)?\s+\/[ck]\b|\bpowershell(?:\.exe)?\s[^;|&\n]{0,80}?(?:-e(?:nc|ncodedcommand)?|-c(?:ommand)?|iex|-nop|-w(?:indowstyle)?)\b|\biex\s*\(|\binvoke-expression\b|\bdownloadstring\s*\(|\bmkfifo\s+\/tmp|\bchmod\s+\+?[0-7]*x?\s+\/tmp|\b(?:python[23]?|perl|ruby|php)\s+-[cre]\s|\|\s*(?:ba)?sh\b|(?:^|[;&|\n`])\s*(?:system|exec|shell_exec|passthru|popen|proc_open)\s*\(\s*['"]|\breg(?:\.exe)?\s+(?:add|query|delete|save|export)\s|(?:^|[;&|\n`])\s*net\s+(?:user|localgroup|view|share|use|session|group|accounts)\b/;
 
+/** Every name the command-position loop scores: a word that is none of them (and no path) scores nothing there. */
+const KNOWN = new Set([...COMMANDS, ...WORD_COMMANDS, ...PRODUCTS, ...WRAPPERS]);
+
 const QUICK = /[;|&`$\n{\\]|\/dev\/|\/bin\/|\bcmd\b|powershell|\b(?:nc|bash|sh|wget|curl)\b/;
 /** QUICK.test(s): a separator of its first class in the flags is a match without the scan. */
 export function quick(s: string, flags: number): boolean {
@@ -406,6 +409,11 @@ export const cmdi: Detector = {
         continue;
       }
       let base = commandBase(w.base);
+      // Most words after a separator are prose ("; the door", "& have"): no name below and no /bin path, no score.
+      if (!KNOWN.has(base) && !COMMANDS.has(w.base) && w.word.charCodeAt(0) !== 47) {
+        i = Math.max(i, resume);
+        continue;
+      }
       // "time ifconfig", "; nohup curl x": the wrapped command stands where the wrapper did.
       const inner = WRAPPERS.has(base) ? wrappedCommand(s, w.end) : null;
       if (inner) {

@@ -261,6 +261,9 @@ const SCORE: Record<Exclude<Kind, null>, number> = {
   private: CRITICAL,
 };
 
+/** A bare address or host[:port][/path]: "127.0.0.1:22", "[::1]", "internal/admin". */
+const BARE_HOST = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:\/[^\s]*)?$/;
+
 const QUICK = /:\/\/|^\/\/|[\s="'(]\/\/|^\[?[0-9a-fx.:]+\]?(?::\d+)?(?:\/|$)|localhost|metadata/;
 
 export const ssrf: Detector = {
@@ -330,7 +333,10 @@ export const ssrf: Detector = {
     if (!hit && urlish && v.kind !== 'header' && s.length < 300) {
       // The pattern holds no blank: a value with a space inside (prose) cannot match.
       const t = s.trim();
-      const bare = t.indexOf(' ') === -1 ? /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:\/[^\s]*)?$/.exec(t) : null;
+      // BARE_HOST holds no blank, and its first "/" follows a host, a port or "]", never a ":": "https://..." is no
+      // bare host.
+      const slash = t.indexOf('/');
+      const bare = t.indexOf(' ') === -1 && (slash < 1 || t.charCodeAt(slash - 1) !== 58) ? BARE_HOST.exec(t) : null;
       if (bare) {
         const named = URL_PARAM.test(v.name);
         const h = bare[1] as string;
