@@ -210,9 +210,9 @@ export class DetectionEngine {
     let room = MAX_VALUES - others;
     const ok = jsonValues(
       body,
-      (raw, name, flags) => {
+      (raw, name, flags, lower) => {
         if (--room < 0) return false;
-        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true, flags };
+        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true, flags, lower };
         this.inspectValue(rv, this.detectors, findings, true);
         return findings.length === from;
       },
@@ -371,7 +371,12 @@ export class DetectionEngine {
     for (let start = 0; ; start += MAX_VALUE_CHARS - WINDOW_OVERLAP) {
       const end = Math.min(raw.length, start + MAX_VALUE_CHARS);
       mine.length = 0;
-      this.inspectUncached({ ...rv, raw: raw.slice(start, end), flags: undefined }, detectors, mine, body);
+      this.inspectUncached(
+        { ...rv, raw: raw.slice(start, end), flags: undefined, lower: undefined },
+        detectors,
+        mine,
+        body,
+      );
       for (const f of mine) {
         let seen = false;
         for (let k = from; k < findings.length && !seen; k++) seen = (findings[k] as Finding).rule === f.rule;
@@ -403,7 +408,7 @@ export class DetectionEngine {
       text = decodeValue(raw, rv.plus, flags);
       flags = text === raw ? flags & ~HIGH : charFlags(text);
     }
-    const lower = text.toLowerCase();
+    const lower = text === rv.raw && rv.lower !== undefined ? rv.lower : text.toLowerCase();
     if (raw.indexOf('%') !== -1 && EVASIVE_ENCODING.test(raw)) flags |= F.ENCODED;
     // Pre-filter: only letters, digits, spaces and . , - _ @: nothing but SQL words can be an attack there.
     // (Control characters pass as they did before they had a flag.)

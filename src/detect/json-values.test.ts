@@ -220,17 +220,18 @@ describe.skipIf(!jsonValuesReady)('json-values (WebAssembly reader of JSON bodie
     expect(wasm.inspect(request(bad)).attack).toBe(true);
   });
 
-  it('drops only strings walkJson or the engine pre-filter would let pass; names and flags the rest as walkJson and rawFlags do', () => {
+  it('drops only strings walkJson or the engine pre-filter would let pass; names, flags and lower-cases the rest as walkJson, rawFlags and toLowerCase do', () => {
     const rand = rng(3);
     for (let k = 0; k < 3_000; k++) {
       const text = randomDoc(rand, 4);
       const reported: string[] = [];
       const ok = jsonValues(
         Buffer.from(text),
-        (raw, name, flags) => {
+        (raw, name, flags, lower) => {
           reported.push(`${name}\u0000${raw}`);
           // The module's flags are rawFlags' (DEL and "..", "__", "--", " -" included).
           if (flags !== undefined) expect(flags, JSON.stringify(raw)).toBe(rawFlags(raw));
+          if (lower !== undefined) expect(lower).toBe(raw.toLowerCase());
           return true;
         },
         () => true,

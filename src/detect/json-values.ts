@@ -73,15 +73,15 @@ function text(body: Buffer, latin1: string, s: number, e: number, decode: boolea
 }
 
 /**
- * Calls `value(raw, name, flags)` for each string of the JSON body the detectors must see (name: walkJson's, the key it
- * sits under in lower case, or the array's; flags: rawFlags(raw), or undefined for a string with an escape or a byte
- * >= 0x80) and `key(key)` for each key that may be suspect, in document order. True when
+ * Calls `value(raw, name, flags, lower)` for each string of the JSON body the detectors must see (name: walkJson's, the
+ * key it sits under in lower case, or the array's; flags: rawFlags(raw), and lower: raw.toLowerCase(), both undefined
+ * for a string with an escape or a byte >= 0x80) and `key(key)` for each key that may be suspect, in document order. True when
  * the body was read to its end and every call returned true; false when it must be read with JSON.parse: not JSON as
  * JSON.parse reads it, nested too deep, too many reports, or a call returned false.
  */
 export function jsonValues(
   body: Buffer,
-  value: (raw: string, name: string, flags: number | undefined) => boolean,
+  value: (raw: string, name: string, flags: number | undefined, lower: string | undefined) => boolean,
   key: (key: string) => boolean,
 ): boolean {
   const module = wasm as JsonValuesModule;
@@ -97,6 +97,9 @@ export function jsonValues(
     if (count === 0) return true;
     const words = mem.words;
     const latin1 = body.toString('latin1');
+    // One lower-casing of the body instead of one per string: offsets hold (lower-casing Latin-1 keeps lengths), and
+    // only ASCII strings are sliced from it (the others are decoded, and the engine lower-cases them itself).
+    let lower: string | null = null;
     let nameStart = -2;
     let name = '';
     for (let k = 0; k < count; k++) {
@@ -116,7 +119,12 @@ export function jsonValues(
         if (k0 === null) return false;
         name = k0.length > 128 ? k0.slice(0, 128).toLowerCase() : k0.toLowerCase();
       }
-      if (!value(raw, name, kind & R_DECODE ? undefined : words[r + 5])) return false;
+      if (kind & R_DECODE) {
+        if (!value(raw, name, undefined, undefined)) return false;
+        continue;
+      }
+      if (lower === null) lower = latin1.toLowerCase();
+      if (!value(raw, name, words[r + 5], lower.slice(words[r + 1] as number, words[r + 2] as number))) return false;
     }
     return true;
   } finally {

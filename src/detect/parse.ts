@@ -18,6 +18,8 @@ export interface RawValue {
   readonly keyValue?: string;
   /** rawFlags(raw), where the reader computed them (json-values.ts). */
   readonly flags?: number | undefined;
+  /** raw.toLowerCase(), where the reader made it (json-values.ts). */
+  readonly lower?: string | undefined;
 }
 
 /** Most values taken from one request; the rest are not inspected (and a finding says so). */
