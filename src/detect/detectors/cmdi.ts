@@ -282,6 +282,21 @@ const STRONG =
 
 /** Every name the command-position loop scores: a word that is none of them (and no path) scores nothing there. */
 const KNOWN = new Set([...COMMANDS, ...WORD_COMMANDS, ...PRODUCTS, ...WRAPPERS]);
+const escapeRe = (w: string) => w.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+/**
+ * What a position the loop scores needs (a superset): the start or a separator's last character ("(" for "$(", the
+ * last "|" of "||", the last newline of a run of blanks), blanks, maybe a quote, then a word (wordAt's characters)
+ * with a "/" or "\\" in it, or a KNOWN name ending the word, with ".exe" or, for VERSIONED names, a version after it
+ * (commandBase's spellings). The blanks it reads hold no separator, so each is read once: linear.
+ */
+const COMMAND_POSITION = new RegExp(
+  `(?:^|[;\\n\\r|&\`(])[ \\t]*['"]?(?:[a-z0-9_.?*:-]*[/\\\\]|(?:${[...KNOWN]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRe)
+    .join(
+      '|',
+    )})(?:\\.exe)?(?![a-z0-9_./?*\\\\:-])|(?:${[...VERSIONED].join('|')})[0-9.]+(?:\\.exe)?(?![a-z0-9_./?*\\\\:-]))`,
+);
 
 const QUICK = /[;|&`$\n{\\]|\/dev\/|\/bin\/|\bcmd\b|powershell|\b(?:nc|bash|sh|wget|curl)\b/;
 /** QUICK.test(s): a separator of its first class in the flags is a match without the scan. */
@@ -381,8 +396,9 @@ export const cmdi: Detector = {
     if (v.flags & F.DOLLAR && (v.lower.indexOf('$ifs') !== -1 || v.lower.indexOf('${ifs') !== -1))
       return { rule: 'cmdi.evasion', score: CRITICAL, at: 0 };
     let hit: Hit | null = null;
-    const n = s.length;
-    // Command positions: the start, then after every separator. Bounded by a count.
+    // Command positions: the start, then after every separator. Bounded by a count. Skipped when no position holds
+    // a word the loop scores (prose's "; the door", "& have").
+    const n = COMMAND_POSITION.test(s) ? s.length : 0;
     let seps = 0;
     for (let i = 0; i < n && seps < 256; i = nextSepChar(s, i + 1)) {
       const c = s.charCodeAt(i);
