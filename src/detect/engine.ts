@@ -162,10 +162,22 @@ export class DetectionEngine {
       this.inspectValue(values[i] as RawValue, this.detectors, findings, i >= bodyFrom);
     // A JSON body cleared by json-values.ts is done; one it cannot read, or with a finding, is read by JSON.parse
     // (the findings then carry JSON pointers, and match what that path finds).
-    if (fast !== null && !this.clearJson(fast, findings, bodyFrom)) {
-      this.readBody(req, values);
-      for (let i = bodyFrom; i < values.length; i++)
-        this.inspectValue(values[i] as RawValue, this.detectors, findings, true);
+    if (fast !== null) {
+      const seen: JsonSeen = { names: [], raws: [], found: [] };
+      if (!this.clearJson(fast, findings, bodyFrom, seen)) {
+        this.readBody(req, values);
+        // A body value's findings depend on its text and name alone (no exclusion names a place on this path): those
+        // of the strings json-values.ts inspected are taken over with their JSON pointer, not computed again.
+        // By text (a string's hash is cached in it; a key made by concatenation would be hashed again each time).
+        const known = new Map<string, number>();
+        for (let k = seen.raws.length - 1; k >= 0; k--) known.set(seen.raws[k] as string, k);
+        for (let i = bodyFrom; i < values.length; i++) {
+          const rv = values[i] as RawValue;
+          const k = rv.isKey ? undefined : known.get(rv.raw);
+          if (k === undefined || seen.names[k] !== rv.name) this.inspectValue(rv, this.detectors, findings, true);
+          else for (const f of seen.found[k] as Finding[]) findings.push({ ...f, location: rv.location });
+        }
+      }
     }
     if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, [jndi], findings);
     // The XML document as a whole (DTDs and entity declarations span elements).
@@ -202,9 +214,10 @@ export class DetectionEngine {
 
   /**
    * The body's strings the detectors must see, from json-values.ts, inspected until the first finding: true when
-   * there is none (nor a suspect key, which walkJson inspects itself). On false, findings are as they were.
+   * there is none (nor a suspect key, which walkJson inspects itself). On false, findings are as they were, and
+   * `seen` holds the name, text and findings of each string inspected.
    */
-  private clearJson(body: Buffer, findings: Finding[], others: number): boolean {
+  private clearJson(body: Buffer, findings: Finding[], others: number, seen: JsonSeen): boolean {
     const from = findings.length;
     // walkJson stops at MAX_VALUES values in all: a body with more is left to it.
     let room = MAX_VALUES - others;
@@ -214,6 +227,9 @@ export class DetectionEngine {
         if (--room < 0) return false;
         const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true, flags, lower };
         this.inspectValue(rv, this.detectors, findings, true);
+        seen.names.push(name);
+        seen.raws.push(raw);
+        seen.found.push(findings.length === from ? NO_FINDINGS : findings.slice(from));
         return findings.length === from;
       },
       (key) => !(cachedKeyShape(key) & KEY_SUSPECT),
@@ -467,6 +483,13 @@ export class DetectionEngine {
 }
 
 const NO_DETECTORS: readonly Detector[] = [];
+const NO_FINDINGS: Finding[] = [];
+/** The strings clearJson inspected before it stopped: name, text and findings (location "body"), in step. */
+interface JsonSeen {
+  readonly names: string[];
+  readonly raws: string[];
+  readonly found: Finding[][];
+}
 /** Characters that make a key more than a name: blanks, markup, quotes, shell and SQL punctuation, controls. */
 const ODD_KEY =
   F.SPACE |
