@@ -5,12 +5,12 @@
 // without a detector are dropped here; the rest are reported with the key they sit under. Keys are reported where
 // they may be ones walkJson inspects itself (parse.ts keyShape decides, in JavaScript).
 //
-// Memory: [0, 2048) the open containers (16 bytes each: kind, the name's start and end, whether it has an
-// escape or a byte >= 0x80); the tables JavaScript
-// writes once (json-values.ts): character flags, the key bytes that make a key suspect, the bytes of a plain token;
-// [SPLATS, BODY) constant vectors; the text from BODY, then 16 zero bytes; then the reports (six i32: kind, start,
-// end, the name's start and end, the flags) at an offset JavaScript chooses. Positions are offsets from the text's start; a
-// string's start is its first character, its end its closing quote.
+// Memory: [0, 2048) the open containers (16 bytes each: kind, the name's start and end, whether the name has an escape
+// or a byte >= 0x80); then the tables JavaScript writes once (json-values.ts): character flags, the key bytes that
+// make a key suspect, the bytes of a plain token; [SPLATS, BODY) constant vectors; the text from BODY, then 16 zero
+// bytes; then the reports (six i32: kind, start, end, the name's start and end, the flags) at an offset JavaScript
+// chooses. Positions are offsets from the text's start; a string's start is its first character, its end its closing
+// quote.
 import {
   BODY,
   between,
@@ -73,7 +73,7 @@ let cap: i32 = 0;
 
 /** What the last valueScan() or keyScan() saw. */
 let sDecode: i32 = 0;
-/** valueScan: the string may skip the detectors; keyScan: the key may be suspect. */
+/** valueScan: 1 when the string may skip the detectors; keyScan: 1 when keyShape cannot find the key suspect. */
 let sQuiet: i32 = 0;
 /** valueScan: the string's flags (without an escape or a byte >= 0x80). */
 let sFlags: i32 = 0;
