@@ -50,4 +50,15 @@ describe('ssrf detector', () => {
     expect(inJson({ redirect_uris: ['http://localhost:3000/callback'] }).attack).toBe(false);
     expect(inJson({ body: 'Works on http://localhost:3000 but not in prod' }).attack).toBe(false);
   });
+
+  it('answers the same for a host seen before, and after the remembered hosts were cleared', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(detects(inQuery('http://127.0.0.1:8080/admin', 'url'), 'ssrf')).toBe(true);
+      expect(inQuery('https://www.example.org/blog', 'url').attack).toBe(false);
+    }
+    // More distinct hosts than are remembered (4,096): the memory is cleared, never wrong.
+    for (let i = 0; i < 5000; i++) expect(inQuery(`https://h${i}.example.net/x`, 'url').attack).toBe(false);
+    expect(detects(inQuery('http://127.0.0.1:8080/admin', 'url'), 'ssrf')).toBe(true);
+    expect(detects(inQuery('http://h1.127.0.0.1.nip.io/', 'url'), 'ssrf')).toBe(true);
+  });
 });

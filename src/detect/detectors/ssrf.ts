@@ -253,6 +253,25 @@ function hostAfterSlashes(s: string, i: number): { host: string; confusing: bool
   return { host, confusing };
 }
 
+/**
+ * classifyHost is a function of the host alone, and the hosts in URLs repeat from request to request (an API's own
+ * domains, a CDN's): its answers are remembered, bounded (cleared when full; long hosts are not kept).
+ */
+const HOST_KINDS = new Map<string, Kind>();
+const HOST_KINDS_MAX = 4096;
+const HOST_KIND_KEY_MAX = 253;
+function knownHost(host: string): Kind {
+  let kind = HOST_KINDS.get(host);
+  if (kind === undefined) {
+    kind = classifyHost(host);
+    if (host.length <= HOST_KIND_KEY_MAX) {
+      if (HOST_KINDS.size >= HOST_KINDS_MAX) HOST_KINDS.clear();
+      HOST_KINDS.set(host, kind);
+    }
+  }
+  return kind;
+}
+
 const SCORE: Record<Exclude<Kind, null>, number> = {
   metadata: CRITICAL,
   loopback: CRITICAL,
@@ -310,7 +329,7 @@ export const ssrf: Detector = {
       const start = m.end;
       from = m.end;
       const { host, confusing } = hostAfterSlashes(s, start);
-      const kind = browserUrl && !confusing ? null : classifyHost(host);
+      const kind = browserUrl && !confusing ? null : knownHost(host);
       if (kind) {
         const base = SCORE[kind];
         // OAuth loopback redirect URIs are legitimate (RFC 8252 section 7.3).
@@ -344,7 +363,7 @@ export const ssrf: Detector = {
         const plain =
           /^(?:\d{1,3}\.){3}\d{1,3}$/.test(h) || h.startsWith('[') || h === 'localhost' || METADATA_HOSTS.has(h);
         const numeric = /^[\d.]+$/.test(h) && !/^(?:\d{1,3}\.){3}\d{1,3}$/.test(h) && !/^\d{8,}$/.test(h);
-        const kind = (named && !numeric) || plain ? classifyHost(h) : null;
+        const kind = (named && !numeric) || plain ? knownHost(h) : null;
         if (kind) {
           take(
             `ssrf.${kind === 'metadata' ? 'metadata' : 'internal_host'}`,
