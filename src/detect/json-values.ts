@@ -75,9 +75,9 @@ function text(body: Buffer, latin1: string, s: number, e: number, decode: boolea
 /**
  * Calls `value(raw, name, flags, lower)` for each string of the JSON body the detectors must see (name: walkJson's, the
  * key it sits under in lower case, or the array's; flags: rawFlags(raw), and lower: raw.toLowerCase(), both undefined
- * for a string with an escape or a byte >= 0x80) and `key(key)` for each key that may be suspect, in document order. True when
- * the body was read to its end and every call returned true; false when it must be read with JSON.parse: not JSON as
- * JSON.parse reads it, nested too deep, too many reports, or a call returned false.
+ * for a string with an escape or a byte >= 0x80) and `key(key)` for each key that may be suspect, in document order.
+ * True when the body was read to its end and every call returned true; false when it must be read with JSON.parse: not
+ * JSON as JSON.parse reads it, nested too deep, too many reports, or a call returned false.
  */
 export function jsonValues(
   body: Buffer,
