@@ -1,3 +1,5 @@
+import { remembered } from './detectors/common.js';
+
 /**
  * Bounded readers that turn a request into (location, raw value) pairs: query strings and forms, cookies, JSON
  * (walked to a bounded depth and count), multipart/form-data (hand parser over the buffered body), XML (text and
@@ -139,20 +141,7 @@ export function keyShape(key: string): number {
  * An API's bodies use the same few dozen keys request after request (JSON.parse hands them over internalized, their
  * hash computed): their shapes are remembered, bounded (cleared when full; long keys are not kept).
  */
-const KEY_SHAPES = new Map<string, number>();
-const KEY_SHAPES_MAX = 4096;
-const KEY_SHAPE_KEY_MAX = 64;
-export function cachedKeyShape(key: string): number {
-  let shape = KEY_SHAPES.get(key);
-  if (shape === undefined) {
-    shape = keyShape(key);
-    if (key.length <= KEY_SHAPE_KEY_MAX) {
-      if (KEY_SHAPES.size >= KEY_SHAPES_MAX) KEY_SHAPES.clear();
-      KEY_SHAPES.set(key, shape);
-    }
-  }
-  return shape;
-}
+export const cachedKeyShape = remembered(keyShape, 4096, 64);
 
 /** True when for-in over `o` lists nothing (no enumerable property, own or inherited). */
 function noEnumerable(o: object): boolean {

@@ -45,8 +45,8 @@ export const F = {
 } as const;
 
 /** The flag each ASCII character sets by itself; SEQ marks "." "_" "-", whose flag depends on the character before. */
-export const SEQ = -1;
-/** Read-only outside this file (json-values.ts copies it into its WebAssembly module). */
+const SEQ = -1;
+/** Read-only outside this file (json-values.ts copies it into its WebAssembly module, whose SEQ is also -1). */
 export const CHAR_FLAG = new Int32Array(128);
 for (const [chars, flag] of [
   ['\'"', F.QUOTE],
@@ -131,6 +131,26 @@ export function isRegexSpace(c: number): boolean {
     c === 0x3000 ||
     c === 0xfeff
   );
+}
+
+/**
+ * `fn` with its answers remembered per string, bounded: for pure functions of strings that repeat from request to
+ * request (JSON keys, URL hosts). Cleared when `max` answers are kept; strings longer than `keyMax` are not kept.
+ * `fn` never returns undefined (that reads as "not remembered").
+ */
+export function remembered<T>(fn: (s: string) => T, max: number, keyMax: number): (s: string) => T {
+  const memory = new Map<string, T>();
+  return (s) => {
+    let answer = memory.get(s);
+    if (answer === undefined) {
+      answer = fn(s);
+      if (s.length <= keyMax) {
+        if (memory.size >= max) memory.clear();
+        memory.set(s, answer);
+      }
+    }
+    return answer;
+  };
 }
 
 /** One decoded value as the detectors see it. */

@@ -1,5 +1,15 @@
 import ipaddr from 'ipaddr.js';
-import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
+import {
+  CRITICAL,
+  type Detector,
+  ERROR,
+  F,
+  type Hit,
+  isRegexSpace,
+  remembered,
+  type Value,
+  WARNING,
+} from './common.js';
 
 /**
  * Server-side request forgery: URLs (and bare hosts in URL-ish parameters) that point at loopback, private ranges,
@@ -257,20 +267,7 @@ function hostAfterSlashes(s: string, i: number): { host: string; confusing: bool
  * classifyHost is a function of the host alone, and the hosts in URLs repeat from request to request (an API's own
  * domains, a CDN's): its answers are remembered, bounded (cleared when full; long hosts are not kept).
  */
-const HOST_KINDS = new Map<string, Kind>();
-const HOST_KINDS_MAX = 4096;
-const HOST_KIND_KEY_MAX = 253;
-function knownHost(host: string): Kind {
-  let kind = HOST_KINDS.get(host);
-  if (kind === undefined) {
-    kind = classifyHost(host);
-    if (host.length <= HOST_KIND_KEY_MAX) {
-      if (HOST_KINDS.size >= HOST_KINDS_MAX) HOST_KINDS.clear();
-      HOST_KINDS.set(host, kind);
-    }
-  }
-  return kind;
-}
+const knownHost = remembered(classifyHost, 4096, 253);
 
 const SCORE: Record<Exclude<Kind, null>, number> = {
   metadata: CRITICAL,
