@@ -445,7 +445,9 @@ export class DetectionEngine {
   private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[]): void {
     const text = value.text;
     let prose: Value | null | undefined;
+    const flags = value.flags;
     for (const d of dets) {
+      if (d.needs !== 0 && (flags & d.needs) === 0) continue;
       let hit: Hit | null = d.detect(value);
       if (!hit || hit.score <= 0) continue;
       if (hit.score > QUOTED_SCORE && !value.isKey) {

@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeValue, htmlDecode, jsUnescape, MAX_VALUE_CHARS, percentDecodeOnce } from './decode.js';
 import { quick as cmdiQuick, globPath, recon, strong } from './detectors/cmdi.js';
-import { charFlags, F } from './detectors/common.js';
-import { quick as nosqliQuick } from './detectors/nosqli.js';
+import { charFlags, type Detector, F, type Value, type ValueKind } from './detectors/common.js';
+import { ldap } from './detectors/ldap.js';
+import { nosqli, quick as nosqliQuick } from './detectors/nosqli.js';
 import { breakChars, nextShapeWord, SHAPE_WORDS } from './detectors/sqli.js';
 import { urlInText } from './detectors/ssrf.js';
-import { quick as traversalQuick, wrapperAt } from './detectors/traversal.js';
-import { noisy, sinkMatch, quick as xssQuick } from './detectors/xss.js';
+import { ssti } from './detectors/ssti.js';
+import { traversal, quick as traversalQuick, wrapperAt } from './detectors/traversal.js';
+import { noisy, sinkMatch, xss, quick as xssQuick } from './detectors/xss.js';
+import { xxe } from './detectors/xxe.js';
 import { keyShape, plainToken } from './parse.js';
 import { generatedValues, generator } from './testing.js';
 
@@ -84,6 +87,51 @@ function all(extra: readonly string[]): string[] {
 }
 
 describe('gates and scans agree with the code they replace', () => {
+  it("the engine's skip by a detector's needs: the detector finds nothing in a value without those flags", () => {
+    const gated: Detector[] = [nosqli, xss, traversal, xxe, ssti, ldap];
+    const kinds: ValueKind[] = ['path', 'query', 'header', 'cookie', 'body'];
+    const pieces = [
+      '<',
+      '>',
+      '(',
+      ')',
+      '$',
+      ';',
+      '|',
+      '{',
+      '}',
+      '[',
+      '/',
+      '\\',
+      '..',
+      '%',
+      ':',
+      '=',
+      '*',
+      '`',
+      '#',
+      '@',
+    ];
+    const words = ['a', ' ', "'", 'script', 'x', 'etc', 'passwd', '00', 'entity', 'ne', 'where', 'cn', 'onerror', '-'];
+    let skipped = 0;
+    const found: string[] = [];
+    for (const text of all(generatedValues([...pieces, ...words], 20_000, 61))) {
+      const flags = charFlags(text);
+      const lower = text.toLowerCase();
+      for (const d of gated) {
+        if (flags & d.needs) continue;
+        skipped++;
+        for (const kind of kinds)
+          for (const isKey of [false, true]) {
+            const v: Value = { text, lower, kind, name: 'q', isKey, flags: flags | F.ENCODED };
+            if (d.detect(v) !== null) found.push(`${d.cls} ${kind} ${JSON.stringify(text)}`);
+          }
+      }
+    }
+    expect(found).toEqual([]);
+    expect(skipped).toBeGreaterThan(50_000);
+  });
+
   it('the corpus and its splices are a real sample', () => {
     expect(CORPUS.length).toBeGreaterThan(3000);
   });

@@ -354,6 +354,7 @@ function nextSepChar(s: string, from: number): number {
 
 export const cmdi: Detector = {
   cls: 'cmdi',
+  needs: 0,
   detect(v: Value): Hit | null {
     const SEPS = F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.NEWLINE | F.BRACE | F.BACKSLASH | F.SLASH;
     if (v.isKey) return null;

@@ -30,6 +30,7 @@ function resolve(body: string): string {
 
 export const jndi: Detector = {
   cls: 'jndi',
+  needs: 0,
   detect(v: Value): Hit | null {
     const s0 = v.lower;
     if (!(v.flags & F.DOLLAR) && !s0.includes('jndi')) return null;

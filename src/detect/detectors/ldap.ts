@@ -35,6 +35,7 @@ function filterScore(s: string): number {
 
 export const ldap: Detector = {
   cls: 'ldap',
+  needs: F.RPAREN,
   detect(v: Value): Hit | null {
     const s = v.lower;
     // F.RPAREN is the quick test: every pattern below holds a ")".

@@ -64,6 +64,7 @@ const SEMI_STATEMENT = /;\s*(?:return|while|var|let|const|sleep)\b/;
 
 export const nosqli: Detector = {
   cls: 'nosqli',
+  needs: F.DOLLAR | F.SEMI | F.PIPE | F.LPAREN,
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (!quick(s, v.flags)) return null;

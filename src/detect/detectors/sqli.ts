@@ -941,6 +941,7 @@ export function breakChars(s: string, f: number): boolean {
 
 export const sqli: Detector = {
   cls: 'sqli',
+  needs: 0,
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;

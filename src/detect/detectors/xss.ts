@@ -227,6 +227,7 @@ function base64Markup(text: string): boolean {
 
 export const xss: Detector = {
   cls: 'xss',
+  needs: F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET | F.EQ | F.STAR,
   detect(v: Value): Hit | null {
     const s = v.lower;
     const f = v.flags;
