@@ -89,6 +89,80 @@ describe('RequestContext.readBody', () => {
   });
 });
 
+describe('RequestContext.readBody of a body the parser has read whole', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+  it('takes it from the stream at once, whole, as its own buffer', async () => {
+    fn = async (ctx) => {
+      await settle();
+      const complete = ctx.req.complete;
+      const a = await ctx.readBody();
+      const b = await ctx.readBody();
+      // Written over: the copy is the policy's to change.
+      const text = a.toString();
+      a.fill(0x78);
+      return { complete, text, same: a === b };
+    };
+    const r = await post(['{"a":', '1,', '"b":"x"}']);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ ok: { complete: true, text: '{"a":1,"b":"x"}', same: true }, bytesIn: 15 });
+  });
+
+  it('refuses a whole chunked body over the cap with 413', async () => {
+    fn = async (ctx) => {
+      await settle();
+      return (await ctx.readBody()).length;
+    };
+    const r = await post(['x'.repeat(8), 'y'.repeat(8)], { 'x-cap': '10' });
+    expect(r).toEqual({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE' } });
+  });
+
+  it('reads a declared length as soon as it is all there, and the stream still ends (keep-alive goes on)', async () => {
+    // No wait: the parser has handed over the body but not yet the message's end when readBody looks.
+    fn = async (ctx) => {
+      const body = await ctx.readBody();
+      // Taken before the stream's end (collect waits for it).
+      const early = !ctx.req.readableEnded;
+      const ended = await new Promise<boolean>((r) => {
+        if (ctx.req.readableEnded) r(true);
+        else ctx.req.once('end', () => r(true));
+      });
+      return { text: body.toString(), early, ended };
+    };
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+    try {
+      for (const body of ['{"n":1}', '', 'x'.repeat(5000)]) {
+        const res = await pool.request({ path: '/', method: 'POST', body });
+        expect(res.statusCode).toBe(200);
+        expect(await res.body.json()).toEqual({ ok: { text: body, early: true, ended: true }, bytesIn: body.length });
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('reads an empty body, and the stream still ends (keep-alive carries the next request)', async () => {
+    fn = async (ctx) => {
+      await settle();
+      const body = await ctx.readBody();
+      const ended = await new Promise<boolean>((r) => {
+        if (ctx.req.readableEnded) r(true);
+        else ctx.req.once('end', () => r(true));
+      });
+      return { length: body.length, ended };
+    };
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+    try {
+      for (const body of ['', '{"n":2}']) {
+        const res = await pool.request({ path: '/', method: 'POST', body });
+        expect(res.statusCode).toBe(200);
+        expect(await res.body.json()).toEqual({ ok: { length: body.length, ended: true }, bytesIn: body.length });
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('RequestContext.readResponseBody', () => {
   let upstream: Server;
   let pool: Pool;
