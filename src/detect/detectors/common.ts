@@ -181,8 +181,8 @@ export interface Hit {
 export interface Detector {
   readonly cls: AttackClass;
   /**
-   * Flags a value must have one of for detect() to find anything in it (its own first test), 0 for none: the engine
-   * then skips the call, which most short values need (a name, a phone number), instead of making it to be refused.
+   * Flags a value must have one of for detect() to find anything in it (its own first test), 0 for none. The engine
+   * skips the call for a value with none of them: most short values (a name, a phone number) for several detectors.
    */
   readonly needs: number;
   /** Returns the strongest match in the value, or null. Must be linear in the value's length. */
