@@ -8,6 +8,7 @@ import {
   HIGH,
   type Hit,
   rawFlags,
+  remembered,
   type Value,
   type ValueKind,
 } from './detectors/common.js';
@@ -179,7 +180,7 @@ export class DetectionEngine {
         }
       }
     }
-    if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, [jndi], findings);
+    if (this.jndiOn) for (const rv of headerValues) this.inspectValue(rv, JNDI_ONLY, findings);
     // The XML document as a whole (DTDs and entity declarations span elements).
     if (wholeBody !== null) {
       const xxeDet = this.detectors.find((d) => d.cls === 'xxe');
@@ -346,29 +347,36 @@ export class DetectionEngine {
    * Header values repeat across requests (the same User-Agent, Referer, X-Forwarded-For): their findings are
    * remembered per engine, bounded (cleared when full), so a repeated header costs one map lookup.
    */
-  private readonly headerCache = new Map<string, readonly Finding[]>();
+  private readonly userAgentFindings = remembered(
+    (raw: string) => this.userAgent(raw, this.detectors),
+    HEADER_CACHE_MAX,
+    HEADER_CACHE_VALUE_MAX,
+  );
   /** The same for User-Agent values only checked for JNDI (not among the inspected headers). */
-  private readonly jndiHeaderCache = new Map<string, readonly Finding[]>();
+  private readonly userAgentJndiFindings = remembered(
+    (raw: string) => this.userAgent(raw, JNDI_ONLY),
+    HEADER_CACHE_MAX,
+    HEADER_CACHE_VALUE_MAX,
+  );
+
+  /** A User-Agent value's findings (its location is always "header.user-agent": the value alone decides them). */
+  private userAgent(raw: string, detectors: readonly Detector[]): readonly Finding[] {
+    const mine: Finding[] = [];
+    const rv: RawValue = { location: 'header.user-agent', name: 'user-agent', raw, isKey: false, plus: false };
+    this.inspectUncached(rv, detectors, mine);
+    return mine;
+  }
 
   private inspectValue(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
-    // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not). Its location is
-    // always "header.user-agent": the value alone is the key, one map per detector list.
+    // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not).
     if (
       rv.name === 'user-agent' &&
       rv.location.charCodeAt(0) === 104 /* h */ &&
-      rv.raw.length <= HEADER_CACHE_VALUE_MAX
+      rv.raw.length <= HEADER_CACHE_VALUE_MAX &&
+      (detectors === this.detectors || detectors === JNDI_ONLY)
     ) {
-      const cache = detectors === this.detectors ? this.headerCache : this.jndiHeaderCache;
-      const cached = cache.get(rv.raw);
-      if (cached) {
-        for (const f of cached) findings.push(f);
-        return;
-      }
-      const mine: Finding[] = [];
-      this.inspectUncached(rv, detectors, mine);
-      if (cache.size >= HEADER_CACHE_MAX) cache.clear();
-      cache.set(rv.raw, mine);
-      for (const f of mine) findings.push(f);
+      const known = detectors === this.detectors ? this.userAgentFindings(rv.raw) : this.userAgentJndiFindings(rv.raw);
+      for (const f of known) findings.push(f);
       return;
     }
     if (rv.raw.length > MAX_VALUE_CHARS) this.inspectWindows(rv, detectors, findings, body);
@@ -485,6 +493,7 @@ export class DetectionEngine {
 }
 
 const NO_DETECTORS: readonly Detector[] = [];
+const JNDI_ONLY: readonly Detector[] = [jndi];
 const NO_FINDINGS: Finding[] = [];
 /** The strings clearJson inspected before it stopped: name, text and findings (location "body"), in step. */
 interface JsonSeen {
