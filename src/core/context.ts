@@ -176,15 +176,16 @@ export class RequestContext {
   async readBody(): Promise<Buffer> {
     if (this.requestBody) return this.requestBody;
     const cap = Math.min(this.maxBodyBytes, MAX_BUFFERED_BODY);
-    if (Number(this.req.headers['content-length'] ?? 0) > cap) throw new GatewayError('PAYLOAD_TOO_LARGE');
     const req = this.req;
+    const length = Number(req.headers['content-length'] ?? -1);
+    if (length > cap) throw new GatewayError('PAYLOAD_TOO_LARGE');
     // A small body mostly arrives in the same read as its headers: the parser hands it over (each of its callbacks
     // followed by a turn of the microtask queue) right after the request's policies start. When it has handed over the
     // whole message, or all of the declared length, and nothing has read the stream yet, the body is in the stream's
     // buffer and is taken at once: no listeners, no turns of the event loop. (An HTTP/2 request also counts as
     // complete when aborted: not taken here.)
     if (!req.complete) await undefined;
-    const declared = req.headers['transfer-encoding'] === undefined ? Number(req.headers['content-length'] ?? -1) : -1;
+    const declared = req.headers['transfer-encoding'] === undefined ? length : -1;
     if (
       (req.complete || (declared >= 0 && req.readableLength === declared)) &&
       !req.destroyed &&
