@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { StateUnavailableError } from './errors.js';
+import { keepStringPrototypeFast } from './fast-strings.js';
 import { checkIncrement, normalize } from './memory.js';
 import type { ConsumeRequest, ConsumeResult, CounterSpec, IncrementResult, SharedState } from './types.js';
+
+// ioredis subclasses String at import, which slows every string method call in the process (fast-strings.ts).
+keepStringPrototypeFast();
 
 /**
  * Shared state in Redis, for many nodes. Every decision is one Lua script (EVALSHA, loaded on first use by ioredis),

@@ -26,7 +26,7 @@ export function compileState(): string {
       'node',
       '--strict',
       '--ignoreConfig',
-      ...['memory.ts', 'cluster.ts', 'redis.ts', 'errors.ts', 'types.ts']
+      ...['memory.ts', 'cluster.ts', 'redis.ts', 'errors.ts', 'types.ts', 'fast-strings.ts']
         .map((f) => join(ROOT, 'src/state', f))
         .filter((f) => existsSync(f)),
     ],
