@@ -30,6 +30,7 @@ import {
   MAX_VALUES,
   parseMultipart,
   type RawValue,
+  rawValue,
   splitCookies,
   splitPairs,
   walkJson,
@@ -138,8 +139,7 @@ export class DetectionEngine {
 
   inspect(req: InspectRequest): InspectReport {
     const values: RawValue[] = [];
-    if (this.opts.path && req.path)
-      values.push({ location: 'path', name: '', raw: req.path, isKey: false, plus: false });
+    if (this.opts.path && req.path) values.push(rawValue('path', '', req.path, false, false));
     if (this.opts.query && req.query)
       splitPairs(req.query.startsWith('?') ? req.query.slice(1) : req.query, '&', 'query', values, true);
     const headerValues: RawValue[] = [];
@@ -184,12 +184,7 @@ export class DetectionEngine {
     // The XML document as a whole (DTDs and entity declarations span elements).
     if (wholeBody !== null) {
       const xxeDet = this.detectors.find((d) => d.cls === 'xxe');
-      if (xxeDet)
-        this.inspectValue(
-          { location: 'body', name: '', raw: wholeBody, isKey: false, plus: false, decoded: true },
-          [xxeDet],
-          findings,
-        );
+      if (xxeDet) this.inspectValue(rawValue('body', '', wholeBody, false, false, true), [xxeDet], findings);
     }
     // The strongest finding of each class counts: the same weak signal in many fields is not more evidence
     // (a config file with several "../" paths), two different classes are.
@@ -226,7 +221,7 @@ export class DetectionEngine {
       body,
       (raw, name, flags, lower) => {
         if (--room < 0) return false;
-        const rv: RawValue = { location: 'body', name, raw, isKey: false, plus: false, decoded: true, flags, lower };
+        const rv = rawValue('body', name, raw, false, false, true, undefined, flags, lower);
         this.inspectValue(rv, this.detectors, findings, true);
         seen.names.push(name);
         seen.raws.push(raw);
@@ -243,9 +238,9 @@ export class DetectionEngine {
     if (lname === 'cookie') {
       if (this.opts.cookies) splitCookies(one, values);
     } else if ((this.headers.has(lname) || this.headerGlob?.test(lname)) && !SKIP_HEADERS.has(lname)) {
-      values.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+      values.push(rawValue(`header.${lname}`, lname, one, false, false));
     } else if (this.jndiOn && one.indexOf('${') !== -1) {
-      headerValues.push({ location: `header.${lname}`, name: lname, raw: one, isKey: false, plus: false });
+      headerValues.push(rawValue(`header.${lname}`, lname, one, false, false));
     }
   }
 
@@ -288,7 +283,7 @@ export class DetectionEngine {
         try {
           doc = JSON.parse(text);
         } catch {
-          values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+          values.push(rawValue('body', '', text, false, false));
           return null;
         }
         walkJson(doc, values);
@@ -300,7 +295,7 @@ export class DetectionEngine {
       case 'multipart': {
         const boundary = boundaryOf(ct.length ? (typeof ctHeader === 'string' ? ctHeader : (ctHeader?.[0] ?? '')) : '');
         if (!boundary) {
-          values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+          values.push(rawValue('body', '', text, false, false));
           return null;
         }
         // Multipart is byte-oriented: parse as latin1 so offsets hold, read text parts as UTF-8.
@@ -308,28 +303,20 @@ export class DetectionEngine {
         for (const part of parseMultipart(text, boundary)) {
           if (values.length >= MAX_VALUES) break;
           const loc = `body.${part.name || 'part'}`;
-          if (part.name)
-            values.push({ location: loc, name: part.name, raw: part.name, isKey: true, plus: false, decoded: true });
-          if (part.filename)
-            values.push({
-              location: `${loc}.filename`,
-              name: 'filename',
-              raw: part.filename,
-              isKey: false,
-              plus: false,
-            });
+          if (part.name) values.push(rawValue(loc, part.name, part.name, true, false, true));
+          if (part.filename) values.push(rawValue(`${loc}.filename`, 'filename', part.filename, false, false));
           const pct = part.contentType;
           const content = typeof buf === 'string' ? part.body : Buffer.from(part.body, 'latin1').toString('utf8');
           if (!pct || pct.startsWith('text/plain')) {
-            if (content) values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false });
+            if (content) values.push(rawValue(loc, part.name, content, false, false));
           } else if (pct.includes('json')) {
             try {
               walkJson(JSON.parse(content), values);
             } catch {
-              values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false });
+              values.push(rawValue(loc, part.name, content, false, false));
             }
           } else if (pct.includes('xml') || pct.includes('svg') || pct.includes('html') || pct.startsWith('text/')) {
-            values.push({ location: loc, name: part.name, raw: content, isKey: false, plus: false, decoded: true });
+            values.push(rawValue(loc, part.name, content, false, false, true));
           }
         }
         return null;
@@ -338,7 +325,7 @@ export class DetectionEngine {
         xmlValues(text, values);
         return text;
       default:
-        values.push({ location: 'body', name: '', raw: text, isKey: false, plus: false });
+        values.push(rawValue('body', '', text, false, false));
         return null;
     }
   }
@@ -362,7 +349,7 @@ export class DetectionEngine {
   /** A User-Agent value's findings (its location is always "header.user-agent": the value alone decides them). */
   private userAgent(raw: string, detectors: readonly Detector[]): readonly Finding[] {
     const mine: Finding[] = [];
-    const rv: RawValue = { location: 'header.user-agent', name: 'user-agent', raw, isKey: false, plus: false };
+    const rv = rawValue('header.user-agent', 'user-agent', raw, false, false);
     this.inspectUncached(rv, detectors, mine);
     return mine;
   }
@@ -396,7 +383,7 @@ export class DetectionEngine {
       const end = Math.min(raw.length, start + MAX_VALUE_CHARS);
       mine.length = 0;
       this.inspectUncached(
-        { ...rv, raw: raw.slice(start, end), flags: undefined, lower: undefined },
+        rawValue(rv.location, rv.name, raw.slice(start, end), rv.isKey, rv.plus, rv.decoded, rv.keyValue),
         detectors,
         mine,
         body,
@@ -447,7 +434,12 @@ export class DetectionEngine {
     // A parameter, cookie or JSON key with blanks, markup or code punctuation is read as a value too: applications
     // echo names ("unknown field <img src=x onerror=...>") and build queries from them.
     if (rv.isKey && all && flags & ODD_KEY && !plain)
-      this.runDetectors(rv, { ...value, isKey: false }, this.oddKeyDetectors, findings);
+      this.runDetectors(
+        rv,
+        { text, lower, kind: vk, name: rv.name, isKey: false, flags, keyValue: rv.keyValue },
+        this.oddKeyDetectors,
+        findings,
+      );
   }
 
   private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[]): void {
@@ -576,7 +568,8 @@ function withoutCode(v: Value): Value | null {
   // The text around the code must be prose, not markup: <img src=`javascript:...`> quotes nothing.
   if (text === v.text || !(fenced || PROSE.test(text)) || text.indexOf('<') !== -1) return null;
   const lower = text.toLowerCase();
-  return { ...v, text, lower, flags: charFlags(lower) };
+  // Every Value has the engine's one shape (its fields in one order): the detectors' reads of them stay monomorphic.
+  return { text, lower, kind: v.kind, name: v.name, isKey: v.isKey, flags: charFlags(lower), keyValue: v.keyValue };
 }
 
 const FRAGMENT_MAX = 64;

@@ -24,6 +24,25 @@ export interface RawValue {
   readonly lower?: string | undefined;
 }
 
+/**
+ * Every RawValue is built here, with all its fields in one order. The engine reads them at a few sites, which then see
+ * one object shape: literals with different optional fields made those reads megamorphic (a generic lookup per field)
+ * once traffic of many kinds had passed.
+ */
+export function rawValue(
+  location: string,
+  name: string,
+  raw: string,
+  isKey: boolean,
+  plus: boolean,
+  decoded = false,
+  keyValue?: string,
+  flags?: number,
+  lower?: string,
+): RawValue {
+  return { location, name, raw, isKey, plus, decoded, keyValue, flags, lower };
+}
+
 /** Most values taken from one request; the rest are not inspected (and a finding says so). */
 export const MAX_VALUES = 1000;
 const MAX_JSON_DEPTH = 32;
@@ -50,7 +69,7 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
     if (!pair) continue;
     const eq = pair.indexOf('=');
     const rawName = (eq === -1 ? pair : pair.slice(0, eq)).trim();
-    const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
+    const rawText = eq === -1 ? '' : pair.slice(eq + 1);
     let name = rawName;
     try {
       name = decodeURIComponent(plus ? rawName.replaceAll('+', ' ') : rawName);
@@ -59,10 +78,10 @@ export function splitPairs(qs: string, sep: string, loc: string, out: RawValue[]
     }
     const lname = name.toLowerCase().slice(0, 128);
     const location = `${loc}.${lname}`;
-    const keyValue = keyOperand(rawName, rawValue, plus);
-    if (rawName) out.push({ location, name: lname, raw: rawName, isKey: true, plus, keyValue });
-    if (rawValue) out.push({ location, name: lname, raw: rawValue, isKey: false, plus });
-    else if (eq === -1 && rawName) out.push({ location, name: lname, raw: rawName, isKey: false, plus });
+    const keyValue = keyOperand(rawName, rawText, plus);
+    if (rawName) out.push(rawValue(location, lname, rawName, true, plus, false, keyValue));
+    if (rawText) out.push(rawValue(location, lname, rawText, false, plus));
+    else if (eq === -1 && rawName) out.push(rawValue(location, lname, rawName, false, plus));
   }
 }
 
@@ -158,14 +177,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
       // One word of letters, digits and . , @ - (ids, SKUs, e-mails, versions) cannot hold an attack: not even a value.
       // (Underscores stay: a "__proto__.x" path is one word.)
       if (plainToken(node) && node.indexOf('rototype') === -1) return;
-      out.push({
-        location: `body.${ptr || '/'}`,
-        name: parentKey,
-        raw: node,
-        isKey: false,
-        plus: false,
-        decoded: true,
-      });
+      out.push(rawValue(`body.${ptr || '/'}`, parentKey, node, false, false, true));
       return;
     }
     if (depth >= MAX_JSON_DEPTH || node === null || typeof node !== 'object') return;
@@ -195,15 +207,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
         const lk = key.length > 128 ? key.slice(0, 128).toLowerCase() : shape & KEY_UPPER ? key.toLowerCase() : key;
         const esc0 = shape & KEY_ESCAPE ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
         // A string here is one visit() would push (it was just found not plain): push it without a second scan.
-        if (str)
-          out.push({
-            location: `body.${ptr}/${esc0}`,
-            name: lk,
-            raw: child0,
-            isKey: false,
-            plus: false,
-            decoded: true,
-          });
+        if (str) out.push(rawValue(`body.${ptr}/${esc0}`, lk, child0, false, false, true));
         else visit(child0, `${ptr}/${esc0}`, lk, depth + 1);
         continue;
       }
@@ -216,15 +220,7 @@ export function walkJson(doc: unknown, out: RawValue[]): void {
       const child = (node as Record<string, unknown>)[key];
       // Keys are named after the field they sit in: {"password": {"$ne": 1}} gives "$ne" the name "password".
       const keyValue = key.startsWith('$') ? jsonPreview(child) : undefined;
-      out.push({
-        location: `body.${p}`,
-        name: key.startsWith('$') ? parentKey : lkey,
-        raw: keyText,
-        isKey: true,
-        plus: false,
-        decoded: true,
-        ...(keyValue !== undefined ? { keyValue } : {}),
-      });
+      out.push(rawValue(`body.${p}`, key.startsWith('$') ? parentKey : lkey, keyText, true, false, true, keyValue));
       visit((node as Record<string, unknown>)[key], p, lkey, depth + 1);
     }
   };
@@ -247,7 +243,7 @@ export function splitCookies(header: string, out: RawValue[]): void {
     // A pair without "=" is a value with an empty name to browsers and to most cookie parsers.
     if (eq === -1) {
       const value = part.trim();
-      if (value) out.push({ location: 'cookie.', name: '', raw: value, isKey: false, plus: false });
+      if (value) out.push(rawValue('cookie.', '', value, false, false));
       continue;
     }
     const rawName = part.slice(0, eq).trim();
@@ -257,9 +253,9 @@ export function splitCookies(header: string, out: RawValue[]): void {
     // The name too, as query names are: frameworks that read `a[$ne]=` in a query read it in a cookie as well.
     if (rawName) {
       const keyValue = keyOperand(rawName, value, false);
-      out.push({ location: `cookie.${name}`, name, raw: rawName, isKey: true, plus: false, keyValue });
+      out.push(rawValue(`cookie.${name}`, name, rawName, true, false, false, keyValue));
     }
-    if (value) out.push({ location: `cookie.${name}`, name, raw: value, isKey: false, plus: false });
+    if (value) out.push(rawValue(`cookie.${name}`, name, value, false, false));
   }
 }
 
@@ -362,15 +358,14 @@ export function xmlValues(xml: string, out: RawValue[]): void {
     const m = text.exec(xml);
     if (!m) break;
     const v = (m[1] as string).trim();
-    if (v) out.push({ location: 'body.xml', name: '', raw: v, isKey: false, plus: false, decoded: false });
+    if (v) out.push(rawValue('body.xml', '', v, false, false, false));
   }
   for (let c = 0; c < MAX_VALUES; c++) {
     const m = attr.exec(xml);
     if (!m) break;
     const v = m[2] ?? m[3] ?? '';
     const name = (m[1] as string).toLowerCase();
-    if (v && !name.startsWith('xmlns'))
-      out.push({ location: `body.@${name}`, name, raw: v, isKey: false, plus: false });
+    if (v && !name.startsWith('xmlns')) out.push(rawValue(`body.@${name}`, name, v, false, false));
   }
   // CDATA sections are text too (`<q><![CDATA[' or 1=1--]]></q>`), which XML_TEXT does not see inside their "<".
   // indexOf from one section to the next: linear, and a section with no end stops the search.
@@ -380,7 +375,7 @@ export function xmlValues(xml: string, out: RawValue[]): void {
     const end = xml.indexOf(']]>', i + 9);
     if (end === -1) break;
     const v = xml.slice(i + 9, Math.min(end, i + 9 + 4096)).trim();
-    if (v) out.push({ location: 'body.xml', name: '', raw: v, isKey: false, plus: false, decoded: true });
+    if (v) out.push(rawValue('body.xml', '', v, false, false, true));
     from = end + 3;
   }
 }
