@@ -7,6 +7,7 @@ import {
   F,
   HIGH,
   type Hit,
+  makeValue,
   rawFlags,
   remembered,
   type Value,
@@ -428,7 +429,7 @@ export class DetectionEngine {
       (!(flags & F.SPACE) || (!mayHoldSqlWords(lower) && !WRAPPED_COMMAND.test(lower))) &&
       lower.indexOf('prototype') === -1;
     if (plain && !rv.isKey) return;
-    const value: Value = { text, lower, kind: vk, name: rv.name, isKey: rv.isKey, flags, keyValue: rv.keyValue };
+    const value = makeValue(text, lower, vk, rv.name, rv.isKey, flags, rv.keyValue);
     const all = detectors === this.detectors;
     this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings);
     // A parameter, cookie or JSON key with blanks, markup or code punctuation is read as a value too: applications
@@ -436,7 +437,7 @@ export class DetectionEngine {
     if (rv.isKey && all && flags & ODD_KEY && !plain)
       this.runDetectors(
         rv,
-        { text, lower, kind: vk, name: rv.name, isKey: false, flags, keyValue: rv.keyValue },
+        makeValue(text, lower, vk, rv.name, false, flags, rv.keyValue),
         this.oddKeyDetectors,
         findings,
       );
@@ -568,8 +569,7 @@ function withoutCode(v: Value): Value | null {
   // The text around the code must be prose, not markup: <img src=`javascript:...`> quotes nothing.
   if (text === v.text || !(fenced || PROSE.test(text)) || text.indexOf('<') !== -1) return null;
   const lower = text.toLowerCase();
-  // Every Value has the engine's one shape (its fields in one order): the detectors' reads of them stay monomorphic.
-  return { text, lower, kind: v.kind, name: v.name, isKey: v.isKey, flags: charFlags(lower), keyValue: v.keyValue };
+  return makeValue(text, lower, v.kind, v.name, v.isKey, charFlags(lower), v.keyValue);
 }
 
 const FRAGMENT_MAX = 64;

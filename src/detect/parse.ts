@@ -6,6 +6,7 @@ import { remembered } from './detectors/common.js';
  * attribute values; the document as a whole goes to the XXE detector). Nothing here allocates more than the input.
  */
 
+/** Built by rawValue() only (below): every field is always there, so every RawValue has one shape. */
 export interface RawValue {
   readonly location: string;
   /** Lower-case parameter / header / cookie / key name ("" for the path and whole bodies). */
@@ -15,13 +16,13 @@ export interface RawValue {
   /** `+` means space (query strings and forms). */
   readonly plus: boolean;
   /** Already decoded by its format (JSON strings): percent decoding is still applied, once. */
-  readonly decoded?: boolean;
+  readonly decoded: boolean;
   /** JSON object keys: the key's value as JSON, truncated to 64 characters. */
-  readonly keyValue?: string;
+  readonly keyValue: string | undefined;
   /** rawFlags(raw), where the reader computed them (json-values.ts). */
-  readonly flags?: number | undefined;
+  readonly flags: number | undefined;
   /** raw.toLowerCase(), where the reader made it (json-values.ts). */
-  readonly lower?: string | undefined;
+  readonly lower: string | undefined;
 }
 
 /**

@@ -170,6 +170,22 @@ export interface Value {
   readonly keyValue?: string | undefined;
 }
 
+/**
+ * Every Value is built here, with its fields in one order: the detectors read them at many sites, which then see one
+ * object shape (values built by spreads or with fields in another order made those reads megamorphic).
+ */
+export function makeValue(
+  text: string,
+  lower: string,
+  kind: ValueKind,
+  name: string,
+  isKey: boolean,
+  flags: number,
+  keyValue: string | undefined,
+): Value {
+  return { text, lower, kind, name, isKey, flags, keyValue };
+}
+
 /** What a detector found in one value: its strongest match. */
 export interface Hit {
   readonly rule: string;
