@@ -29,6 +29,11 @@ export const MODULES: readonly WasmModule[] = [
     module: 'src/detect/json-values.wasm.ts',
     name: 'JSON_VALUES_WASM',
   },
+  {
+    source: 'src/policies/response-filter/byte-walk.as.ts',
+    module: 'src/policies/response-filter/byte-walk.wasm.ts',
+    name: 'BYTE_WALK_WASM',
+  },
 ];
 
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LARGE_JSON } from '../../../bench/large-json.js';
 import { ByteFilter } from './byte-filter.js';
+import { walkMemory, walkReady } from './byte-walk.js';
 import { applyPaths, type CompiledPath, compilePath, DROP } from './json-path.js';
 import { filterValue, REMOVED, SchemaCompiler, type Shape } from './schema-filter.js';
 
@@ -90,14 +91,19 @@ const PAGE = {
   },
 };
 
-describe('byte filter', () => {
+describe.each([
+  ['the WebAssembly walk', true],
+  ['the JavaScript walk', false],
+] as const)('byte filter, %s', (_, wasm) => {
   it('cuts the bench answer exactly as the object path (schema, $ref, per-role rule)', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const bench = { schema: PAGE, root: ROOT, deny: ['$.items[*].email'] };
     const { fast, ref } = differential(f, LARGE_JSON, bench);
     expect(fast).not.toBeNull();
     expect(fast?.count).toBe(120);
     expect(fast?.bySchema).toBe(100);
+    // The answer, then its output read again by differential().
+    expect(wasm ? f.walks.wasm : f.walks.js).toBe(2);
     expect(ref?.paths[0]).toBe('/items/0/password_hash');
     // An admin (no rule) and pretty-printed input.
     expect(differential(f, LARGE_JSON, { schema: PAGE, root: ROOT }).fast?.count).toBe(100);
@@ -106,13 +112,13 @@ describe('byte filter', () => {
   });
 
   it('leaves a clean answer alone and reports nothing', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const { fast } = differential(f, '{"id":"1","name":"a","address":{"city":"x"}}', { schema: USER });
     expect(fast?.count).toBe(0);
   });
 
   it('fixes up commas whichever members go (first, middle, last, all, runs)', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const s = { type: 'object', properties: { k: {}, n: { type: 'object', properties: { k: {} } } } };
     const docs = [
       '{"x":1,"k":2}',
@@ -133,7 +139,7 @@ describe('byte filter', () => {
   });
 
   it('arrays: prefixItems, items:false, rule indexes after the schema cut', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const tuple = { type: 'array', prefixItems: [{ type: 'string' }, false, USER], items: false };
     for (const d of ['["a",1,{"id":1,"x":2},4,5]', '[]', '["a"]', '[1,2]', '[1,2,{"x":1}]']) {
       expect(differential(f, d, { schema: tuple, deny: ['$[1].id', '$[0]'] }).fast).not.toBeNull();
@@ -144,7 +150,7 @@ describe('byte filter', () => {
   });
 
   it('rules alone: deny, allow with containers, descendants, wildcards, escaped names', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const doc = JSON.stringify({
       id: 1,
       name: 'n',
@@ -174,7 +180,7 @@ describe('byte filter', () => {
   });
 
   it('keys with escapes and unicode are compared decoded', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const s = { type: 'object', properties: { email: {}, 'na"me': {}, 'b\\s': {}, café: {}, 'a/b': false } };
     const docs = [
       '{"em\\u0061il":"x","na\\"me":1,"b\\\\s":2,"caf\\u00e9":3,"cafe":4,"a\\/b":5,"\\u0022":6}',
@@ -188,7 +194,7 @@ describe('byte filter', () => {
   });
 
   it('numbers and literals of every form', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const s = { type: 'object', properties: { a: {} } };
     for (const n of ['0', '-1', '1.5', '1e5', '1E+5', '-2.5e-3', '123456789012345678901234567890', '0.0', '1e99']) {
       expect(differential(f, `{"a":${n},"b":${n},"c":[${n},true,false,null]}`, { schema: s }).fast).not.toBeNull();
@@ -200,7 +206,7 @@ describe('byte filter', () => {
   });
 
   it('gives up on anything doubtful; the object path then decides (and refuses what does not parse)', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const c = { schema: USER };
     const bad = [
       '{"id":1,}',
@@ -234,7 +240,13 @@ describe('byte filter', () => {
     }
     // Invalid UTF-8 (the object path would decode it with replacement characters).
     expect(differential(f, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x22, 0x7d]), c).fast).toBeNull();
-    // Too deep.
+    // Too deep: 100 walked levels are read on the bytes, 101 are not.
+    for (const k of [99, 100, 101]) {
+      const arrays = `${'['.repeat(k)}1${']'.repeat(k)}`;
+      const objects = `${'{"x":'.repeat(k - 1)}{"y":1}${'}'.repeat(k - 1)}`;
+      expect(differential(f, arrays, { deny: ['$..x'] }).fast === null).toBe(k > 100);
+      expect(differential(f, objects, { deny: ['$..z'] }).fast === null).toBe(k > 100);
+    }
     const deep = `${'['.repeat(150)}1${']'.repeat(150)}`;
     expect(differential(f, deep, { schema: {}, deny: ['$..x'] }).fast).toBeNull();
     // A oneOf with a discriminator needs the value: the object path.
@@ -245,13 +257,13 @@ describe('byte filter', () => {
   });
 
   it('duplicate keys and odd keys are fine where nothing is walked', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const s = { type: 'object', properties: { free: {}, id: {} } };
     expect(differential(f, '{"free":{"a":1,"a":2,"1":3,"__proto__":4},"x":1}', { schema: s }).fast).not.toBeNull();
   });
 
   it('top level: primitives, arrays, null where an object is expected, false schema', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     for (const d of ['1', '"x"', 'null', 'true', ' [] ', '{}', '[{"id":1,"x":2},null,3,"s"]', '[[{"x":1}]]']) {
       for (const c of [{ schema: USER }, { schema: false }, { deny: ['$[0].x'] }, { schema: { type: 'array' } }]) {
         expect(differential(f, d, c).fast, d).not.toBeNull();
@@ -267,7 +279,7 @@ describe('byte filter', () => {
   });
 
   it('patternProperties, additionalProperties (true, schema), recursive $ref, allOf, oneOf without a tag', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     const root = {
       components: {
         schemas: { Node: { type: 'object', properties: { name: {}, child: { $ref: '#/components/schemas/Node' } } } },
@@ -294,7 +306,7 @@ describe('byte filter', () => {
   });
 
   it('matches the object path on random documents, schemas and rules', () => {
-    const f = new ByteFilter();
+    const f = new ByteFilter({ wasm });
     let seed = 12345;
     const rnd = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -376,5 +388,25 @@ describe('byte filter', () => {
     }
     // Most random documents are decided on the bytes (the rest: duplicate keys and the like).
     expect(fastCount).toBeGreaterThan(1500);
+    // Each walk decided its share: the WebAssembly one most documents, JavaScript's the escaped keys and the like.
+    if (wasm) {
+      expect(f.walks.wasm).toBeGreaterThan(1000);
+      expect(f.walks.js).toBeGreaterThan(100);
+    } else expect(f.walks.wasm).toBe(0);
+  });
+
+  it.runIf(wasm)('the WebAssembly walk runs here, and keeps no answer in its memory', () => {
+    expect(walkReady).toBe(true);
+    const f = new ByteFilter({ wasm });
+    const secret = 'marker-7f3a9c-not-to-be-kept';
+    const doc = JSON.stringify({ id: '1', name: 'a', ssn: secret, address: { city: secret } });
+    const out = differential(f, doc, { schema: USER, deny: ['$.name'] });
+    expect(out.fast?.count).toBe(2);
+    // The answer, then its output read again by differential().
+    expect(f.walks).toEqual({ wasm: 2, js: 0 });
+    expect(Buffer.from(walkMemory()).includes(secret)).toBe(false);
+    // Where it has any doubt (an escaped key), the JavaScript walk decides.
+    differential(f, '{"id":"1","n\\u0061me":"a"}', { schema: USER, deny: ['$.name'] });
+    expect(f.walks).toEqual({ wasm: 3, js: 1 });
   });
 });

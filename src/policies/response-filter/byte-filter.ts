@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { PROG, runWalk, type WalkProgram, type WalkResult, walkReady } from './byte-walk.js';
 import { type CompiledPath, step } from './json-path.js';
 import { escapeKey, type Shape } from './schema-filter.js';
 
@@ -15,6 +16,11 @@ import { escapeKey, type Shape } from './schema-filter.js';
  * What nothing constrains (a value the schema leaves whole, where no rule reaches) is copied as it came, layout
  * included; a duplicate key there stays (JSON.parse reads it as the object path's rewrite, and nothing in that
  * value was to be cut whichever copy a client keeps).
+ *
+ * Two walks decide alike: the WebAssembly one (byte-walk.as.ts, running a program compiled here from the plans and
+ * the rules' automaton) for most answers, at about half the cost of this file's JavaScript walk (class Scan), which
+ * decides where the program cannot (patternProperties, oneOf/anyOf choices, rules naming an element index) and
+ * wherever the WebAssembly walk doubts (an escaped key, many undeclared keys in one object).
  */
 
 /** Well below the walks' own limit (128), so neither ever meets it on an input this path accepts. */
@@ -201,8 +207,16 @@ export class ByteFilter {
   readonly texts = new Map<number, { bytes: Buffer; text: string }>();
   /** Scratch kept across scans (one scan at a time: it never awaits). */
   seen = new Int32Array(64);
+  /** WebAssembly programs by root plan (NO_PLAN: rules alone) and rule set; null where the walk needs JavaScript. */
+  readonly #programs = new WeakMap<object, Map<RuleSet | null, WalkProgram | null>>();
 
-  constructor() {
+  /** Answers decided by each walk (tests, and a check that the WebAssembly walk is the one running). */
+  readonly walks = { wasm: 0, js: 0 };
+  readonly #wasm: boolean;
+
+  /** `wasm: false`: always the JavaScript walk (tests run both walks on the same cases). */
+  constructor(opts: { wasm?: boolean } = {}) {
+    this.#wasm = (opts.wasm ?? true) && walkReady;
     this.names.intern('__proto__');
   }
 
@@ -222,13 +236,184 @@ export class ByteFilter {
     const scan = new Scan(this, buf, maxPaths);
     try {
       const rules = deny.length || allow?.length ? this.#ruleSet(deny, allow?.length ? allow : null) : null;
-      scan.top(shape === null ? null : this.plan(shape), rules);
+      const plan = shape === null ? null : this.plan(shape);
+      // The WebAssembly walk where the program has one; the JavaScript walk for the rest, and where it doubts.
+      const prog = this.#wasm && !plan?.none ? this.#program(plan, rules) : null;
+      const walked = prog ? runWalk(prog, buf, maxPaths) : null;
+      if (walked) {
+        this.walks.wasm++;
+        return this.#walkOutcome(buf, walked, maxPaths);
+      }
+      scan.top(plan, rules);
+      this.walks.js++;
     } catch {
       // BAIL, or anything unforeseen: the object path decides, as it always did.
       if (scan.shapeBail && shape) this.#unsupported.add(shape);
       return null;
     }
     return scan.outcome();
+  }
+
+  /** The text of the key at [ks, ke) of b (quotes included); a named key's is its name. */
+  keyText(b: Buffer, ks: number, ke: number, esc: boolean, id: number): string {
+    if (id >= 0) return this.names.strs[id] as string;
+    if (esc) return JSON.parse(b.toString('utf8', ks, ke)) as string;
+    // The same undeclared keys come back answer after answer: their text is kept (by hash, bytes compared).
+    const h = hashOf(b, ks + 1, ke - 1);
+    const hit = this.texts.get(h);
+    if (hit && hit.bytes.length === ke - ks - 2) {
+      let k = 0;
+      while (k < hit.bytes.length && hit.bytes[k] === b[ks + 1 + k]) k++;
+      if (k === hit.bytes.length) return hit.text;
+    }
+    const text = b.toString('utf8', ks + 1, ke - 1);
+    if (this.texts.size >= 256) this.texts.clear();
+    this.texts.set(h, { bytes: Buffer.from(b.subarray(ks + 1, ke - 1)), text });
+    return text;
+  }
+
+  /** What the WebAssembly walk found, as Scan.outcome() reports it. */
+  #walkOutcome(b: Buffer, r: WalkResult, max: number): FilterOutcome {
+    const schemaPaths: string[] = [];
+    const rulePaths: string[] = [];
+    const rec = r.records;
+    for (let i = 0; i < rec.length; ) {
+      const kept = rec[i] === 1;
+      const depth = rec[i + 1] as number;
+      let out = '';
+      for (let d = 0; d < depth; d++) {
+        const o = i + 6 + d * 4;
+        out += rec[o + 2]
+          ? `/${escapeKey(this.keyText(b, rec[o] as number, rec[o + 1] as number, false, rec[o + 3] as number))}`
+          : `/${kept ? rec[o + 1] : rec[o]}`;
+      }
+      out += rec[i + 4]
+        ? `/${escapeKey(this.keyText(b, rec[i + 2] as number, rec[i + 3] as number, false, rec[i + 5] as number))}`
+        : `/${kept ? rec[i + 3] : rec[i + 2]}`;
+      (kept ? rulePaths : schemaPaths).push(out);
+      i += 6 + depth * 4;
+    }
+    const paths = [...schemaPaths, ...rulePaths].slice(0, max);
+    const count = r.schemaCount + r.ruleCount;
+    return { count, bySchema: r.schemaCount, paths, body: (inPlace) => cutOut(b, r.cuts, inPlace === true) };
+  }
+
+  /**
+   * The WebAssembly program for a root plan and rule set: every plan reachable from the root built, every name they
+   * and the rules mention interned, the rules' automaton explored from its start over those names and any other key.
+   * null where the walk needs JavaScript: patternProperties, a oneOf/anyOf choice, rules that name an element index,
+   * an automaton past its bound.
+   */
+  #program(root: Plan | null, rules: RuleSet | null): WalkProgram | null {
+    let byRules = this.#programs.get(root ?? NO_PLAN);
+    if (!byRules) {
+      byRules = new Map();
+      this.#programs.set(root ?? NO_PLAN, byRules);
+    }
+    let prog = byRules.get(rules);
+    if (prog === undefined) {
+      try {
+        prog = this.#compile(root, rules);
+      } catch {
+        prog = null; // BAIL from the automaton's bound
+      }
+      byRules.set(rules, prog);
+    }
+    return prog;
+  }
+
+  #compile(root: Plan | null, rules: RuleSet | null): WalkProgram | null {
+    if (rules?.numeric) return null;
+    // The plans, numbered in the order first reached.
+    const { list: plans, index, reach } = numbering<Plan>();
+    reach(root);
+    for (let i = 0; i < plans.length; i++) {
+      const p = plans[i] as Plan;
+      if (!p.built) this.build(p);
+      if (p.variants || p.patterns.length) return null;
+      for (const id of p.order) reach(p.props[id] ?? null);
+      reach(p.additional);
+      reach(p.items);
+      for (const x of p.prefix) reach(x);
+    }
+    // The automaton's states, numbered in the order first reached, with every transition taken.
+    const names = this.names;
+    const nNames = names.strs.length;
+    const { list: states, index: stateIndex, reach: reachState } = numbering<RuleState>();
+    if (rules) reachState(rules.start);
+    for (let i = 0; i < states.length; i++) {
+      const s = states[i] as RuleState;
+      reachState(stateTransition(rules as RuleSet, s, -1, names).next);
+      for (let id = 0; id < nNames; id++) reachState(stateTransition(rules as RuleSet, s, id, names).next);
+    }
+    // Layout (byte offsets from PROG; 4-byte words): header, names table, pool, per-name start / length / plain /
+    // hash, plans (8 words each), their order and prefix lists, transitions (one row of nNames + 1 per state).
+    const stride = nNames + 1;
+    let size = 16;
+    const tableAt = size;
+    size += names.table.length;
+    const poolAt = size;
+    size += (names.poolEnd + 3) >> 2;
+    const startAt = size;
+    size += nNames;
+    const lenAt = size;
+    size += nNames;
+    const plainAt = size;
+    size += nNames;
+    const hashAt = size;
+    size += nNames;
+    const plansAt = size;
+    size += plans.length * 8;
+    const listsAt = size;
+    for (const p of plans) size += p.order.length * 2 + p.prefix.length;
+    const transAt = size;
+    size += states.length * stride;
+    const w = new Int32Array(size);
+    const addr = (word: number) => PROG + word * 4;
+    w[0] = names.mask;
+    w[1] = tableAt * 4;
+    w[2] = poolAt * 4;
+    w[3] = startAt * 4;
+    w[4] = lenAt * 4;
+    w[5] = plainAt * 4;
+    w[6] = hashAt * 4;
+    w[7] = nNames;
+    w[8] = plansAt * 4;
+    w[9] = transAt * 4;
+    w[10] = stride;
+    w.set(names.table, tableAt);
+    new Uint8Array(w.buffer, poolAt * 4, names.poolEnd).set(names.pool.subarray(0, names.poolEnd));
+    for (let id = 0; id < nNames; id++) {
+      w[startAt + id] = names.start[id] as number;
+      w[lenAt + id] = names.len[id] as number;
+      w[plainAt + id] = names.plain[id] as number;
+      w[hashAt + id] = names.hashes[id] as number;
+    }
+    let list = listsAt;
+    plans.forEach((p, i) => {
+      const o = plansAt + i * 8;
+      const at = (x: Plan | null | undefined) => (x ? (index.get(x) as number) : -1);
+      w[o] = (p.any ? 1 : 0) | (p.none ? 2 : 0);
+      w[o + 1] = at(p.additional);
+      w[o + 2] = at(p.items);
+      w[o + 3] = p.prefix.length;
+      w[o + 4] = addr(list);
+      for (const x of p.prefix) w[list++] = at(x);
+      w[o + 5] = p.order.length;
+      w[o + 6] = addr(list);
+      for (const id of p.order) {
+        w[list++] = id;
+        w[list++] = at(p.props[id]);
+      }
+    });
+    const enc = (t: Trans) =>
+      (t.drop ? 1 : 0) | (t.dropIfScalar ? 2 : 0) | ((t.next ? (stateIndex.get(t.next) as number) + 1 : 0) << 2);
+    states.forEach((s, i) => {
+      const row = transAt + i * stride;
+      w[row] = enc(stateTransition(rules as RuleSet, s, -1, names));
+      for (let id = 0; id < nNames; id++) w[row + 1 + id] = enc(stateTransition(rules as RuleSet, s, id, names));
+    });
+    return { words: w, root: root === null ? -1 : 0, start: rules ? 0 : -1 };
   }
 
   plan(shape: Shape): Plan {
@@ -341,6 +526,68 @@ function transition(set: RuleSet, from: RuleState, key: string): Trans {
   }
   const next = !drop && (nd.length || na) ? internState(set.states, nd, na) : null;
   return { drop, dropIfScalar, next };
+}
+
+/** The rules' step from a state on a name id (-1: a key no path names), made once and kept. */
+function stateTransition(set: RuleSet, rs: RuleState, id: number, names: Names): Trans {
+  if (id < 0) {
+    if (rs.other === null) rs.other = transition(set, rs, set.otherKey);
+    return rs.other;
+  }
+  let t = rs.byId[id];
+  if (t === undefined) {
+    t = transition(set, rs, names.strs[id] as string);
+    rs.byId[id] = t;
+  }
+  return t;
+}
+
+/** Items numbered in the order first reached (null is never numbered). */
+function numbering<T>(): { list: T[]; index: Map<T, number>; reach: (x: T | null) => void } {
+  const list: T[] = [];
+  const index = new Map<T, number>();
+  const reach = (x: T | null): void => {
+    if (x === null || index.has(x)) return;
+    index.set(x, list.length);
+    list.push(x);
+  };
+  return { list, index, reach };
+}
+
+/** The programs' key for rules without a schema. */
+const NO_PLAN = {};
+
+/**
+ * b without the byte ranges in cuts ([from, to) pairs in increasing order). `inPlace`: the kept bytes are moved to the
+ * front of b itself (no new buffer per answer); b is then garbage, so only a caller that drops it may ask.
+ */
+function cutOut(b: Buffer, cuts: ArrayLike<number>, inPlace: boolean): Buffer {
+  let size = b.length;
+  for (let i = 0; i < cuts.length; i += 2) size -= (cuts[i + 1] as number) - (cuts[i] as number);
+  // A plain Uint8Array view: its methods skip Buffer's species lookups; copyWithin and set copy natively.
+  const src = new Uint8Array(b.buffer, b.byteOffset, b.length);
+  if (inPlace) {
+    // Kept ranges only ever move left (cuts are in increasing order): copyWithin is a memmove.
+    let o = cuts.length ? (cuts[0] as number) : size;
+    for (let i = 1; i < cuts.length; i += 2) {
+      const from = cuts[i] as number;
+      const to = i + 1 < cuts.length ? (cuts[i + 1] as number) : b.length;
+      src.copyWithin(o, from, to);
+      o += to - from;
+    }
+    return b.subarray(0, size);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  let from = 0;
+  for (let i = 0; i < cuts.length; i += 2) {
+    const to = cuts[i] as number;
+    out.set(src.subarray(from, to), o);
+    o += to - from;
+    from = cuts[i + 1] as number;
+  }
+  out.set(src.subarray(from), o);
+  return out;
 }
 
 const TAB = 0x09;
@@ -587,35 +834,7 @@ class Scan {
   }
 
   #body(inPlace: boolean): Buffer {
-    if (this.#whole) return this.#whole;
-    const b = this.#b;
-    const cuts = this.#cuts;
-    let size = b.length;
-    for (let i = 0; i < cuts.length; i += 2) size -= (cuts[i + 1] as number) - (cuts[i] as number);
-    // A plain Uint8Array view: its methods skip Buffer's species lookups; copyWithin and set copy natively.
-    const src = new Uint8Array(b.buffer, b.byteOffset, b.length);
-    if (inPlace) {
-      // Kept ranges only ever move left (cuts are in increasing order): copyWithin is a memmove.
-      let o = cuts.length ? (cuts[0] as number) : size;
-      for (let i = 1; i < cuts.length; i += 2) {
-        const from = cuts[i] as number;
-        const to = i + 1 < cuts.length ? (cuts[i + 1] as number) : b.length;
-        src.copyWithin(o, from, to);
-        o += to - from;
-      }
-      return b.subarray(0, size);
-    }
-    const out = Buffer.allocUnsafe(size);
-    let o = 0;
-    let from = 0;
-    for (let i = 0; i < cuts.length; i += 2) {
-      const to = cuts[i] as number;
-      out.set(src.subarray(from, to), o);
-      o += to - from;
-      from = cuts[i + 1] as number;
-    }
-    out.set(src.subarray(from), o);
-    return out;
+    return this.#whole ?? cutOut(this.#b, this.#cuts, inPlace);
   }
 
   top(plan: Plan | null, rules: RuleSet | null): void {
@@ -711,24 +930,8 @@ class Scan {
     return null;
   }
 
-  /** The text of the key at [ks, ke) (quotes included); a named key's is its name. */
   #keyText(ks: number, ke: number, esc: boolean, id: number): string {
-    if (id >= 0) return this.#names.strs[id] as string;
-    const b = this.#b;
-    if (esc) return JSON.parse(b.toString('utf8', ks, ke)) as string;
-    // The same undeclared keys come back answer after answer: their text is kept (by hash, bytes compared).
-    const h = hashOf(b, ks + 1, ke - 1);
-    const texts = this.#f.texts;
-    const hit = texts.get(h);
-    if (hit && hit.bytes.length === ke - ks - 2) {
-      let k = 0;
-      while (k < hit.bytes.length && hit.bytes[k] === b[ks + 1 + k]) k++;
-      if (k === hit.bytes.length) return hit.text;
-    }
-    const text = b.toString('utf8', ks + 1, ke - 1);
-    if (texts.size >= 256) texts.clear();
-    texts.set(h, { bytes: Buffer.from(b.subarray(ks + 1, ke - 1)), text });
-    return text;
+    return this.#f.keyText(this.#b, ks, ke, esc, id);
   }
 
   /** The pointer to the member or element about to be reported, below the `depth` containers on the stack. */
@@ -777,17 +980,7 @@ class Scan {
   }
 
   #transition(rs: RuleState, id: number): Trans {
-    const rules = this.#rules as RuleSet;
-    if (id < 0) {
-      if (rs.other === null) rs.other = transition(rules, rs, rules.otherKey);
-      return rs.other;
-    }
-    let t = rs.byId[id];
-    if (t === undefined) {
-      t = transition(rules, rs, this.#names.strs[id] as string);
-      rs.byId[id] = t;
-    }
-    return t;
+    return stateTransition(this.#rules as RuleSet, rs, id, this.#names);
   }
 
   #indexTransition(rs: RuleState, j: number): Trans {
