@@ -274,28 +274,28 @@ export class ByteFilter {
 
   /** What the WebAssembly walk found, as Scan.outcome() reports it. */
   #walkOutcome(b: Buffer, r: WalkResult, max: number): FilterOutcome {
-    const schemaPaths: string[] = [];
-    const rulePaths: string[] = [];
-    const rec = r.records;
-    for (let i = 0; i < rec.length; ) {
-      const kept = rec[i] === 1;
-      const depth = rec[i + 1] as number;
-      let out = '';
-      for (let d = 0; d < depth; d++) {
-        const o = i + 6 + d * 4;
-        out += rec[o + 2]
-          ? `/${escapeKey(this.keyText(b, rec[o] as number, rec[o + 1] as number, false, rec[o + 3] as number))}`
-          : `/${kept ? rec[o + 1] : rec[o]}`;
+    // Schema removals come first; the rules' only fill what room is left.
+    const paths: string[] = [];
+    for (const kind of [0, 1]) {
+      for (let i = r.recAt; i < r.recEnd && paths.length < max; i += 6 + (r.words[i + 1] as number) * 4) {
+        if (r.words[i] === kind) paths.push(this.#recordPath(b, r.words, i));
       }
-      out += rec[i + 4]
-        ? `/${escapeKey(this.keyText(b, rec[i + 2] as number, rec[i + 3] as number, false, rec[i + 5] as number))}`
-        : `/${kept ? rec[i + 3] : rec[i + 2]}`;
-      (kept ? rulePaths : schemaPaths).push(out);
-      i += 6 + depth * 4;
     }
-    const paths = [...schemaPaths, ...rulePaths].slice(0, max);
     const count = r.schemaCount + r.ruleCount;
     return { count, bySchema: r.schemaCount, paths, body: (inPlace) => cutOut(b, r.cuts, inPlace === true) };
+  }
+
+  /** The JSON pointer of the removal recorded at rec[i] (Scan's #pointer). */
+  #recordPath(b: Buffer, rec: Int32Array, i: number): string {
+    const kept = rec[i] === 1;
+    const depth = rec[i + 1] as number;
+    const segment = (o: number) =>
+      rec[o + 2]
+        ? `/${escapeKey(this.keyText(b, rec[o] as number, rec[o + 1] as number, false, rec[o + 3] as number))}`
+        : `/${kept ? rec[o + 1] : rec[o]}`;
+    let out = '';
+    for (let d = 0; d < depth; d++) out += segment(i + 6 + d * 4);
+    return out + segment(i + 2);
   }
 
   /**
@@ -346,12 +346,26 @@ export class ByteFilter {
       reachState(stateTransition(rules as RuleSet, s, -1, names).next);
       for (let id = 0; id < nNames; id++) reachState(stateTransition(rules as RuleSet, s, id, names).next);
     }
+    // The program's own name table: the same open addressing as Names, on byte-walk.as.ts's word hash.
+    const hashes = Array.from({ length: nNames }, (_, id) => {
+      const at = names.start[id] as number;
+      return keyHash(names.pool, at, at + (names.len[id] as number));
+    });
+    let slots = 64;
+    while (slots < nNames * 2) slots *= 2;
+    const table = new Int32Array(slots * 2);
+    hashes.forEach((h, id) => {
+      let slot = (h ^ (h >>> 15)) & (slots - 1);
+      while (table[slot * 2] !== 0) slot = (slot + 1) & (slots - 1);
+      table[slot * 2] = id + 1;
+      table[slot * 2 + 1] = h;
+    });
     // Layout (byte offsets from PROG; 4-byte words): header, names table, pool, per-name start / length / plain /
     // hash, plans (8 words each), their order and prefix lists, transitions (one row of nNames + 1 per state).
     const stride = nNames + 1;
     let size = 16;
     const tableAt = size;
-    size += names.table.length;
+    size += table.length;
     const poolAt = size;
     size += (names.poolEnd + 3) >> 2;
     const startAt = size;
@@ -370,7 +384,7 @@ export class ByteFilter {
     size += states.length * stride;
     const w = new Int32Array(size);
     const addr = (word: number) => PROG + word * 4;
-    w[0] = names.mask;
+    w[0] = slots - 1;
     w[1] = tableAt * 4;
     w[2] = poolAt * 4;
     w[3] = startAt * 4;
@@ -381,13 +395,13 @@ export class ByteFilter {
     w[8] = plansAt * 4;
     w[9] = transAt * 4;
     w[10] = stride;
-    w.set(names.table, tableAt);
+    w.set(table, tableAt);
     new Uint8Array(w.buffer, poolAt * 4, names.poolEnd).set(names.pool.subarray(0, names.poolEnd));
     for (let id = 0; id < nNames; id++) {
       w[startAt + id] = names.start[id] as number;
       w[lenAt + id] = names.len[id] as number;
       w[plainAt + id] = names.plain[id] as number;
-      w[hashAt + id] = names.hashes[id] as number;
+      w[hashAt + id] = hashes[id] as number;
     }
     let list = listsAt;
     plans.forEach((p, i) => {
@@ -540,6 +554,26 @@ function stateTransition(set: RuleSet, rs: RuleState, id: number, names: Names):
     rs.byId[id] = t;
   }
   return t;
+}
+
+const HASH_SEED = 0x9e3779b1 | 0;
+const HASH_MUL = 0x85ebca6b | 0;
+
+/** byte-walk.as.ts keyHash: [s, e) of b as little-endian 4-byte words (the last one short), mixed. */
+function keyHash(b: Uint8Array, s: number, e: number): number {
+  let h = Math.imul(e - s, HASH_SEED);
+  let p = s;
+  for (; p + 4 <= e; p += 4) {
+    const w =
+      (b[p] as number) | ((b[p + 1] as number) << 8) | ((b[p + 2] as number) << 16) | ((b[p + 3] as number) << 24);
+    h = Math.imul(h ^ w, HASH_MUL);
+  }
+  if (p < e) {
+    let w = 0;
+    for (let i = e - p - 1; i >= 0; i--) w = (w << 8) | (b[p + i] as number);
+    h = Math.imul(h ^ w, HASH_MUL);
+  }
+  return h ^ (h >>> 16);
 }
 
 /** Items numbered in the order first reached (null is never numbered). */

@@ -33,8 +33,8 @@ const H_STRIDE: i32 = 10;
 const P_ANY: i32 = 1;
 const P_NONE: i32 = 2;
 
-const FNV_SEED: u32 = 0x811c9dc5;
-const FNV_PRIME: u32 = 0x01000193;
+const HASH_SEED: u32 = 0x9e3779b1;
+const HASH_MUL: u32 = 0x85ebca6b;
 
 let b0: i32 = 0;
 let end: i32 = 0;
@@ -184,6 +184,23 @@ function skip(p: i32, depth: i32): i32 {
   return num(p);
 }
 
+/** The bytes [s, e) as little-endian 4-byte words (the last one masked), mixed: byte-filter.ts keyHash is the same. */
+function keyHash(s: i32, e: i32): i32 {
+  let h: u32 = <u32>(e - s) * HASH_SEED;
+  let p = s;
+  for (; p + 4 <= e; p += 4) h = (h ^ load<u32>(p)) * HASH_MUL;
+  if (p < e) h = (h ^ (load<u32>(p) & ((<u32>1 << (<u32>(e - p) << 3)) - 1))) * HASH_MUL;
+  return <i32>(h ^ (h >>> 16));
+}
+
+/** Whether [a, a + n) and [b, b + n) hold the same bytes. */
+function sameBytes(a: i32, b: i32, n: i32): bool {
+  let k = 0;
+  for (; k + 8 <= n; k += 8) if (load<u64>(a + k) != load<u64>(b + k)) return false;
+  if (k == n) return true;
+  return ((load<u64>(a + k) ^ load<u64>(b + k)) & ((<u64>1 << (<u64>(n - k) << 3)) - 1)) == 0;
+}
+
 /** The name id of the text [s, e) (hash h), or -1. */
 function lookup(s: i32, e: i32, h: i32): i32 {
   const n = e - s;
@@ -193,12 +210,7 @@ function lookup(s: i32, e: i32, h: i32): i32 {
     if (v == 0) return -1;
     if (load<i32>(table + (slot << 3), 4) == h) {
       const id = v - 1;
-      if (load<i32>(nLen + (id << 2)) == n) {
-        const o = pool + load<i32>(nStart + (id << 2)) - s;
-        let k = s;
-        while (k < e && load<u8>(k + o) == load<u8>(k)) k++;
-        if (k == e) return id;
-      }
+      if (load<i32>(nLen + (id << 2)) == n && sameBytes(s, pool + load<i32>(nStart + (id << 2)), n)) return id;
     }
     slot = (slot + 1) & mask;
   }
@@ -216,19 +228,20 @@ function indexKey(s: i32, e: i32): bool {
 function keyAt(at: i32): i32 {
   const s = at + 1;
   let p = s;
-  let h: u32 = FNV_SEED;
   for (;;) {
-    if (p >= end) return FAIL - 1;
-    const c = byte(p);
-    if (c == 0x22) break;
-    if (c == 0x5c || c < 0x20) return FAIL - 1;
-    h = (h ^ <u32>c) * FNV_PRIME;
-    p++;
+    const stop = stops(v128.load(p));
+    if (stop != 0) {
+      p += ctz<i32>(stop);
+      break;
+    }
+    p += 16;
   }
+  if (p >= end || byte(p) != 0x22) return FAIL - 1;
   kEnd = p + 1;
-  kHash = <i32>h;
+  const h = keyHash(s, p);
+  kHash = h;
   if (isDigit(byte(s)) && indexKey(s, p)) return FAIL - 1;
-  const id = lookup(s, p, <i32>h);
+  const id = lookup(s, p, h);
   // __proto__ (id 0): a copied object would lose it.
   if (id == 0) return FAIL - 1;
   return id;
@@ -351,10 +364,7 @@ function object(plan: i32, rs: i32, depth: i32, p: i32): i32 {
       const expect = load<i32>(order + (cursor << 3));
       const e = ks + 1 + load<i32>(nLen + (expect << 2));
       if (load<i32>(nPlain + (expect << 2)) == 1 && e < end && byte(e) == 0x22) {
-        const o = pool + load<i32>(nStart + (expect << 2)) - ks - 1;
-        let k = ks + 1;
-        while (k < e && load<u8>(k) == load<u8>(k + o)) k++;
-        if (k == e) {
+        if (sameBytes(ks + 1, pool + load<i32>(nStart + (expect << 2)), e - ks - 1)) {
           id = expect;
           ke = e + 1;
           h = load<i32>(nHash + (expect << 2));

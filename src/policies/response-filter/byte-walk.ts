@@ -43,12 +43,15 @@ export interface WalkResult {
   readonly schemaCount: number;
   readonly ruleCount: number;
   /** Byte ranges to cut, [from, to) pairs in increasing order. */
-  readonly cuts: Int32Array;
+  readonly cuts: number[];
   /**
-   * The first removals of each kind, in order: kind (0 schema, 1 rule), depth, the member (key start and end, or
-   * index before and after the schema's cut), isKey, name id, then each level of its path the same way.
+   * The first removals of each kind, in order, as words[recAt, recEnd) (valid until the next walk): kind (0 schema,
+   * 1 rule), depth, the member (key start and end, or index before and after the schema's cut), isKey, name id, then
+   * each level of its path the same way.
    */
-  readonly records: Int32Array;
+  readonly words: Int32Array;
+  readonly recAt: number;
+  readonly recEnd: number;
 }
 
 /** Whether programs run here (WebAssembly SIMD). */
@@ -83,11 +86,16 @@ export function runWalk(prog: WalkProgram, body: Uint8Array, max: number): WalkR
   const recWords = (words[o + 4] as number) >> 2;
   const recAt = o + 8;
   const cutAt = (out + 32 + recBytes) >> 2;
+  // A plain array: read by body() later, when the module's memory may hold another answer's.
+  const cuts: number[] = [];
+  for (let i = cutAt; i < cutAt + cutPairs * 2; i++) cuts.push(words[i] as number);
   return {
     schemaCount: words[o + 1] as number,
     ruleCount: words[o + 2] as number,
-    cuts: words.slice(cutAt, cutAt + cutPairs * 2),
-    records: words.slice(recAt, recAt + recWords),
+    cuts,
+    words,
+    recAt,
+    recEnd: recAt + recWords,
   };
 }
 
