@@ -233,7 +233,7 @@ export class ByteFilter {
   ): FilterOutcome | null {
     if (shape && this.#unsupported.has(shape)) return null;
     if (!isUtf8(buf)) return null;
-    const scan = new Scan(this, buf, maxPaths);
+    let scan: Scan | null = null;
     try {
       const rules = deny.length || allow?.length ? this.#ruleSet(deny, allow?.length ? allow : null) : null;
       const plan = shape === null ? null : this.plan(shape);
@@ -244,14 +244,15 @@ export class ByteFilter {
         this.walks.wasm++;
         return this.#walkOutcome(buf, walked, maxPaths);
       }
+      scan = new Scan(this, buf, maxPaths);
       scan.top(plan, rules);
       this.walks.js++;
+      return scan.outcome();
     } catch {
       // BAIL, or anything unforeseen: the object path decides, as it always did.
-      if (scan.shapeBail && shape) this.#unsupported.add(shape);
+      if (scan?.shapeBail && shape) this.#unsupported.add(shape);
       return null;
     }
-    return scan.outcome();
   }
 
   /** The text of the key at [ks, ke) of b (quotes included); a named key's is its name. */
