@@ -6,7 +6,7 @@
 //
 // Memory: [0, 2048) the path stack (16 bytes a level: a, b, isKey, id); [2048, 4096) hashes of the unnamed keys of the
 // objects being walked; [SPLATS, PROG) constant vectors; from PROG the program (header below), then the text, 16 zero
-// bytes, the output: OUT_HEAD words (status, schema count, rule count, cut pairs, record words), the records, the cuts.
+// bytes, the output: eight words (status, schema count, rule count, cut pairs, record bytes), the records, the cuts.
 import { initSplats, isDigit, literalEnd, splat, eq, digitRun } from '../../core/json-lexer.as';
 
 export const PROG: i32 = 8192;
@@ -29,7 +29,9 @@ const H_PLANS: i32 = 8;
 const H_TRANS: i32 = 9;
 const H_STRIDE: i32 = 10;
 
-// A plan: eight i32 words.
+// A plan: eight i32 words: flags (P_ANY, P_NONE), the additionalProperties plan (-1: undeclared keys go), the items
+// plan (-1: elements kept whole), the prefixItems count and the address of their plans, the declared properties' count
+// and the address of their (name id, plan) pairs in declared order.
 const P_ANY: i32 = 1;
 const P_NONE: i32 = 2;
 
