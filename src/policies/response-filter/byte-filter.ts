@@ -207,8 +207,11 @@ export class ByteFilter {
   readonly texts = new Map<number, { bytes: Buffer; text: string }>();
   /** Scratch kept across scans (one scan at a time: it never awaits). */
   seen = new Int32Array(64);
-  /** WebAssembly programs by root plan (NO_PLAN: rules alone) and rule set; null where the walk needs JavaScript. */
-  readonly #programs = new WeakMap<object, Map<RuleSet | null, WalkProgram | null>>();
+  /**
+   * WebAssembly programs by root plan (NO_PLAN: rules alone) and rule set (NO_RULES: none); null where the walk needs
+   * JavaScript. Weak both ways: rule sets made for role sets the policy no longer keeps go with their programs.
+   */
+  readonly #programs = new WeakMap<object, WeakMap<object, WalkProgram | null>>();
 
   /** Answers decided by each walk (tests, and a check that the WebAssembly walk is the one running). */
   readonly walks = { wasm: 0, js: 0 };
@@ -308,17 +311,17 @@ export class ByteFilter {
   #program(root: Plan | null, rules: RuleSet | null): WalkProgram | null {
     let byRules = this.#programs.get(root ?? NO_PLAN);
     if (!byRules) {
-      byRules = new Map();
+      byRules = new WeakMap();
       this.#programs.set(root ?? NO_PLAN, byRules);
     }
-    let prog = byRules.get(rules);
+    let prog = byRules.get(rules ?? NO_RULES);
     if (prog === undefined) {
       try {
         prog = this.#compile(root, rules);
       } catch {
         prog = null; // BAIL from the automaton's bound
       }
-      byRules.set(rules, prog);
+      byRules.set(rules ?? NO_RULES, prog);
     }
     return prog;
   }
@@ -589,8 +592,9 @@ function numbering<T>(): { list: T[]; index: Map<T, number>; reach: (x: T | null
   return { list, index, reach };
 }
 
-/** The programs' key for rules without a schema. */
+/** The programs' keys for rules without a schema, and a schema without rules. */
 const NO_PLAN = {};
+const NO_RULES = {};
 
 /**
  * b without the byte ranges in cuts ([from, to) pairs in increasing order). `inPlace`: the kept bytes are moved to the
