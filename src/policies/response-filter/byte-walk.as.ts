@@ -1,8 +1,8 @@
 // AssemblyScript, compiled to WebAssembly by scripts/build-wasm.ts (the module is byte-walk.wasm.ts); not part of the
 // TypeScript build. The byte filter's walk (byte-filter.ts, class Scan) for the programs it can run here: the same
 // decisions, in the same order, on the same bytes, with the plans and the rules' automaton compiled into tables
-// (byte-walk.ts). Anything the tables do not cover (an escaped key, too many keys to check for duplicates, any doubt
-// about the grammar) returns FAIL, and JavaScript's walk decides as before.
+// (byte-filter.ts #compile). Anything the tables do not cover (an escaped key, too many keys to check for duplicates,
+// any doubt about the grammar) returns FAIL, and JavaScript's walk decides as before.
 //
 // Memory: [0, 2048) the path stack (16 bytes a level: a, b, isKey, id); [2048, 4096) hashes of the unnamed keys of the
 // objects being walked; [SPLATS, PROG) constant vectors; from PROG the program (header below), then the text, 16 zero
