@@ -33,9 +33,6 @@ const LINEAR_DUP_CHECK = 16;
 /** Thrown inside the scan to give up; never escapes `run`. */
 const BAIL: unique symbol = Symbol('bail');
 
-const FNV_SEED = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
-
 export interface FilterOutcome {
   readonly count: number;
   readonly bySchema: number;
@@ -80,8 +77,8 @@ interface RuleSet {
 }
 
 /**
- * The names the schemas and rules mention, matched on raw key bytes: open addressing on an FNV-1a hash, the
- * candidates' bytes compared in one pool. Id 0 is `__proto__`.
+ * The names the schemas and rules mention, matched on raw key bytes: open addressing on keyHash (byte-walk.as.ts
+ * has the same hash and copies this table), the candidates' bytes compared in one pool. Id 0 is `__proto__`.
  */
 class Names {
   readonly ids = new Map<string, number>();
@@ -116,7 +113,7 @@ class Names {
       this.hashes = grown(this.hashes, id + 1);
     }
     this.start[id] = this.poolEnd;
-    this.hashes[id] = hashOf(b, 0, b.length);
+    this.hashes[id] = keyHash(b, 0, b.length);
     this.plain[id] =
       id !== 0 && !INDEX_KEY.test(name) && !b.some((c) => c < SPACE || c === QUOTE || c === BACKSLASH) ? 1 : 0;
     this.len[id] = b.length;
@@ -131,7 +128,7 @@ class Names {
 
   #place(id: number): void {
     const s = this.start[id] as number;
-    const h = hashOf(this.pool, s, s + (this.len[id] as number));
+    const h = keyHash(this.pool, s, s + (this.len[id] as number));
     let slot = (h ^ (h >>> 15)) & this.mask;
     while (this.table[slot * 2] !== 0) slot = (slot + 1) & this.mask;
     this.table[slot * 2] = id + 1;
@@ -168,12 +165,6 @@ function grown<T extends Uint8Array | Int32Array>(a: T, need: number): T {
   const out = new (a.constructor as new (n: number) => T)(n);
   out.set(a);
   return out;
-}
-
-function hashOf(b: Uint8Array, s: number, e: number): number {
-  let h = FNV_SEED;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ (b[i] as number), FNV_PRIME);
-  return h;
 }
 
 /**
@@ -263,7 +254,7 @@ export class ByteFilter {
     if (id >= 0) return this.names.strs[id] as string;
     if (esc) return JSON.parse(b.toString('utf8', ks, ke)) as string;
     // The same undeclared keys come back answer after answer: their text is kept (by hash, bytes compared).
-    const h = hashOf(b, ks + 1, ke - 1);
+    const h = keyHash(b, ks + 1, ke - 1);
     const hit = this.texts.get(h);
     if (hit && hit.bytes.length === ke - ks - 2) {
       let k = 0;
@@ -350,26 +341,12 @@ export class ByteFilter {
       reachState(stateTransition(rules as RuleSet, s, -1, names).next);
       for (let id = 0; id < nNames; id++) reachState(stateTransition(rules as RuleSet, s, id, names).next);
     }
-    // The program's own name table: the same open addressing as Names, on byte-walk.as.ts's word hash.
-    const hashes = Array.from({ length: nNames }, (_, id) => {
-      const at = names.start[id] as number;
-      return keyHash(names.pool, at, at + (names.len[id] as number));
-    });
-    let slots = 64;
-    while (slots < nNames * 2) slots *= 2;
-    const table = new Int32Array(slots * 2);
-    hashes.forEach((h, id) => {
-      let slot = (h ^ (h >>> 15)) & (slots - 1);
-      while (table[slot * 2] !== 0) slot = (slot + 1) & (slots - 1);
-      table[slot * 2] = id + 1;
-      table[slot * 2 + 1] = h;
-    });
     // Layout (byte offsets from PROG; 4-byte words): header, names table, pool, per-name start / length / plain /
     // hash, plans (8 words each), their order and prefix lists, transitions (one row of nNames + 1 per state).
     const stride = nNames + 1;
     let size = 16;
     const tableAt = size;
-    size += table.length;
+    size += names.table.length;
     const poolAt = size;
     size += (names.poolEnd + 3) >> 2;
     const startAt = size;
@@ -388,7 +365,7 @@ export class ByteFilter {
     size += states.length * stride;
     const w = new Int32Array(size);
     const addr = (word: number) => PROG + word * 4;
-    w[0] = slots - 1;
+    w[0] = names.mask;
     w[1] = tableAt * 4;
     w[2] = poolAt * 4;
     w[3] = startAt * 4;
@@ -399,13 +376,13 @@ export class ByteFilter {
     w[8] = plansAt * 4;
     w[9] = transAt * 4;
     w[10] = stride;
-    w.set(table, tableAt);
+    w.set(names.table, tableAt);
     new Uint8Array(w.buffer, poolAt * 4, names.poolEnd).set(names.pool.subarray(0, names.poolEnd));
     for (let id = 0; id < nNames; id++) {
       w[startAt + id] = names.start[id] as number;
       w[lenAt + id] = names.len[id] as number;
       w[plainAt + id] = names.plain[id] as number;
-      w[hashAt + id] = hashes[id] as number;
+      w[hashAt + id] = names.hashes[id] as number;
     }
     let list = listsAt;
     plans.forEach((p, i) => {
@@ -563,7 +540,7 @@ function stateTransition(set: RuleSet, rs: RuleState, id: number, names: Names):
 const HASH_SEED = 0x9e3779b1 | 0;
 const HASH_MUL = 0x85ebca6b | 0;
 
-/** byte-walk.as.ts keyHash: [s, e) of b as little-endian 4-byte words (the last one short), mixed. */
+/** The names' hash (byte-walk.as.ts keyHash): [s, e) of b as little-endian 4-byte words (the last one short), mixed. */
 function keyHash(b: Uint8Array, s: number, e: number): number {
   let h = Math.imul(e - s, HASH_SEED);
   let p = s;
@@ -907,37 +884,32 @@ class Scan {
     const s = at + 1;
     const q = this.#q;
     let p = s;
-    let h = FNV_SEED;
     let esc = false;
     if (p > q) throw BAIL;
     for (;;) {
       const c = b[p] as number;
-      if (c > QUOTE && c !== BACKSLASH) {
-        h = Math.imul(h ^ c, FNV_PRIME);
-        p++;
-      } else if (c === QUOTE) break;
-      else if (c === BACKSLASH) {
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
         esc = true;
         p = escapeAt(b, q, p);
       } else if (c < SPACE) throw BAIL;
-      else {
-        h = Math.imul(h ^ c, FNV_PRIME);
-        p++;
-      }
+      else p++;
     }
     this.#p = p + 1;
     this.#kesc = esc;
     let id: number;
+    let h: number;
     if (esc) {
       const k = JSON.parse(b.toString('utf8', s - 1, p + 1)) as string;
       if (SURROGATE.test(k) || INDEX_KEY.test(k)) throw BAIL;
       const kb = Buffer.from(k, 'utf8');
-      h = hashOf(kb, 0, kb.length);
+      h = keyHash(kb, 0, kb.length);
       id = this.#names.lookup(kb, 0, kb.length, h);
       this.#kstr = k;
     } else {
       const f = b[s] as number;
       if (f >= ZERO && f <= NINE && INDEX_KEY.test(b.toString('latin1', s, p))) throw BAIL;
+      h = keyHash(b, s, p);
       id = this.#names.lookup(b, s, p, h);
     }
     // __proto__ (id 0): a copied object would lose it.

@@ -84,6 +84,10 @@ function ws(p: i32): i32 {
   return p;
 }
 
+/**
+ * The bytes that end a string's plain text: quote, backslash, control characters. Unlike json-lexer's `stops`, bytes
+ * >= 0x80 are plain text here (an unsigned compare): the filter checked the answer's UTF-8 before.
+ */
 @inline
 function stops(v: v128): i32 {
   return i8x16.bitmask(v128.or(v128.or(eq(v, 0x22), eq(v, 0x5c)), i8x16.lt_u(v, splat(0x20))));
