@@ -193,6 +193,7 @@ export class Gateway {
     const { ctx, lookup, badPath } = this.prepare(gen, req, res);
     const route = lookup?.route ?? null;
     const pl = route ? route.pipeline : gen.fallback;
+    ctx.securityEventsRead = pl.readsSecurityEvents;
     res.once('close', () => {
       ctx.onClientClose?.();
       this.finish(ctx, gen, pl);
@@ -522,6 +523,7 @@ export class Gateway {
     const { ctx, lookup, badPath } = this.prepare(gen, req, null);
     const route = lookup?.route ?? null;
     const pl = route ? route.pipeline : gen.fallback;
+    ctx.securityEventsRead = pl.readsSecurityEvents;
     let status = 0;
     socket.once('close', () => {
       this.sockets.delete(socket);

@@ -105,9 +105,16 @@ export class RequestContext {
 
   /** Security events in the order they were recorded (null until the first). */
   securityEvents: SecurityEvent[] | null = null;
+  /**
+   * Whether anything reads this request's security events: false when the server runs it through a pipeline with no
+   * policy that does (no audit). Events are then dropped, and a policy may skip what it only computes for its event
+   * (response-filter's removed paths). True by default: a context made anywhere else keeps its events.
+   */
+  securityEventsRead = true;
 
   /** Records a security event (a detection, a validation failure, a limit hit) for the audit log and anomaly detection. */
   securityEvent(e: SecurityEvent): void {
+    if (!this.securityEventsRead) return;
     if (this.securityEvents) this.securityEvents.push(e);
     else this.securityEvents = [e];
   }

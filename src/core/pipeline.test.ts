@@ -625,3 +625,25 @@ describe('identity gate (deny by default)', () => {
     expect(ctx.response?.status).toBe(204);
   });
 });
+
+describe('Pipeline.readsSecurityEvents', () => {
+  const step = (name: string, instance: PolicyInstance) => ({ name, order: 100, scope: 'global', instance });
+
+  it('is true only when a step reads security events (the audit policy)', () => {
+    expect(new Pipeline([step('a', { request: () => {} })]).readsSecurityEvents).toBe(false);
+    expect(new Pipeline([]).readsSecurityEvents).toBe(false);
+    const audited = new Pipeline([step('a', { request: () => {} }), step('audit', { readsSecurityEvents: true })]);
+    expect(audited.readsSecurityEvents).toBe(true);
+  });
+
+  it('a context drops its events when nothing reads them, and keeps them by default', () => {
+    const e = { type: 't', policy: 'p', action: 'monitor' as const };
+    const kept = makeCtx();
+    kept.securityEvent(e);
+    expect(kept.securityEvents).toEqual([e]);
+    const dropped = makeCtx();
+    dropped.securityEventsRead = false;
+    dropped.securityEvent(e);
+    expect(dropped.securityEvents).toBeNull();
+  });
+});

@@ -32,6 +32,8 @@ export class Pipeline {
   readonly upstream: Phase[];
   readonly response: [number, Phase][];
   readonly log: ((ctx: RequestContext) => void)[];
+  /** Whether one of the steps reads the security events policies record (the server sets ctx.securityEventsRead). */
+  readonly readsSecurityEvents: boolean;
   /** Deny by default: the error for a request that reaches the gate with no identity; null on a public route. */
   private readonly gate: (() => GatewayError) | null;
   /** Where the gate sits: its index in `request`, and the step index of the first policy after it. */
@@ -49,6 +51,7 @@ export class Pipeline {
     this.response = pick('response').reverse();
     this.upstream = steps.flatMap((s) => (s.instance.upstream ? [s.instance.upstream] : []));
     this.log = steps.flatMap((s) => (s.instance.log ? [s.instance.log] : []));
+    this.readsSecurityEvents = steps.some((s) => s.instance.readsSecurityEvents === true);
     const after = steps.findIndex((s) => s.order >= IDENTITY_GATE_ORDER);
     this.gateStep = after === -1 ? steps.length : after;
     this.gateAt = this.request.filter(([i]) => i < this.gateStep).length;

@@ -27,6 +27,11 @@ export interface PolicyInstance {
   identity?: IdentityPolicyInfo;
   /** Called when the config generation that created this instance is retired (timers, pools). */
   close?: () => void | Promise<void>;
+  /**
+   * Set by policies that read `ctx.securityEvents` (audit). On a pipeline with none, security events are dropped
+   * (`ctx.securityEventsRead` is false) and policies may skip building them.
+   */
+  readsSecurityEvents?: boolean;
 }
 
 export interface PolicyEnv {

@@ -23,6 +23,7 @@ export default definePolicy({
     if (log.durability === 'async') {
       const nodeJson = quote(node);
       return {
+        readsSecurityEvents: true,
         log(ctx) {
           const status = ctx.res?.headersSent ? ctx.res.statusCode : (ctx.response?.status ?? 0);
           // Most requests: the request event alone, serialised straight from the context (no event object) when no
@@ -37,6 +38,7 @@ export default definePolicy({
     // fsync. Its bytes_out and latency are as of that moment: the body has not been sent yet.
     const done = new WeakSet<RequestContext>();
     return {
+      readsSecurityEvents: true,
       async response(ctx) {
         const events: AuditEvent[] = [];
         requestEvents(ctx, node, ctx.response?.status ?? 0, withRequests, (e) => events.push(e));

@@ -262,6 +262,29 @@ describe('response-filter policy', () => {
     expect(Number(after?.[1])).toBe(Number(before?.[1] ?? 0) + 1);
   });
 
+  it('filters the same where nothing reads security events (no audit), without building the event', async () => {
+    const p = instantiate(def, cfg);
+    const metric = async () =>
+      Number(
+        (await register.getSingleMetricAsString('rampart_response_protection_total')).match(
+          /policy="response-filter",route="users",action="strip"} (\d+)/,
+        )?.[1] ?? 0,
+      );
+    const before = await metric();
+    const ctx = jsonCtx(leaky, { roles: ['user'] });
+    ctx.securityEventsRead = false;
+    expect(await runPhase(p, 'response', ctx)).toBeUndefined();
+    expect(bodyOf(ctx)).toEqual({ id: 'u1', name: 'Alice' });
+    expect(ctx.securityEvents).toBeNull();
+    // The metric still counts the answer it changed.
+    expect(await metric()).toBe(before + 1);
+    // Block mode still blocks.
+    const blocked = jsonCtx(leaky, { roles: ['user'] });
+    blocked.securityEventsRead = false;
+    const err = await runPhase(instantiate(def, { ...cfg, mode: 'block' }), 'response', blocked);
+    expect((err as GatewayError).code).toBe('RESPONSE_BLOCKED');
+  });
+
   it('lets an admin see email (per-role rule) but never the undeclared fields', async () => {
     const ctx = jsonCtx(leaky, { roles: ['admin'] });
     await runPhase(instantiate(def, cfg), 'response', ctx);

@@ -29,13 +29,14 @@ function objectPath(
   buf: Buffer,
   shape: Shape | null,
   lists: { deny: readonly CompiledPath[]; allow: readonly CompiledPath[] | null },
+  maxPaths: number,
 ): FilterOutcome | null {
   const parsed = parseJson(buf);
   if (!parsed) return null;
   const paths: string[] = [];
   let count = 0;
   const onRemoved = (p: string) => {
-    if (count++ < MAX_PATHS_IN_EVENT) paths.push(p);
+    if (count++ < maxPaths) paths.push(p);
   };
   let value: unknown = parsed.value;
   if (shape) {
@@ -159,27 +160,31 @@ export default definePolicy({
         if (isBlank(buf)) return;
         // The byte scan wherever it decides exactly as the object walk would (most answers, at a fraction of the
         // cost of parse + stringify); the object walk for the rest.
-        const cut = bytes.run(buf, shape, lists.deny, lists.allow, MAX_PATHS_IN_EVENT) ?? objectPath(buf, shape, lists);
+        // The removed paths are only for the security event: not collected where nothing reads events (no audit).
+        const maxPaths = ctx.securityEventsRead ? MAX_PATHS_IN_EVENT : 0;
+        const cut = bytes.run(buf, shape, lists.deny, lists.allow, maxPaths) ?? objectPath(buf, shape, lists, maxPaths);
         // A body that claims JSON but does not parse cannot be checked: never sent unchecked.
         if (!cut) throw block(ctx, 'unparseable', { status: res.status });
         const { count, bySchema, paths: removed } = cut;
         if (count === 0) return;
-        const detail = {
-          removed: count,
-          by_schema: bySchema,
-          by_rules: count - bySchema,
-          paths: removed.join(' ').slice(0, 400),
-        };
-        const rule = bySchema ? 'schema' : lists.labels.join(',').slice(0, 100);
-        if (cfg.mode === 'block') throw block(ctx, rule, detail);
-        ctx.securityEvent({
-          type: 'response.field_removed',
-          policy: meta.name,
-          rule,
-          location: `body${removed[0] ?? ''}`.slice(0, 200),
-          action: 'modify',
-          detail,
-        });
+        if (cfg.mode === 'block' || ctx.securityEventsRead) {
+          const detail = {
+            removed: count,
+            by_schema: bySchema,
+            by_rules: count - bySchema,
+            paths: removed.join(' ').slice(0, 400),
+          };
+          const rule = bySchema ? 'schema' : lists.labels.join(',').slice(0, 100);
+          if (cfg.mode === 'block') throw block(ctx, rule, detail);
+          ctx.securityEvent({
+            type: 'response.field_removed',
+            policy: meta.name,
+            rule,
+            location: `body${removed[0] ?? ''}`.slice(0, 200),
+            action: 'modify',
+            detail,
+          });
+        }
         counter.inc({ policy: meta.name, route: ctx.route?.name ?? '', action: 'strip' });
         // The answer's buffer is ours (readResponseBody) and replaced here: the kept bytes are compacted within it.
         replaceBody(ctx, cut.body(true));
