@@ -93,6 +93,14 @@ describe('redact responses', () => {
     ]);
   });
 
+  it('masks the same where nothing reads security events (no audit), and records no event', async () => {
+    const ctx = answer(record);
+    ctx.securityEventsRead = false;
+    expect(await runPhase(make(), 'response', ctx)).toBeUndefined();
+    expect(json(ctx)).toMatchObject({ contact: { email: 'a***@example.com' }, ssn: '***-**-4399' });
+    expect(ctx.securityEvents).toBeNull();
+  });
+
   it('sees through JSON \\u escapes', async () => {
     const ctx = answer('{"e": "alice\\u0040example.com"}');
     await runPhase(make(), 'response', ctx);

@@ -167,14 +167,16 @@ export default definePolicy({
     };
 
     const record = (ctx: RequestContext, where: 'response' | 'request', tally: Tally, action: 'modify' | 'block') => {
-      ctx.securityEvent({
-        type: action === 'block' ? `${where}.blocked` : `${where}.redacted`,
-        policy: meta.name,
-        rule: [...tally.keys()].join(',').slice(0, 100),
-        location: 'body',
-        action,
-        detail: detailOf(tally),
-      });
+      // The event only where something reads it (an audit policy on the route); the metric always.
+      if (ctx.securityEventsRead)
+        ctx.securityEvent({
+          type: action === 'block' ? `${where}.blocked` : `${where}.redacted`,
+          policy: meta.name,
+          rule: [...tally.keys()].join(',').slice(0, 100),
+          location: 'body',
+          action,
+          detail: detailOf(tally),
+        });
       counter.inc({ policy: meta.name, route: ctx.route?.name ?? '', action: action === 'block' ? 'block' : where });
     };
 
