@@ -7,8 +7,10 @@ import { ServiceRegistry } from '../../src/core/shared.js';
 import { send, startGateway, startUpstream } from '../helpers.js';
 
 /**
- * Security events reach the audit log where a route has the audit policy, and are not built where nothing reads
- * them: a real gateway, a real audit log and a real upstream that leaks fields the response filter removes.
+ * Security events reach the audit log where a route has the audit policy, with the removed paths the filter collects
+ * only there; a route without one is filtered the same (its pipeline reads no events, so the server tells policies to
+ * skip them: Pipeline.readsSecurityEvents, tested in pipeline.test.ts). A real gateway, a real audit log and a real
+ * upstream that leaks fields the response filter removes.
  */
 
 const LEAKY = { id: 'u1', name: 'Alice', password_hash: 'x', ssn: '536-90-4399' };
