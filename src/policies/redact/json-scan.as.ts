@@ -196,7 +196,6 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
   let card = 0;
   let phone = 0;
   let caps = 0;
-  let hint = 0;
   for (let i = s; i < e; i += 16) {
     const inside = e - i >= 16 ? 0xffff : (1 << (e - i)) - 1;
     const v = v128.load(i);
@@ -211,50 +210,24 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     if (maxCount > cardMax) cardMax = maxCount;
     phone = stretches(ph, d, phone, inside);
     if (maxCount > phoneMax) phoneMax = maxCount;
-    if (!wantCaps && !wantHint) continue;
-    const vp = v128.load(i - 1);
-    const vn = v128.load(i + 1);
-    if (wantCaps) {
+    if (wantCaps && d != 0) {
       // Two digits after two capitals, or after two capitals and a space.
+      const vp = v128.load(i - 1);
       const upPP = between(v128.load(i - 2), 0x41, 0x5a);
       const twoCaps = v128.or(
         v128.and(between(vp, 0x41, 0x5a), upPP),
         v128.and(v128.and(eq(vp, 0x20), upPP), between(v128.load(i - 3), 0x41, 0x5a)),
       );
-      caps |= i8x16.bitmask(v128.and(v128.and(dv, between(vn, 0x30, 0x39)), twoCaps)) & inside;
+      caps |= i8x16.bitmask(v128.and(v128.and(dv, between(v128.load(i + 1), 0x30, 0x39)), twoCaps)) & inside;
     }
     if (!wantHint) continue;
-    // secretHint at every character.
-    const h = v128.or(
-      v128.or(
-        v128.and(
-          eq(v, 0x41),
-          v128.or(v128.or(eq(vn, 0x4b), eq(vn, 0x53)), v128.or(between(vn, 0x42, 0x43), eq(vn, 0x49))),
-        ),
-        v128.and(eq(v, 0x4a), eq(vp, 0x79)),
-      ),
-      v128.or(
-        // "_" after p o u s r b k.
-        v128.and(
-          eq(v, 0x5f),
-          v128.or(
-            v128.or(v128.or(eq(vp, 0x70), eq(vp, 0x6f)), v128.or(eq(vp, 0x75), eq(vp, 0x73))),
-            v128.or(v128.or(eq(vp, 0x72), eq(vp, 0x62)), eq(vp, 0x6b)),
-          ),
-        ),
-        // "-" before "-", or after a b p o s r.
-        v128.and(
-          dash,
-          v128.or(
-            v128.or(eq(vn, 0x2d), v128.or(between(vp, 0x61, 0x62), eq(vp, 0x70))),
-            v128.or(v128.or(eq(vp, 0x6f), eq(vp, 0x73)), eq(vp, 0x72)),
-          ),
-        ),
-      ),
-    );
-    hint |= i8x16.bitmask(h) & inside;
+    // The characters a secret's prefix turns on are rare in text: each is looked at alone (secretHintAt).
+    let at = i8x16.bitmask(v128.or(v128.or(eq(v, 0x41), eq(v, 0x4a)), v128.or(eq(v, 0x5f), dash))) & inside;
+    while (at != 0) {
+      if (secretHintAt(i + ctz<i32>(at))) return -1;
+      at &= at - 1;
+    }
   }
-  if (hint != 0) return -1;
   let open = sAt != 0 ? BIT_EMAIL : 0;
   if (sDigits >= 6) {
     if (cardMax >= 13) open |= BIT_CARD;
@@ -264,6 +237,59 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
   open &= enabled;
   if (caps != 0 && sDigits >= 6) open |= IBAN_NINO & enabled;
   return open;
+}
+
+/**
+ * detectors.ts secretHint at the character p of a string's text (its neighbours there are the text's, or a quote):
+ * "A" before K S B C I, "J" after "y", "_" after p o u s r b k, "-" before "-" or after a b p o s r.
+ */
+function secretHintAt(p: i32): bool {
+  const c = <i32>load<u8>(p);
+  const prev = <i32>load<u8>(p - 1);
+  if (c == 0x41) {
+    const next = <i32>load<u8>(p + 1);
+    return next == 0x4b || next == 0x53 || next == 0x42 || next == 0x43 || next == 0x49;
+  }
+  if (c == 0x4a) return prev == 0x79;
+  if (c == 0x5f)
+    return prev == 0x70 || prev == 0x6f || prev == 0x75 || prev == 0x73 || prev == 0x72 || prev == 0x62 || prev == 0x6b;
+  return (
+    load<u8>(p + 1) == 0x2d ||
+    prev == 0x61 ||
+    prev == 0x62 ||
+    prev == 0x70 ||
+    prev == 0x6f ||
+    prev == 0x73 ||
+    prev == 0x72
+  );
+}
+
+/** numberGates: not a number as a card, an SSN or a phone number is written (gatesOf decides). */
+const UNKNOWN: i32 = -3;
+
+/**
+ * gatesOf for what most strings with six digits are, a number written with blanks and dashes (a card number, an SSN,
+ * a phone number after its "+"), in 32 characters at most: every digit is in the one stretch of [0-9 -] (and of
+ * [0-9 .()+-]), so both counts are its digits; no capital is there, and no secret's prefix (each holds a letter), so
+ * JavaScript need not test them even where gatesOf would ask it to ("--"). UNKNOWN for any other text.
+ */
+function numberGates(s: i32, e: i32, enabled: i32): i32 {
+  const len = e - s;
+  const v = v128.load(s);
+  let m = i8x16.bitmask(v128.or(between(v, 0x30, 0x39), v128.or(eq(v, 0x20), eq(v, 0x2d))));
+  if (len > 16) {
+    const w = v128.load(s + 16);
+    m |= i8x16.bitmask(v128.or(between(w, 0x30, 0x39), v128.or(eq(w, 0x20), eq(w, 0x2d)))) << 16;
+  }
+  const all = len == 32 ? -1 : (1 << len) - 1;
+  // A leading "+" is in the phone's stretch and outside the card's, which then starts after it.
+  if (load<u8>(s) == 0x2b) m |= 1;
+  if ((m & all) != all) return UNKNOWN;
+  let open = 0;
+  if (sDigits >= 13) open |= BIT_CARD;
+  if (sDigits >= 9) open |= BIT_SSN;
+  if (sDigits >= 8) open |= BIT_PHONE;
+  return open & enabled;
 }
 
 /** The most digits in one stretch of the last stretches() call. */
@@ -552,7 +578,10 @@ function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
   // Without 6 digits only email's gate can open (the digit gates, IBAN and NINO need 6), unless a secret's prefix may
   // be there (from 15 characters), which gatesOf tells exactly; with 6, gatesOf measures the runs of digits.
   let open = sAt != 0 ? BIT_EMAIL & enabled : 0;
-  if (sDigits >= 6 || (len >= 15 && sHint != 0)) open = gatesOf(s, e, enabled);
+  if (sDigits >= 6 || (len >= 15 && sHint != 0)) {
+    open = sDigits >= 6 && len <= 32 ? numberGates(s, e, enabled) : UNKNOWN;
+    if (open == UNKNOWN) open = gatesOf(s, e, enabled);
+  }
   if (open == 0) return true;
   if (open < 0) return report(E_STRING, s - 1, e, 0);
   if (open == BIT_PHONE && !phoneMayMatch(s, e)) return true;

@@ -135,6 +135,27 @@ describe('redact: the WebAssembly reader against splice', () => {
     if (detectors.includes('phone')) expect(phones).toBeGreaterThan(500);
   });
 
+  it('numbers written with blanks and dashes (numberGates), up to and past 32 characters: the same answers', () => {
+    const r = rng(4242);
+    let found = 0;
+    for (let n = 0; n < 6000; n++) {
+      // Digits with " " and "-" between them (doubled dashes too), sometimes after a "+", sometimes with another
+      // character in them: what numberGates decides alone, and the texts it leaves to gatesOf.
+      let v = `${r(3) === 0 ? '+' : ''}${many(r, `${DIGITS}${DIGITS}${DIGITS} -`, 6 + r(30))}`;
+      if (r(4) === 0) {
+        const at = r(v.length + 1);
+        v = v.slice(0, at) + pick(r, '+.()xAK_@') + v.slice(at);
+      }
+      const text = JSON.stringify([v]);
+      for (const [detectors, hashed] of CONFIGS) {
+        const { wasm, splice } = both(Buffer.from(text), detectors, hashed);
+        expect({ text, ...wasm }).toEqual({ text, ...splice });
+        if (wasm.tally.length > 0) found++;
+      }
+    }
+    expect(found).toBeGreaterThan(1000);
+  });
+
   it('text with one byte changed: the same answer, or the walk for both', () => {
     const r = rng(777);
     let fallbacks = 0;
