@@ -460,7 +460,7 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
   const changes = wasm.edited();
   if (masked.length === 0 && !o.changed) return null;
   const out = (o.rep + 3) & ~3;
-  mem.reserve(out + n + (o.rep - rep));
+  mem.reserve(out + n + (o.rep - rep) + 16);
   const length = wasm.assemble(n, edits, changes, out);
   answerAt = out;
   answerLength = length;
