@@ -353,6 +353,11 @@ function issuerAccepts(p2: i32, p3: i32, p4: i32, n: i32): bool {
 
 /** detectors.ts isCardBytes: one separator kind, never doubled; 13-19 digits of a known issuer; the Luhn check. */
 function isCard(s: i32, e: i32): bool {
+  // valueEnd counted the digits: the Luhn check runs from the left, a digit doubled when an odd number follow it.
+  const total = sDigits;
+  if (total < 13 || total > 19) return false;
+  let double = (total & 1) == 0;
+  let sum = 0;
   let sep = 0;
   let prevSep = false;
   let n = 0;
@@ -362,11 +367,17 @@ function isCard(s: i32, e: i32): bool {
   for (let i = s; i < e; i++) {
     const c = <i32>load<u8>(i);
     if (isDigit(c)) {
-      if (n == 20) return false;
-      if (n < 4) p4 = p4 * 10 + c - 48;
+      let x = c - 48;
+      if (n < 4) p4 = p4 * 10 + x;
       if (n == 1) p2 = p4;
       if (n == 2) p3 = p4;
       n++;
+      if (double) {
+        x *= 2;
+        if (x > 9) x -= 9;
+      }
+      sum += x;
+      double = !double;
       prevSep = false;
     } else if (c == 0x20 || c == 0x2d) {
       if (prevSep || (sep != 0 && sep != c)) return false;
@@ -374,21 +385,7 @@ function isCard(s: i32, e: i32): bool {
       prevSep = true;
     } else return false;
   }
-  if (n < 13 || n > 19 || !issuerAccepts(p2, p3, p4, n)) return false;
-  let sum = 0;
-  let double = false;
-  for (let i = e - 1; i >= s; i--) {
-    const c = <i32>load<u8>(i);
-    if (!isDigit(c)) continue;
-    let x = c - 48;
-    if (double) {
-      x *= 2;
-      if (x > 9) x -= 9;
-    }
-    sum += x;
-    double = !double;
-  }
-  return sum % 10 == 0;
+  return issuerAccepts(p2, p3, p4, n) && sum % 10 == 0;
 }
 
 /** detectors.ts isWholeEmail. */
