@@ -220,6 +220,17 @@ describe('redact: the WebAssembly reader against splice', () => {
     const dated = Buffer.from(JSON.stringify({ name, at: '2024-01-15 10:00:00', mail: 'q.x@example.com, backup' }));
     expect(() => redactJsonText(dated, thrower)).toThrow('blocked');
     expect(Buffer.from(wasmMemory()).indexOf(name)).toBe(-1);
+    // An answer whose last piece is JavaScript's replacement (a whole top-level string it decoded): the module's
+    // 16-byte copies write past the answer's end, and whatever lands there is wiped too. Each padding moves where.
+    for (let k = 0; k < 16; k++) {
+      const text = Buffer.from(JSON.stringify(`Quentin${' '.repeat(k)} Xylophone é 4111 1111 1111 1111`));
+      const answer = redactJsonText(
+        text,
+        maskingHooks(DETECTORS, true, () => {}),
+      );
+      expect(answer?.toString()).toContain('1111"');
+      expect(Buffer.from(wasmMemory()).indexOf('Quentin')).toBe(-1);
+    }
   });
 
   it('writes the answer over the text when asked to and it fits, else into a new buffer', () => {

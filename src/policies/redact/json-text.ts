@@ -263,10 +263,15 @@ export function redactJsonText(b: Buffer, h: JsonTextHooks, inPlace = false): Bu
         out = spliceWasm(b, h, inPlace);
       } finally {
         // The module's memory outlives the call: neither the text nor the answer (personal data the detectors do not
-        // look for, such as names) stays in it. What else is left there (offsets, masks) shows no more than the answer.
+        // look for, such as names) nor any piece of it stays in it. What else is left there (offsets) shows nothing.
         mem.bytes.fill(0, WASM_BODY, WASM_BODY + b.length);
-        mem.bytes.fill(0, answerAt, answerAt + answerLength);
+        // The 16 bytes after the answer too: assemble's last 16-byte copy may have written there (its overrun).
+        if (answerLength > 0) mem.bytes.fill(0, answerAt, answerAt + answerLength + 16);
         answerLength = 0;
+        // The replacements, the module's masks and JavaScript's: a string JavaScript decoded is replaced whole, with
+        // what it holds besides its findings (a name).
+        if (repTo > repFrom) mem.bytes.fill(0, repFrom, repTo);
+        repFrom = repTo = 0;
       }
       if (out !== false) return out;
     }
@@ -383,6 +388,7 @@ class WasmSplice extends Splice {
     const length = rep.length;
     mem.reserve(this.rep + length);
     mem.buffer.write(rep, this.rep, 'latin1');
+    repTo = this.rep + length;
     const e = (this.edits + this.edit * 16) >> 2;
     mem.words[e] = start;
     mem.words[e + 1] = end;
@@ -401,6 +407,9 @@ export function wasmMemory(): Uint8Array {
 /** Where the last answer was assembled in the module's memory (zeroed after the call). */
 let answerAt = 0;
 let answerLength = 0;
+/** The replacements the last call wrote in the module's memory (zeroed after the call). */
+let repFrom = 0;
+let repTo = 0;
 
 /**
  * splice for a text without `names` members or drops, by json-scan.as.ts; false when it ran out of room for reports
@@ -418,6 +427,9 @@ function spliceWasm(b: Buffer, h: JsonTextHooks, inPlace: boolean): Buffer | nul
   // 16-byte loads may read past the text: zeros there end any string scan.
   mem.bytes.fill(0, WASM_BODY + n, WASM_BODY + n + 16);
   const count = wasm.scan(n, reports, edits, rep, cap, h.scanner.enabledBits, h.maskedBits);
+  // Its masks, also where it gave up part-way.
+  repFrom = rep;
+  repTo = wasm.repEnd();
   if (count === -1) return FALLBACK;
   if (count < 0) return false;
   const o = new WasmSplice(b, edits, wasm.repEnd());
