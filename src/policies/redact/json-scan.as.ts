@@ -229,11 +229,7 @@ function gatesOf(s: i32, e: i32, enabled: i32): i32 {
     }
   }
   let open = sAt != 0 ? BIT_EMAIL : 0;
-  if (sDigits >= 6) {
-    if (cardMax >= 13) open |= BIT_CARD;
-    if (cardMax >= 9) open |= BIT_SSN;
-    if (phoneMax >= 8) open |= BIT_PHONE;
-  }
+  if (sDigits >= 6) open |= digitGates(cardMax, phoneMax);
   open &= enabled;
   if (caps != 0 && sDigits >= 6) open |= IBAN_NINO & enabled;
   return open;
@@ -285,11 +281,17 @@ function numberGates(s: i32, e: i32, enabled: i32): i32 {
   // A leading "+" is in the phone's stretch and outside the card's, which then starts after it.
   if (load<u8>(s) == 0x2b) m |= 1;
   if ((m & all) != all) return UNKNOWN;
+  return digitGates(sDigits, sDigits) & enabled;
+}
+
+/** The gates the longest stretch of digits opens: in [0-9 -] (cards, SSNs) and in [0-9 .()+-] (phone numbers). */
+@inline
+function digitGates(cardMax: i32, phoneMax: i32): i32 {
   let open = 0;
-  if (sDigits >= 13) open |= BIT_CARD;
-  if (sDigits >= 9) open |= BIT_SSN;
-  if (sDigits >= 8) open |= BIT_PHONE;
-  return open & enabled;
+  if (cardMax >= 13) open |= BIT_CARD;
+  if (cardMax >= 9) open |= BIT_SSN;
+  if (phoneMax >= 8) open |= BIT_PHONE;
+  return open;
 }
 
 /** The most digits in one stretch of the last stretches() call. */
@@ -573,7 +575,8 @@ function stringValue(s: i32, e: i32, enabled: i32, masked: i32): bool {
   if (sDecode) return report(E_STRING, s - 1, e, 0);
   if (len < MIN_LENGTH) return true;
   // Without 6 digits only email's gate can open (the digit gates, IBAN and NINO need 6), unless a secret's prefix may
-  // be there (from 15 characters), which gatesOf tells exactly; with 6, gatesOf measures the runs of digits.
+  // be there (from 15 characters), which gatesOf tells exactly; with 6, gatesOf measures the runs of digits (numberGates
+  // first, for a number written with blanks and dashes).
   let open = sAt != 0 ? BIT_EMAIL & enabled : 0;
   if (sDigits >= 6 || (len >= 15 && sHint != 0)) {
     open = sDigits >= 6 && len <= 32 ? numberGates(s, e, enabled) : UNKNOWN;
@@ -712,7 +715,7 @@ function hasEscape(i: i32, e: i32): bool {
 /**
  * Copies n bytes from s to d 16 at a time, writing up to 15 bytes past d + n (memory.copy is a call out of the module,
  * dear for the short pieces an answer is made of). For assemble() only: each piece's overrun is written over by the
- * next, and the last piece's reads the zeros after the text.
+ * next; the last one's lies in the 16 bytes after the answer, which json-text.ts reserves and wipes with it.
  */
 @inline
 function copyOver(d: i32, s: i32, n: i32): void {
