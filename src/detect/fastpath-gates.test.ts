@@ -9,7 +9,7 @@ import { jndi } from './detectors/jndi.js';
 import { ldap } from './detectors/ldap.js';
 import { nosqli, quick as nosqliQuick } from './detectors/nosqli.js';
 import { proto } from './detectors/proto.js';
-import { breakChars, nextShapeWord, SHAPE_WORDS, sqli } from './detectors/sqli.js';
+import { breakChars, CATALOGUES, catalogueHint, nextShapeWord, SHAPE_WORDS, sqli } from './detectors/sqli.js';
 import { ssrf, urlInText } from './detectors/ssrf.js';
 import { ssti } from './detectors/ssti.js';
 import { traversal, quick as traversalQuick, wrapperAt } from './detectors/traversal.js';
@@ -175,6 +175,45 @@ describe('gates and scans agree with the code they replace', () => {
       expect(scan(v), JSON.stringify(v)).toEqual(want);
     }
     expect(found).toBeGreaterThan(5000);
+  });
+
+  it('sqli: catalogueHint holds wherever a system catalogue is named', () => {
+    const names = [
+      'information_schema',
+      'sysobjects',
+      'syscolumns',
+      'sys.tables',
+      'sys.databases',
+      'mysql.user',
+      'pg_catalog',
+      'pg_shadow',
+      'pg_user',
+      'sqlite_master',
+      'sqlite_schema',
+      'all_tables',
+      'user_tables',
+      'dba_users',
+      'msysobjects',
+      'master..sysdatabases',
+    ];
+    // Names cut at every place and glued to others, so that near misses (pg_ without a catalogue after it) come too.
+    const pieces = [
+      ...names,
+      ...names.map((n) => n.slice(0, Math.ceil(n.length / 2))),
+      ...names.map((n) => n.slice(3)),
+    ];
+    let named = 0;
+    let hinted = 0;
+    for (const v of all(generatedValues([...pieces, ' ', '.', '_', 'x', '(', "'"], 20_000, 71))) {
+      const h = catalogueHint(v);
+      if (h) hinted++;
+      if (!CATALOGUES.test(v)) continue;
+      named++;
+      expect(h, JSON.stringify(v)).toBe(true);
+    }
+    expect(named).toBeGreaterThan(1500);
+    // Not a gate that always opens.
+    expect(hinted).toBeLessThan(VALUES.length + 20_000);
   });
 
   it('sqli: a value routed to the tokenizer by its flags matches the quick regex that followed', () => {

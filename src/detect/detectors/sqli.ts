@@ -281,9 +281,8 @@ const STRONG_FUNCS = new Set([
   'ctxsys.drithsx.sn',
   'load_extension',
 ]);
-const CATALOGUE_HINT = /sys|schema|mysql\.|pg_|sqlite_|_tables|dba_|master\./;
 /** System catalogues: reading them is enumeration. */
-const CATALOGUES =
+export const CATALOGUES =
   /\b(?:information_schema|sysobjects|syscolumns|sys\.(?:tables|objects|columns|databases)|mysql\.user|pg_catalog|pg_shadow|pg_user|sqlite_master|sqlite_schema|all_tables|user_tables|dba_users|msysobjects|master\.\.sysdatabases)\b/;
 
 function isIdentStart(c: number): boolean {
@@ -1006,14 +1005,28 @@ export function commentSplitKeyword(s: string): number {
   return -1;
 }
 
+/**
+ * What each CATALOGUES name holds: "sys" (sysobjects, sys.tables, msysobjects, master..sysdatabases), "mysql.user", or
+ * an "_" with "pg" or "sqlite" or "dba" before it or "schema" or "tables" after it. Literal searches and a walk over the
+ * few "_", where an alternation of hints tried at every position cost 1.6 ns a character on prose.
+ */
+export function catalogueHint(s: string): boolean {
+  if (s.includes('sys') || s.includes('mysql.user')) return true;
+  for (let u = s.indexOf('_'); u !== -1; u = s.indexOf('_', u + 1))
+    if (
+      s.startsWith('pg', u - 2) ||
+      s.startsWith('dba', u - 3) ||
+      s.startsWith('sqlite', u - 6) ||
+      s.startsWith('schema', u + 1) ||
+      s.startsWith('tables', u + 1)
+    )
+      return true;
+  return false;
+}
+
 /** A read of a system catalogue (information_schema, sqlite_master ...) raises the hit or is one. */
 function catalogue(s: string, hit: Hit | null): Hit | null {
-  // Every CATALOGUES name holds "_", "." or "sys": without one the hint's scan could lead to nothing.
-  if (
-    (!hit || hit.score < CRITICAL) &&
-    (s.indexOf('_') !== -1 || s.indexOf('.') !== -1 || s.includes('sys')) &&
-    CATALOGUE_HINT.test(s)
-  ) {
+  if ((!hit || hit.score < CRITICAL) && catalogueHint(s)) {
     const m = CATALOGUES.exec(s);
     if (m) return { rule: 'sqli.catalogue', score: hit ? CRITICAL : ERROR, at: m.index };
   }
