@@ -7,6 +7,8 @@ import {
   F,
   HIGH,
   type Hit,
+  isProse,
+  letterRuns,
   makeValue,
   rawFlags,
   remembered,
@@ -93,6 +95,9 @@ export class DetectionEngine {
   private readonly opts: Required<Pick<InspectOptions, 'path' | 'query' | 'cookies' | 'body' | 'maxInspectBytes'>>;
   private readonly jndiOn: boolean;
   private readonly jsonValuesOn: boolean;
+  /** The enabled detectors' proseWords, as runs of letters (isProse). */
+  private readonly proseWords: ReadonlySet<string>;
+  private readonly proseParts: readonly string[];
 
   constructor(options: InspectOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -100,6 +105,8 @@ export class DetectionEngine {
     this.detectors = ALL_DETECTORS.filter((d) => classes.has(d.cls));
     this.keyDetectors = this.detectors.filter((d) => d.cls === 'nosqli' || d.cls === 'proto');
     this.oddKeyDetectors = this.detectors.filter((d) => !this.keyDetectors.includes(d));
+    this.proseWords = letterRuns(this.detectors.flatMap((d) => d.proseWords));
+    this.proseParts = this.detectors.flatMap((d) => d.proseParts ?? []);
     this.jndiOn = classes.has('jndi');
     const hs = (options.headers ?? [...DEFAULT_HEADERS, 'x-*']).map((h) => h.toLowerCase());
     this.headers = new Set(hs.filter((h) => !h.includes('*')));
@@ -429,6 +436,9 @@ export class DetectionEngine {
       (!(flags & F.SPACE) || (!mayHoldSqlWords(lower) && !WRAPPED_COMMAND.test(lower))) &&
       lower.indexOf('prototype') === -1;
     if (plain && !rv.isKey) return;
+    // Prose with apostrophes, dashes or parentheses ("Siobhan O'Connor", "Desk lamp - warm white", "pen (blue)") and
+    // none of the words any detector reads: one pass instead of each detector's gates.
+    if (!rv.isKey && isProse(lower, flags, this.proseWords, this.proseParts)) return;
     const value = makeValue(text, lower, vk, rv.name, rv.isKey, flags, rv.keyValue);
     const all = detectors === this.detectors;
     this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings);

@@ -4,7 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeValue, htmlDecode, jsUnescape, MAX_VALUE_CHARS, percentDecodeOnce } from './decode.js';
 import { cmdi, quick as cmdiQuick, globPath, recon, strong } from './detectors/cmdi.js';
-import { charFlags, type Detector, F, type Value, type ValueKind } from './detectors/common.js';
+import {
+  charFlags,
+  type Detector,
+  F,
+  isProse,
+  letterRuns,
+  makeValue,
+  type Value,
+  type ValueKind,
+} from './detectors/common.js';
 import { jndi } from './detectors/jndi.js';
 import { ldap } from './detectors/ldap.js';
 import { nosqli, quick as nosqliQuick } from './detectors/nosqli.js';
@@ -135,6 +144,87 @@ describe('gates and scans agree with the code they replace', () => {
     }
     expect(found).toEqual([]);
     expect(skipped).toBeGreaterThan(50_000);
+  });
+
+  it('isProse: no detector finds anything, anywhere, in a value it calls prose', () => {
+    const detectors: Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto];
+    const words = letterRuns(detectors.flatMap((d) => d.proseWords));
+    const parts = detectors.flatMap((d) => d.proseParts ?? []);
+    const kinds: ValueKind[] = ['path', 'query', 'header', 'cookie', 'body'];
+    const names = ['q', 'url', 'callback', 'redirect', 'cmd', 'filter', 'user-agent', 'referer', 'id'];
+    // Each word glued to a letter or a digit (a run of letters holding a word is another word: substring scans must
+    // still find nothing), words of prose, and every character prose may have.
+    const glued = [...words].flatMap((w) => [`x${w}`, `${w}s`, `${w}1`, `2${w}`, `_${w}`, `${w}.`]);
+    // Every ASCII punctuation character (a flag let into PROSE_FLAGS by mistake shows here), the ones prose has more often.
+    const ascii = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
+    const punctuation = [
+      ...ascii,
+      ' ',
+      ' ',
+      ' ',
+      "'",
+      '(',
+      ')',
+      ' -',
+      ',',
+      '.',
+      '?',
+      '0',
+      '1',
+      '5',
+      ' -- ',
+      '\t',
+      '\n',
+    ];
+    // And every word of the corpus as it stands: a word a detector reads that its list lacks makes prose of attacks.
+    const corpusWords = [...letterRuns(CORPUS)];
+    const wordPieces = [...glued, ...corpusWords, 'the', "o'connor", "it's", 'a', 'x'];
+    let prose = 0;
+    let corpusProse = 0;
+    const found: string[] = [];
+    const check = (text: string) => {
+      const lower = text.toLowerCase();
+      const flags = charFlags(text);
+      if (!isProse(lower, flags, words, parts)) return false;
+      prose++;
+      for (const d of detectors)
+        for (const kind of kinds) {
+          const v = makeValue(text, lower, kind, names[prose % names.length] as string, false, flags, undefined);
+          if (d.detect(v) !== null) found.push(`${d.cls} ${kind} ${JSON.stringify(text)}`);
+        }
+      return true;
+    };
+    for (const text of VALUES) if (check(text)) corpusProse++;
+    // Each word in the shapes attacks put words in ("alert(1)", "cat -n x", "x' or 'y", "whoami"): a word a detector
+    // reads that the lists lack is found here.
+    const shapes = [
+      'W',
+      'W x',
+      'x W',
+      'W(1)',
+      'W (x)',
+      'x W(1)',
+      'W -n x',
+      'W -la',
+      "x' W 'y",
+      "x' W",
+      "' W x",
+      'W.x(1)',
+    ];
+    const more = ['x.W(1)', 'W x(1)', '(W)', 'W 1', '1 W', 'x - W', 'W.W', "x'W", 'x W x W', "W's x", '"W"', 'W?'];
+    for (const w of [...corpusWords, ...words])
+      for (const shape of [...shapes, ...more]) check(shape.replaceAll('W', w));
+    // Words and punctuation in turn, each drawn from its own list.
+    const rnd = generator(79);
+    const pick = (list: readonly string[]) => list[Math.floor(rnd() * list.length)] as string;
+    for (let k = 0; k < 150_000; k++) {
+      let text = rnd() < 0.5 ? '' : pick(punctuation);
+      for (let n = 1 + Math.floor(rnd() * 6); n > 0; n--) text += pick(wordPieces) + pick(punctuation);
+      check(text);
+    }
+    expect(found.slice(0, 20)).toEqual([]);
+    expect(corpusProse).toBeGreaterThan(300);
+    expect(prose).toBeGreaterThan(20_000);
   });
 
   it('the corpus and its splices are a real sample', () => {

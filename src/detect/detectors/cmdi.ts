@@ -352,9 +352,23 @@ function nextSepChar(s: string, from: number): number {
   return SEP_CHAR.test(s) ? SEP_CHAR.lastIndex - 1 : s.length;
 }
 
+/**
+ * The words STRONG, CODE_EXEC, NODE_EXEC and RECON look for, and each name's first run of letters: without a separator
+ * a name counts only as the value's first word ("ansible-galaxy init", not "a guide to the galaxy").
+ */
+const PROSE_WORDS: readonly string[] = [
+  ...[...KNOWN].map((w) => /^[a-z]*/.exec(w)?.[0] ?? ''),
+  ...'whoami ifconfig ipconfig netstat uname systeminfo tasklist sysinfo id nc ncat netcat bash sh zsh cmd exe powershell iex invoke expression downloadstring mkfifo tmp chmod python perl ruby php system exec shell_exec passthru popen proc_open reg add query delete save export net user localgroup view share use session group accounts dev tcp udp phpinfo assert eval pcntl_exec print base64_decode gzinflate gzuncompress gzdecode str_rot13 process require child_process node mainmodule binding spawn fork execsync execfile spawnsync nd_func xyqktkrfrlvoqyqk ifs'.split(
+    ' ',
+  ),
+];
+
 export const cmdi: Detector = {
   cls: 'cmdi',
   needs: 0,
+  proseWords: PROSE_WORDS,
+  // node-serialize's marker in base64 (nodeExec): found glued to anything.
+  proseParts: ['xyqktkrfrlvoqyqk'],
   detect(v: Value): Hit | null {
     const SEPS = F.SEMI | F.PIPE | F.AMP | F.BACKTICK | F.DOLLAR | F.NEWLINE | F.BRACE | F.BACKSLASH | F.SLASH;
     if (v.isKey) return null;

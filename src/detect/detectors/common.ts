@@ -201,8 +201,56 @@ export interface Detector {
    * skips the call for a value with none of them: most short values (a name, a phone number) for several detectors.
    */
   readonly needs: number;
+  /**
+   * The words (any characters; their runs of letters count) without which the detector finds nothing in prose: a value
+   * with at least one letter, no character but letters, digits, blanks and the unflagged punctuation (, . ? - _ ~ ^ ] })
+   * besides PROSE_FLAGS, and none of these words as a run of letters. Flag-gated detectors whose needs prose never has
+   * list none. The engine skips such a value for every detector (isProse); a test holds each detector to its list.
+   */
+  readonly proseWords: readonly string[];
+  /** Strings the detector finds inside a word too ("xyqktkrfrlvoqyqk", base64 glued to anything): prose has none. */
+  readonly proseParts?: readonly string[];
   /** Returns the strongest match in the value, or null. Must be linear in the value's length. */
   detect(v: Value): Hit | null;
+}
+
+/**
+ * The flags prose may have: blanks, quotes (apostrophes: "O'Connor", "it's"), " -" and parentheses, but not quotes and
+ * parentheses together (a string closed, then a call).
+ */
+export const PROSE_FLAGS = F.SPACE | F.QUOTE | F.DASH_OPT | F.LPAREN | F.RPAREN;
+
+/** The lower-case runs of letters of some words, for isProse: "pg_sleep" is "pg" and "sleep". */
+export function letterRuns(words: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const w of words) for (const run of w.toLowerCase().split(/[^a-z]+/)) if (run) out.add(run);
+  return out;
+}
+
+/**
+ * Whether a value (lower case, with its flags) is prose no detector reads anything in: flags within PROSE_FLAGS (not a
+ * quote with a parenthesis), ASCII only (no Unicode blanks or look-alikes to reason about), at least one letter, and no
+ * run of letters in `words` (letterRuns of the enabled detectors' proseWords), nor any of `parts` (their proseParts)
+ * anywhere. One pass over the value instead of every detector's own gates.
+ */
+export function isProse(s: string, flags: number, words: ReadonlySet<string>, parts: readonly string[]): boolean {
+  if ((flags & ~PROSE_FLAGS) !== 0 || (flags & F.QUOTE && flags & (F.LPAREN | F.RPAREN))) return false;
+  for (const p of parts) if (s.includes(p)) return false;
+  const n = s.length;
+  let letters = false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 97 || c > 122) {
+      if (c > 127) return false;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && s.charCodeAt(j) >= 97 && s.charCodeAt(j) <= 122) j++;
+    if (words.has(s.slice(i, j))) return false;
+    letters = true;
+    i = j;
+  }
+  return letters;
 }
 
 /** Scores: one critical finding reaches the default threshold alone; weaker ones need company. */

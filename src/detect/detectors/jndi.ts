@@ -31,6 +31,7 @@ function resolve(body: string): string {
 export const jndi: Detector = {
   cls: 'jndi',
   needs: 0,
+  proseWords: ['jndi'],
   detect(v: Value): Hit | null {
     const s0 = v.lower;
     if (!(v.flags & F.DOLLAR) && !s0.includes('jndi')) return null;

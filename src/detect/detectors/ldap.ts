@@ -36,6 +36,7 @@ function filterScore(s: string): number {
 export const ldap: Detector = {
   cls: 'ldap',
   needs: F.RPAREN,
+  proseWords: [],
   detect(v: Value): Hit | null {
     const s = v.lower;
     // F.RPAREN is the quick test: every pattern below holds a ")".

@@ -65,6 +65,10 @@ const SEMI_STATEMENT = /;\s*(?:return|while|var|let|const|sleep)\b/;
 export const nosqli: Detector = {
   cls: 'nosqli',
   needs: F.DOLLAR | F.SEMI | F.PIPE | F.LPAREN,
+  proseWords:
+    'where this db sleep return while var let const do for new date objectid match constructor length find drop insert remove update true'.split(
+      ' ',
+    ),
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (!quick(s, v.flags)) return null;

@@ -12,6 +12,7 @@ const QUICK = /__proto__|prototype/;
 export const proto: Detector = {
   cls: 'proto',
   needs: 0,
+  proseWords: ['proto', 'prototype', 'constructor'],
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (!(v.flags & F.UNDERSCORE2) && !s.includes('prototype')) return null;

@@ -938,9 +938,29 @@ export function breakChars(s: string, f: number): boolean {
   );
 }
 
+/**
+ * Every word the tokenizer gives a type or a function a weight, and every word a regex below looks for (SHAPE_WORDS is
+ * STATEMENTS, UNIONS, LOGIC, STRONG_FUNCS, "outfile" and "dumpfile": all here).
+ */
+const PROSE_WORDS: readonly string[] = [
+  ...WORD_TYPE.keys(),
+  ...ATTACK_FUNCS,
+  ...STRONG_FUNCS,
+  ...'union select sleep benchmark waitfor exec execute drop insert delete update shutdown rlike regexp exists into declare procedure having order group by true false null not like iif if elt make_set case when then repeat pg_sleep randomblob'.split(
+    ' ',
+  ),
+  ...'information_schema sysobjects syscolumns sys tables objects columns databases mysql user pg_catalog pg_shadow pg_user sqlite_master sqlite_schema all_tables user_tables dba_users msysobjects master sysdatabases'.split(
+    ' ',
+  ),
+  ...'version servername hostname datadir basedir microsoftversion current_user session_user system_user current_database current_schema current_setting sysusers syslogins sysservers pg_group pg_roles'.split(
+    ' ',
+  ),
+];
+
 export const sqli: Detector = {
   cls: 'sqli',
   needs: 0,
+  proseWords: PROSE_WORDS,
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;

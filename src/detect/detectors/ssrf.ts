@@ -285,6 +285,7 @@ const QUICK = /:\/\/|^\/\/|[\s="'(]\/\/|^\[?[0-9a-fx.:]+\]?(?::\d+)?(?:\/|$)|loc
 export const ssrf: Detector = {
   cls: 'ssrf',
   needs: 0,
+  proseWords: ['localhost', 'metadata'],
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey) return null;

@@ -52,6 +52,7 @@ const ESI = /<esi:(?:include|inline|vars|debug|eval|choose|when|try|attempt|assi
 export const ssti: Detector = {
   cls: 'ssti',
   needs: F.BRACE | F.LT | F.HASH | F.AT | F.BRACKET | F.DOLLAR,
+  proseWords: [],
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || !(v.flags & (F.BRACE | F.LT | F.HASH | F.AT | F.BRACKET | F.DOLLAR)) || !QUICK.test(s)) return null;

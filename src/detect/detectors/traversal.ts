@@ -116,6 +116,7 @@ const DOTDOT_TARGET = /etc[/\\](?:passwd|shadow)|win\.ini|boot\.ini|system\.ini|
 export const traversal: Detector = {
   cls: 'traversal',
   needs: F.DOTDOT | F.SLASH | F.BACKSLASH | F.PERCENT,
+  proseWords: [],
   detect(v: Value): Hit | null {
     const raw = v.lower;
     const flags = v.flags;

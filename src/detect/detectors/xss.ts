@@ -228,6 +228,11 @@ function base64Markup(text: string): boolean {
 export const xss: Detector = {
   cls: 'xss',
   needs: F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET | F.EQ | F.STAR,
+  // SINK's names and properties, and the URL schemes (which need a ":" prose has not).
+  proseWords:
+    'alert prompt confirm eval settimeout setinterval execscript fetch atob import document cookie domain write location window href hash replace string fromcharcode innerhtml constructor top self parent globalthis onerror call apply bind javascript vbscript livescript script data mocha expression'.split(
+      ' ',
+    ),
   detect(v: Value): Hit | null {
     const s = v.lower;
     const f = v.flags;

@@ -19,6 +19,7 @@ const QUICK = /<!|<[a-z0-9_-]*:?include|%[a-z_][a-z0-9_.-]*;|<xsl:/;
 export const xxe: Detector = {
   cls: 'xxe',
   needs: F.LT | F.PERCENT,
+  proseWords: [],
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || !(v.flags & (F.LT | F.PERCENT)) || !QUICK.test(s)) return null;
