@@ -7,9 +7,8 @@ import {
   F,
   HIGH,
   type Hit,
-  isProse,
-  letterRuns,
   makeValue,
+  ProseIndex,
   rawFlags,
   remembered,
   type Value,
@@ -95,9 +94,9 @@ export class DetectionEngine {
   private readonly opts: Required<Pick<InspectOptions, 'path' | 'query' | 'cookies' | 'body' | 'maxInspectBytes'>>;
   private readonly jndiOn: boolean;
   private readonly jsonValuesOn: boolean;
-  /** The enabled detectors' proseWords, as runs of letters (isProse). */
-  private readonly proseWords: ReadonlySet<string>;
-  private readonly proseParts: readonly string[];
+  /** Which detectors read a value of prose, and each detector's bit there. */
+  private readonly prose: ProseIndex;
+  private readonly proseBit: ReadonlyMap<Detector, number>;
 
   constructor(options: InspectOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -105,8 +104,8 @@ export class DetectionEngine {
     this.detectors = ALL_DETECTORS.filter((d) => classes.has(d.cls));
     this.keyDetectors = this.detectors.filter((d) => d.cls === 'nosqli' || d.cls === 'proto');
     this.oddKeyDetectors = this.detectors.filter((d) => !this.keyDetectors.includes(d));
-    this.proseWords = letterRuns(this.detectors.flatMap((d) => d.proseWords));
-    this.proseParts = this.detectors.flatMap((d) => d.proseParts ?? []);
+    this.prose = new ProseIndex(this.detectors);
+    this.proseBit = new Map(this.detectors.map((d, i) => [d, 1 << i]));
     this.jndiOn = classes.has('jndi');
     const hs = (options.headers ?? [...DEFAULT_HEADERS, 'x-*']).map((h) => h.toLowerCase());
     this.headers = new Set(hs.filter((h) => !h.includes('*')));
@@ -436,12 +435,13 @@ export class DetectionEngine {
       (!(flags & F.SPACE) || (!mayHoldSqlWords(lower) && !WRAPPED_COMMAND.test(lower))) &&
       lower.indexOf('prototype') === -1;
     if (plain && !rv.isKey) return;
-    // Prose with apostrophes, dashes or parentheses ("Siobhan O'Connor", "Desk lamp - warm white", "pen (blue)") and
-    // none of the words any detector reads: one pass instead of each detector's gates.
-    if (!rv.isKey && isProse(lower, flags, this.proseWords, this.proseParts)) return;
+    // Prose with apostrophes, dashes or parentheses ("Siobhan O'Connor", "Desk lamp - select the warm white option",
+    // "pen (blue)") goes only to the detectors whose words it holds: one pass instead of each detector's gates.
+    const readers = rv.isKey ? -1 : this.prose.readers(lower, flags);
+    if (readers === 0) return;
     const value = makeValue(text, lower, vk, rv.name, rv.isKey, flags, rv.keyValue);
     const all = detectors === this.detectors;
-    this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings);
+    this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings, readers);
     // A parameter, cookie or JSON key with blanks, markup or code punctuation is read as a value too: applications
     // echo names ("unknown field <img src=x onerror=...>") and build queries from them.
     if (rv.isKey && all && flags & ODD_KEY && !plain)
@@ -453,12 +453,13 @@ export class DetectionEngine {
       );
   }
 
-  private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[]): void {
+  private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[], readers = -1): void {
     const text = value.text;
     let prose: Value | null | undefined;
     const flags = value.flags;
     for (const d of dets) {
       if (d.needs !== 0 && (flags & d.needs) === 0) continue;
+      if (readers !== -1 && !(readers & (this.proseBit.get(d) ?? -1))) continue;
       let hit: Hit | null = d.detect(value);
       if (!hit || hit.score <= 0) continue;
       if (hit.score > QUOTED_SCORE && !value.isKey) {

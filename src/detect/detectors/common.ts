@@ -205,7 +205,7 @@ export interface Detector {
    * The words (any characters; their runs of letters count) without which the detector finds nothing in prose: a value
    * with at least one letter, no character but letters, digits, blanks and the unflagged punctuation (, . ? - _ ~ ^ ] })
    * besides PROSE_FLAGS, and none of these words as a run of letters. Flag-gated detectors whose needs prose never has
-   * list none. The engine skips such a value for every detector (isProse); a test holds each detector to its list.
+   * list none. The engine does not call the detector on such a value (ProseIndex); a test holds each detector to it.
    */
   readonly proseWords: readonly string[];
   /** Strings the detector finds inside a word too ("xyqktkrfrlvoqyqk", base64 glued to anything): prose has none. */
@@ -220,7 +220,7 @@ export interface Detector {
  */
 export const PROSE_FLAGS = F.SPACE | F.QUOTE | F.DASH_OPT | F.LPAREN | F.RPAREN;
 
-/** The lower-case runs of letters of some words, for isProse: "pg_sleep" is "pg" and "sleep". */
+/** The lower-case runs of letters of some words: "pg_sleep" is "pg" and "sleep". */
 export function letterRuns(words: Iterable<string>): Set<string> {
   const out = new Set<string>();
   for (const w of words) for (const run of w.toLowerCase().split(/[^a-z]+/)) if (run) out.add(run);
@@ -228,29 +228,44 @@ export function letterRuns(words: Iterable<string>): Set<string> {
 }
 
 /**
- * Whether a value (lower case, with its flags) is prose no detector reads anything in: flags within PROSE_FLAGS (not a
- * quote with a parenthesis), ASCII only (no Unicode blanks or look-alikes to reason about), at least one letter, and no
- * run of letters in `words` (letterRuns of the enabled detectors' proseWords), nor any of `parts` (their proseParts)
- * anywhere. One pass over the value instead of every detector's own gates.
+ * Which detectors a value of prose concerns, from their proseWords and proseParts: bit i stands for detectors[i]. A value
+ * is prose when its flags are within PROSE_FLAGS (not a quote with a parenthesis), it is ASCII (no Unicode blanks or
+ * look-alikes to reason about) and it has a letter; a detector reads it only when one of its words is a run of letters
+ * there, or one of its parts is anywhere. One pass over the value instead of every detector's own gates.
  */
-export function isProse(s: string, flags: number, words: ReadonlySet<string>, parts: readonly string[]): boolean {
-  if ((flags & ~PROSE_FLAGS) !== 0 || (flags & F.QUOTE && flags & (F.LPAREN | F.RPAREN))) return false;
-  for (const p of parts) if (s.includes(p)) return false;
-  const n = s.length;
-  let letters = false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 97 || c > 122) {
-      if (c > 127) return false;
-      continue;
-    }
-    let j = i + 1;
-    while (j < n && s.charCodeAt(j) >= 97 && s.charCodeAt(j) <= 122) j++;
-    if (words.has(s.slice(i, j))) return false;
-    letters = true;
-    i = j;
+export class ProseIndex {
+  private readonly byRun = new Map<string, number>();
+  private readonly parts: { readonly part: string; readonly bits: number }[] = [];
+
+  constructor(detectors: readonly Detector[]) {
+    if (detectors.length > 31) throw new Error('ProseIndex: more than 31 detectors');
+    detectors.forEach((d, i) => {
+      for (const run of letterRuns(d.proseWords)) this.byRun.set(run, (this.byRun.get(run) ?? 0) | (1 << i));
+      for (const part of d.proseParts ?? []) this.parts.push({ part, bits: 1 << i });
+    });
   }
-  return letters;
+
+  /** The bits of the detectors that read the value (lower case, with its flags); -1 when it is not prose (all do). */
+  readers(s: string, flags: number): number {
+    if ((flags & ~PROSE_FLAGS) !== 0 || (flags & F.QUOTE && flags & (F.LPAREN | F.RPAREN))) return -1;
+    let bits = 0;
+    for (const p of this.parts) if (s.includes(p.part)) bits |= p.bits;
+    const n = s.length;
+    let letters = false;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 97 || c > 122) {
+        if (c > 127) return -1;
+        continue;
+      }
+      let j = i + 1;
+      while (j < n && s.charCodeAt(j) >= 97 && s.charCodeAt(j) <= 122) j++;
+      bits |= this.byRun.get(s.slice(i, j)) ?? 0;
+      letters = true;
+      i = j;
+    }
+    return letters ? bits : -1;
+  }
 }
 
 /** Scores: one critical finding reaches the default threshold alone; weaker ones need company. */
