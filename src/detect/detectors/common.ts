@@ -210,6 +210,13 @@ export interface Detector {
   readonly proseWords: readonly string[];
   /** Strings the detector finds inside a word too ("xyqktkrfrlvoqyqk", base64 glued to anything): prose has none. */
   readonly proseParts?: readonly string[];
+  /**
+   * The flags a value may have and still be prose to this detector (PROSE_FLAGS when absent): those of the characters
+   * it finds nothing with unless one of its words is there too. Never ENCODED or HIGH (the engine reads such values).
+   */
+  readonly proseFlags?: number;
+  /** Whether the detector reads a value of prose whatever its words (a shape words do not show: "onfocus="). */
+  readonly proseReads?: (s: string) => boolean;
   /** Returns the strongest match in the value, or null. Must be linear in the value's length. */
   detect(v: Value): Hit | null;
 }
@@ -219,6 +226,23 @@ export interface Detector {
  * parentheses together (a string closed, then a call).
  */
 export const PROSE_FLAGS = F.SPACE | F.QUOTE | F.DASH_OPT | F.LPAREN | F.RPAREN;
+/** Every flag but ENCODED and HIGH: a detector's proseFlags is this without the characters it reads alone. */
+export const ANY_FLAG = 0x7fffffff & ~F.ENCODED;
+
+/**
+ * The literal words of regexes, for proseWords: escapes (\\s, \\.) and character classes ([a-z0-9]) are dropped, what
+ * is left is split at every other character. A word spelled across a class ([wbu]tmp) keeps its literal part ("tmp").
+ */
+export function regexWords(...res: RegExp[]): string[] {
+  return res.flatMap((re) =>
+    re.source
+      .replace(/\\./g, ' ')
+      .replace(/\[[^\]]*\]/g, ' ')
+      .toLowerCase()
+      .split(/[^a-z]+/)
+      .filter((w) => w !== ''),
+  );
+}
 
 /** The lower-case runs of letters of some words: "pg_sleep" is "pg" and "sleep". */
 export function letterRuns(words: Iterable<string>): Set<string> {
@@ -227,42 +251,99 @@ export function letterRuns(words: Iterable<string>): Set<string> {
   return out;
 }
 
+const RUN_SLOTS = 4096;
+/** One step of a run's 32-bit hash (FNV-1a's), from RUN_SEED. */
+function runHash(h: number, c: number): number {
+  return Math.imul(h ^ c, 0x01000193);
+}
+const RUN_SEED = 0x811c9dc5 | 0;
+
 /**
- * Which detectors a value of prose concerns, from their proseWords and proseParts: bit i stands for detectors[i]. A value
- * is prose when its flags are within PROSE_FLAGS (not a quote with a parenthesis), it is ASCII (no Unicode blanks or
- * look-alikes to reason about) and it has a letter; a detector reads it only when one of its words is a run of letters
- * there, or one of its parts is anywhere. One pass over the value instead of every detector's own gates.
+ * Which detectors a value of prose concerns: bit i stands for detectors[i]. A value is prose to a detector when its flags
+ * are within the detector's proseFlags, it is ASCII (no Unicode blanks or look-alikes to reason about) and it has a
+ * letter; the detector then reads it only when one of its words is a run of letters there, or one of its parts is
+ * anywhere. One pass over the value instead of each detector's own gates.
  */
 export class ProseIndex {
-  private readonly byRun = new Map<string, number>();
+  /**
+   * The detectors' bits by the 32-bit hash of each run of letters (runHash), in an open-addressed table: `hashes` holds
+   * the hash in each used slot, `bits` the detectors. Two words with one hash share their bits: a run may then name a
+   * detector it does not concern (which reads the value, as it would without this index), never the reverse.
+   */
+  private readonly hashes = new Int32Array(RUN_SLOTS);
+  private readonly bits = new Int32Array(RUN_SLOTS);
   private readonly parts: { readonly part: string; readonly bits: number }[] = [];
+  /** Each detector's proseFlags, complemented: a flag there makes it read the value whatever its words. */
+  private readonly reads: Int32Array;
+  private readonly all: number;
+  private readonly shapes: { readonly reads: (s: string) => boolean; readonly bits: number }[] = [];
 
   constructor(detectors: readonly Detector[]) {
-    if (detectors.length > 31) throw new Error('ProseIndex: more than 31 detectors');
+    if (detectors.length > 30) throw new Error('ProseIndex: more than 30 detectors');
+    this.reads = new Int32Array(detectors.length);
+    this.all = (1 << detectors.length) - 1;
     detectors.forEach((d, i) => {
-      for (const run of letterRuns(d.proseWords)) this.byRun.set(run, (this.byRun.get(run) ?? 0) | (1 << i));
+      this.reads[i] = ~((d.proseFlags ?? PROSE_FLAGS) & ANY_FLAG);
+      for (const run of letterRuns(d.proseWords)) {
+        let h = RUN_SEED;
+        for (let k = 0; k < run.length; k++) h = runHash(h, run.charCodeAt(k));
+        this.add(h || 1, 1 << i);
+      }
       for (const part of d.proseParts ?? []) this.parts.push({ part, bits: 1 << i });
+      if (d.proseReads) this.shapes.push({ reads: d.proseReads, bits: 1 << i });
     });
   }
 
-  /** The bits of the detectors that read the value (lower case, with its flags); -1 when it is not prose (all do). */
+  private add(h: number, bits: number): void {
+    let k = h & (RUN_SLOTS - 1);
+    while (this.hashes[k] !== 0 && this.hashes[k] !== h) k = (k + 1) & (RUN_SLOTS - 1);
+    if (this.hashes[k] === 0 && ++this.used > RUN_SLOTS / 2) throw new Error('ProseIndex: too many words');
+    this.hashes[k] = h;
+    this.bits[k] = (this.bits[k] as number) | bits;
+  }
+  private used = 0;
+
+  /** The detectors' bits for a run's hash (0 for a run no detector lists). A hash of 0 is 1 here (0 marks a free slot). */
+  private lookup(run: number): number {
+    const h = run || 1;
+    const hashes = this.hashes;
+    for (let k = h & (RUN_SLOTS - 1); ; k = (k + 1) & (RUN_SLOTS - 1)) {
+      const at = hashes[k] as number;
+      if (at === h) return this.bits[k] as number;
+      if (at === 0) return 0;
+    }
+  }
+
+  /** The bits of the detectors that read the value (lower case, with its flags); -1 when all do. */
   readers(s: string, flags: number): number {
-    if ((flags & ~PROSE_FLAGS) !== 0 || (flags & F.QUOTE && flags & (F.LPAREN | F.RPAREN))) return -1;
     let bits = 0;
-    for (const p of this.parts) if (s.includes(p.part)) bits |= p.bits;
+    for (let i = 0; i < this.reads.length; i++) if (flags & (this.reads[i] as number)) bits |= 1 << i;
+    if (bits === this.all) return -1;
+    for (const p of this.parts) if (!(bits & p.bits) && s.includes(p.part)) bits |= p.bits;
+    for (const p of this.shapes) if (!(bits & p.bits) && p.reads(s)) bits |= p.bits;
+    // Each run of letters hashed as it is read, its slot ORed in at its end: no string is made.
     const n = s.length;
     let letters = false;
+    let inRun = false;
+    let h = RUN_SEED;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
-      if (c < 97 || c > 122) {
-        if (c > 127) return -1;
+      if (c >= 97 && c <= 122) {
+        h = runHash(h, c);
+        inRun = true;
         continue;
       }
-      let j = i + 1;
-      while (j < n && s.charCodeAt(j) >= 97 && s.charCodeAt(j) <= 122) j++;
-      bits |= this.byRun.get(s.slice(i, j)) ?? 0;
+      if (c > 127) return -1;
+      if (inRun) {
+        bits |= this.lookup(h);
+        letters = true;
+        inRun = false;
+        h = RUN_SEED;
+      }
+    }
+    if (inRun) {
+      bits |= this.lookup(h);
       letters = true;
-      i = j;
     }
     return letters ? bits : -1;
   }

@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value } from './common.js';
 
 /**
  * JNDI / Log4Shell lookups. Log4j resolves nested lookups before it reads the result, so `${${lower:j}ndi:...}`,
@@ -30,8 +30,11 @@ function resolve(body: string): string {
 
 export const jndi: Detector = {
   cls: 'jndi',
+  proseFlags: ANY_FLAG & ~F.DOLLAR,
   needs: 0,
-  proseWords: ['jndi'],
+  // Looked for inside words too: an escaped "${" (\\u007bjndi) glues to it.
+  proseWords: [],
+  proseParts: ['jndi'],
   detect(v: Value): Hit | null {
     const s0 = v.lower;
     if (!(v.flags & F.DOLLAR) && !s0.includes('jndi')) return null;

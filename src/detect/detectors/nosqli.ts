@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
 
 /**
  * NoSQL (MongoDB) injection: query operators where the application expects a plain value, as JSON object keys
@@ -65,6 +65,7 @@ const SEMI_STATEMENT = /;\s*(?:return|while|var|let|const|sleep)\b/;
 export const nosqli: Detector = {
   cls: 'nosqli',
   needs: F.DOLLAR | F.SEMI | F.PIPE | F.LPAREN,
+  proseFlags: ANY_FLAG & ~(F.DOLLAR | F.PIPE | F.BRACE),
   proseWords:
     'where this db sleep return while var let const do for new date objectid match constructor length find drop insert remove update true'.split(
       ' ',

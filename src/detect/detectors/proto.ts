@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value } from './common.js';
 
 /**
  * Prototype pollution: `__proto__` or `constructor`→`prototype` as a JSON key, a query/form key
@@ -11,6 +11,7 @@ const QUICK = /__proto__|prototype/;
 
 export const proto: Detector = {
   cls: 'proto',
+  proseFlags: ANY_FLAG & ~F.UNDERSCORE2,
   needs: 0,
   proseWords: ['proto', 'prototype', 'constructor'],
   detect(v: Value): Hit | null {

@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
 
 /**
  * Server-side template injection: template delimiters of the common engines (Jinja2/Twig/Nunjucks/Handlebars
@@ -51,6 +51,7 @@ const ESI = /<esi:(?:include|inline|vars|debug|eval|choose|when|try|attempt|assi
 
 export const ssti: Detector = {
   cls: 'ssti',
+  proseFlags: ANY_FLAG & ~(F.BRACE | F.LT | F.HASH | F.AT | F.BRACKET | F.DOLLAR),
   needs: F.BRACE | F.LT | F.HASH | F.AT | F.BRACKET | F.DOLLAR,
   proseWords: [],
   detect(v: Value): Hit | null {

@@ -1,4 +1,15 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexWord, type Value, WARNING } from './common.js';
+import {
+  ANY_FLAG,
+  CRITICAL,
+  type Detector,
+  ERROR,
+  F,
+  type Hit,
+  isRegexWord,
+  regexWords,
+  type Value,
+  WARNING,
+} from './common.js';
 
 /**
  * Path traversal and local file inclusion: dot-dot segments after every decoding (`..%2f`, `%252e%252e/`,
@@ -113,10 +124,33 @@ export function quick(s: string, flags: number): boolean {
 /** Files a dot-dot goes after, wherever they stand: with a ".." that is no clean segment ("..%uefc8etc/passwd"). */
 const DOTDOT_TARGET = /etc[/\\](?:passwd|shadow)|win\.ini|boot\.ini|system\.ini|proc[/\\]self[/\\]/;
 
+/**
+ * Words of the regexes above that no pattern needs alone, with the word they need as well: "https" (etc/httpd, after
+ * "etc"), "www" (var/www, after "var", or first under a root: /www/, which its slash start and the ABSOLUTE check
+ * read). "id" is id_rsa's, looked for as the part "id_".
+ */
+const NOT_ALONE = new Set(['https', 'www', 'id']);
+
 export const traversal: Detector = {
   cls: 'traversal',
   needs: F.DOTDOT | F.SLASH | F.BACKSLASH | F.PERCENT,
-  proseWords: [],
+  // Without "..", "\\", "%" or a control character a path is read for the names of files, roots and wrappers (a URL's path among them).
+  // "id_rsa" is looked for as a part: "id" alone is a word prose and URLs ("?id=") are full of.
+  proseFlags: ANY_FLAG & ~(F.DOTDOT | F.BACKSLASH | F.PERCENT | F.CONTROL | F.NEWLINE),
+  proseWords: [
+    ...regexWords(
+      SENSITIVE,
+      SYSTEM_FILES,
+      HIGH,
+      TARGET_EXT,
+      SYSTEM_ROOT,
+      PHP_FILTER,
+      DOTDOT_TARGET,
+      SPACED_DIRS,
+    ).filter((w) => !NOT_ALONE.has(w)),
+    ...WRAPPER_NAMES,
+  ],
+  proseParts: ['id_'],
   detect(v: Value): Hit | null {
     const raw = v.lower;
     const flags = v.flags;

@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
 
 /**
  * Cross-site scripting, in the spirit of libinjection's HTML5 scanner and CRS 941: tags are read (name and
@@ -201,6 +201,8 @@ export function sinkMatch(s: string, f: number): RegExpExecArray | null {
 }
 
 const QUICK = /[<:(`[]|&#|\\u|\bon[a-z]+\s*=/;
+/** QUICK's handler without the word boundary: what proseReads looks for. */
+const ON_EQ = /on[a-z]+\s*=/;
 /** Only JSFuck's six characters (and blanks), with a negated or added empty array in them. */
 const JSFUCK = /^[\s[\]()!+]{5,}$/;
 const JS_COMMENT = /\/\*[^*]{0,64}\*\//g;
@@ -228,6 +230,9 @@ function base64Markup(text: string): boolean {
 export const xss: Detector = {
   cls: 'xss',
   needs: F.LT | F.LPAREN | F.BACKTICK | F.COLON | F.BRACKET | F.EQ | F.STAR,
+  proseFlags: ANY_FLAG & ~(F.LT | F.BACKTICK | F.BRACKET | F.STAR | F.BACKSLASH),
+  // An event handler is any "on" word before "=": no list holds them all.
+  proseReads: (s) => s.indexOf('=') !== -1 && ON_EQ.test(s),
   // SINK's names and properties, and the URL schemes (which need a ":" prose has not).
   proseWords:
     'alert prompt confirm eval settimeout setinterval execscript fetch atob import document cookie domain write location window href hash replace string fromcharcode innerhtml constructor top self parent globalthis onerror call apply bind javascript vbscript livescript script data mocha expression'.split(

@@ -1,4 +1,4 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
+import { ANY_FLAG, CRITICAL, type Detector, ERROR, F, type Hit, type Value, WARNING } from './common.js';
 
 /**
  * XML external entities and entity expansion: entity declarations (external with SYSTEM/PUBLIC, parameter entities,
@@ -18,6 +18,7 @@ const QUICK = /<!|<[a-z0-9_-]*:?include|%[a-z_][a-z0-9_.-]*;|<xsl:/;
 
 export const xxe: Detector = {
   cls: 'xxe',
+  proseFlags: ANY_FLAG & ~(F.LT | F.PERCENT),
   needs: F.LT | F.PERCENT,
   proseWords: [],
   detect(v: Value): Hit | null {
