@@ -8,6 +8,7 @@ import {
   HIGH,
   type Hit,
   makeValue,
+  PROSE_FLAGS,
   ProseIndex,
   rawFlags,
   remembered,
@@ -69,7 +70,24 @@ export interface InspectOptions {
   readonly jsonReader?: 'wasm' | 'javascript';
 }
 
-const ALL_DETECTORS: readonly Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto];
+/**
+ * The detectors with every field present, in one order: the engine reads `needs` and calls `detect` on each for every
+ * value, and objects of one shape keep those reads monomorphic (detectors that leave optional fields out differ).
+ */
+function uniform(d: Detector): Detector {
+  return {
+    cls: d.cls,
+    needs: d.needs,
+    proseWords: d.proseWords,
+    proseParts: d.proseParts ?? [],
+    proseFlags: d.proseFlags ?? PROSE_FLAGS,
+    proseReads: d.proseReads,
+    detect: d.detect,
+  };
+}
+const ALL_DETECTORS: readonly Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto].map(
+  uniform,
+);
 
 function globToRegExp(glob: string): RegExp {
   const esc = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
@@ -497,7 +515,7 @@ export class DetectionEngine {
 }
 
 const NO_DETECTORS: readonly Detector[] = [];
-const JNDI_ONLY: readonly Detector[] = [jndi];
+const JNDI_ONLY: readonly Detector[] = ALL_DETECTORS.filter((d) => d.cls === 'jndi');
 const NO_FINDINGS: Finding[] = [];
 /** The strings clearJson inspected before it stopped: name, text and findings (location "body"), in step. */
 interface JsonSeen {
