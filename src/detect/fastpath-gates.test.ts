@@ -254,6 +254,12 @@ describe('gates and scans agree with the code they replace', () => {
       'qz; W',
       'W://qz/y',
       'qz/W_qz',
+      '/bin/W',
+      '/usr/local/bin/W -qz',
+      'W /qz/y',
+      "/qz/W'qz",
+      "W'qz /y",
+      'W /qz?y',
     ];
     // "qz" fills the shapes: no list holds it.
     expect(words.has('qz')).toBe(false);

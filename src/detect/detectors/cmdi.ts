@@ -1,4 +1,14 @@
-import { CRITICAL, type Detector, ERROR, F, type Hit, isRegexSpace, type Value, WARNING } from './common.js';
+import {
+  CRITICAL,
+  type Detector,
+  ERROR,
+  F,
+  type Hit,
+  isRegexSpace,
+  PROSE_FLAGS,
+  type Value,
+  WARNING,
+} from './common.js';
 
 /**
  * OS command injection by reading the value as a shell would: after shell quoting tricks are undone (`c'a't`,
@@ -358,7 +368,7 @@ function nextSepChar(s: string, from: number): number {
  */
 const PROSE_WORDS: readonly string[] = [
   ...[...KNOWN].map((w) => /^[a-z]*/.exec(w)?.[0] ?? ''),
-  ...'whoami ifconfig ipconfig netstat uname systeminfo tasklist sysinfo id nc ncat netcat bash sh zsh cmd exe powershell iex invoke expression downloadstring mkfifo tmp chmod python perl ruby php system exec shell_exec passthru popen proc_open reg add query delete save export net user localgroup view share use session group accounts dev tcp udp phpinfo assert eval pcntl_exec print base64_decode gzinflate gzuncompress gzdecode str_rot13 process require child_process node mainmodule binding spawn fork execsync execfile spawnsync nd_func xyqktkrfrlvoqyqk ifs'.split(
+  ...'bin sbin usr local whoami ifconfig ipconfig netstat uname systeminfo tasklist sysinfo id nc ncat netcat bash sh zsh cmd exe powershell iex invoke expression downloadstring mkfifo tmp chmod python perl ruby php system exec shell_exec passthru popen proc_open reg add query delete save export net user localgroup view share use session group accounts dev tcp udp phpinfo assert eval pcntl_exec print base64_decode gzinflate gzuncompress gzdecode str_rot13 process require child_process node mainmodule binding spawn fork execsync execfile spawnsync nd_func xyqktkrfrlvoqyqk ifs'.split(
     ' ',
   ),
 ];
@@ -367,6 +377,10 @@ export const cmdi: Detector = {
   cls: 'cmdi',
   needs: 0,
   proseWords: PROSE_WORDS,
+  // A URL or a path without separators: a command position is only the start, and what a path runs is its last name
+  // (a KNOWN word) or a /bin directory; globs (? *) and quotes glued inside its words (/bin/c'a't) are read.
+  proseFlags: PROSE_FLAGS | F.COLON | F.SLASH | F.BANG,
+  proseReads: (s) => s.indexOf('/') !== -1 && (s.indexOf('?') !== -1 || s.indexOf("'") !== -1 || s.indexOf('"') !== -1),
   // node-serialize's marker in base64 (nodeExec): found glued to anything.
   proseParts: ['xyqktkrfrlvoqyqk'],
   detect(v: Value): Hit | null {

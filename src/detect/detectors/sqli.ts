@@ -6,6 +6,7 @@ import {
   type Hit,
   isRegexSpace,
   isRegexWord,
+  PROSE_FLAGS,
   type Value,
   WARNING,
 } from './common.js';
@@ -961,6 +962,8 @@ export const sqli: Detector = {
   cls: 'sqli',
   needs: 0,
   proseWords: PROSE_WORDS,
+  // A URL or a path: SQL needs a quote, an operator or a comment besides its words.
+  proseFlags: PROSE_FLAGS | F.COLON | F.SLASH | F.BANG,
   detect(v: Value): Hit | null {
     const s = v.lower;
     if (v.isKey || s.length < 2) return null;
