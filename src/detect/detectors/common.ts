@@ -202,10 +202,11 @@ export interface Detector {
    */
   readonly needs: number;
   /**
-   * The words (any characters; their runs of letters count) without which the detector finds nothing in prose: a value
-   * with at least one letter, no character but letters, digits, blanks and the unflagged punctuation (, . ? - _ ~ ^ ] })
-   * besides PROSE_FLAGS, and none of these words as a run of letters. Flag-gated detectors whose needs prose never has
-   * list none. The engine does not call the detector on such a value (ProseIndex); a test holds each detector to it.
+   * The words (any characters; their runs of letters count) without which the detector finds nothing in prose: an ASCII
+   * value with at least one letter, no flag outside its proseFlags, and none of these words as a run of letters (nor a
+   * proseParts string, nor a proseReads shape). The engine does not call the detector on such a value (ProseIndex); a
+   * differential test (fastpath-gates.test.ts) holds each detector to it. Detectors that read nothing without their
+   * own characters list none.
    */
   readonly proseWords: readonly string[];
   /** Strings the detector finds inside a word too ("xyqktkrfrlvoqyqk", base64 glued to anything): prose has none. */
@@ -221,10 +222,7 @@ export interface Detector {
   detect(v: Value): Hit | null;
 }
 
-/**
- * The flags prose may have: blanks, quotes (apostrophes: "O'Connor", "it's"), " -" and parentheses, but not quotes and
- * parentheses together (a string closed, then a call).
- */
+/** The flags prose has to every detector: blanks, quotes (apostrophes: "O'Connor", "it's"), " -" and parentheses. */
 export const PROSE_FLAGS = F.SPACE | F.QUOTE | F.DASH_OPT | F.LPAREN | F.RPAREN;
 /** Every flag but ENCODED and HIGH: a detector's proseFlags is this without the characters it reads alone. */
 export const ANY_FLAG = 0x7fffffff & ~F.ENCODED;
