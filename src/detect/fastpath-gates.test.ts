@@ -3,7 +3,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeValue, htmlDecode, jsUnescape, MAX_VALUE_CHARS, percentDecodeOnce } from './decode.js';
-import { cmdi, quick as cmdiQuick, globPath, recon, strong } from './detectors/cmdi.js';
+import {
+  COMMAND_POSITION,
+  cmdi,
+  quick as cmdiQuick,
+  commandPosition,
+  globPath,
+  recon,
+  strong,
+} from './detectors/cmdi.js';
 import {
   charFlags,
   type Detector,
@@ -492,6 +500,45 @@ describe('gates and scans agree with the code they replace', () => {
     }
     expect(strongs).toBeGreaterThan(1000);
     expect(recons).toBeGreaterThan(20);
+  });
+
+  it('cmdi: commandPosition is COMMAND_POSITION.test, tried at the start and at separators only', () => {
+    const pieces = [
+      ';',
+      '|',
+      '&',
+      '`',
+      '(',
+      '\n',
+      '\r',
+      ' ',
+      '\t',
+      "'",
+      '"',
+      'cat',
+      'id',
+      'nice',
+      'python3.1',
+      'ls.exe',
+      '/bin/',
+      'x',
+      'the',
+      '-',
+      '?',
+      '*',
+      '\\',
+      ':',
+    ];
+    let found = 0;
+    const values = all(generatedValues(pieces, 20_000, 61));
+    // More separators than it tries one by one: the whole-value scan.
+    values.push(`${';x'.repeat(80)};id -a`, `${'&'.repeat(100)} whoami`, `${'; the'.repeat(70)}`);
+    for (const v of values) {
+      const want = COMMAND_POSITION.test(v);
+      if (want) found++;
+      expect(commandPosition(v), JSON.stringify(v)).toBe(want);
+    }
+    expect(found).toBeGreaterThan(1000);
   });
 
   it('cmdi: globPath is the glob regex', () => {

@@ -270,7 +270,8 @@ export class ProseIndex {
    */
   private readonly hashes = new Int32Array(RUN_SLOTS);
   private readonly bits = new Int32Array(RUN_SLOTS);
-  private readonly parts: { readonly part: string; readonly bits: number }[] = [];
+  /** Each part with the letters it holds (bit c - 97): a value without all of them cannot hold it. */
+  private readonly parts: { readonly part: string; readonly bits: number; readonly letters: number }[] = [];
   /** Each detector's proseFlags, complemented: a flag there makes it read the value whatever its words. */
   private readonly reads: Int32Array;
   private readonly all: number;
@@ -287,7 +288,14 @@ export class ProseIndex {
         for (let k = 0; k < run.length; k++) h = runHash(h, run.charCodeAt(k));
         this.add(h || 1, 1 << i);
       }
-      for (const part of d.proseParts ?? []) this.parts.push({ part, bits: 1 << i });
+      for (const part of d.proseParts ?? []) {
+        let letters = 0;
+        for (let k = 0; k < part.length; k++) {
+          const c = part.charCodeAt(k) - 97;
+          if (c >= 0 && c < 26) letters |= 1 << c;
+        }
+        this.parts.push({ part, bits: 1 << i, letters });
+      }
       if (d.proseReads) this.shapes.push({ reads: d.proseReads, bits: 1 << i });
     });
   }
@@ -317,33 +325,33 @@ export class ProseIndex {
     let bits = 0;
     for (let i = 0; i < this.reads.length; i++) if (flags & (this.reads[i] as number)) bits |= 1 << i;
     if (bits === this.all) return -1;
-    for (const p of this.parts) if (!(bits & p.bits) && s.includes(p.part)) bits |= p.bits;
-    for (const p of this.shapes) if (!(bits & p.bits) && p.reads(s)) bits |= p.bits;
-    // Each run of letters hashed as it is read, its slot ORed in at its end: no string is made.
+    // Each run of letters hashed as it is read, its slot ORed in at its end: no string is made. The letters seen
+    // rule out most parts without a search.
     const n = s.length;
-    let letters = false;
+    let seen = 0;
     let inRun = false;
     let h = RUN_SEED;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c >= 97 && c <= 122) {
         h = runHash(h, c);
+        seen |= 1 << (c - 97);
         inRun = true;
         continue;
       }
       if (c > 127) return -1;
       if (inRun) {
         bits |= this.lookup(h);
-        letters = true;
         inRun = false;
         h = RUN_SEED;
       }
     }
-    if (inRun) {
-      bits |= this.lookup(h);
-      letters = true;
-    }
-    return letters ? bits : -1;
+    if (inRun) bits |= this.lookup(h);
+    if (seen === 0) return -1;
+    for (const p of this.parts)
+      if (!(bits & p.bits) && (seen & p.letters) === p.letters && s.includes(p.part)) bits |= p.bits;
+    for (const p of this.shapes) if (!(bits & p.bits) && p.reads(s)) bits |= p.bits;
+    return bits;
   }
 }
 
