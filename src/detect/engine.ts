@@ -70,11 +70,15 @@ export interface InspectOptions {
   readonly jsonReader?: 'wasm' | 'javascript';
 }
 
+/** A detector as the engine holds it: every field present, and its bit in PROSE_INDEX's answers. */
+interface EngineDetector extends Detector {
+  readonly bit: number;
+}
 /**
  * The detectors with every field present, in one order: the engine reads `needs` and calls `detect` on each for every
  * value, and objects of one shape keep those reads monomorphic (detectors that leave optional fields out differ).
  */
-function uniform(d: Detector): Detector {
+function uniform(d: Detector, i: number): EngineDetector {
   return {
     cls: d.cls,
     needs: d.needs,
@@ -83,11 +87,24 @@ function uniform(d: Detector): Detector {
     proseFlags: d.proseFlags ?? PROSE_FLAGS,
     proseReads: d.proseReads,
     detect: d.detect,
+    bit: 1 << i,
   };
 }
-const ALL_DETECTORS: readonly Detector[] = [sqli, nosqli, xss, cmdi, traversal, ssrf, xxe, jndi, ssti, ldap, proto].map(
-  uniform,
-);
+const ALL_DETECTORS: readonly EngineDetector[] = [
+  sqli,
+  nosqli,
+  xss,
+  cmdi,
+  traversal,
+  ssrf,
+  xxe,
+  jndi,
+  ssti,
+  ldap,
+  proto,
+].map(uniform);
+/** Which detectors read a value of prose: bit i for ALL_DETECTORS[i] (the word lists are the same for every engine). */
+const PROSE_INDEX = new ProseIndex(ALL_DETECTORS);
 
 function globToRegExp(glob: string): RegExp {
   const esc = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
@@ -102,19 +119,18 @@ interface CompiledExclusion {
 /** Options compiled once (exclusion globs, detector list): the policy builds one engine per config load. */
 export class DetectionEngine {
   readonly threshold: number;
-  private readonly detectors: readonly Detector[];
-  private readonly keyDetectors: readonly Detector[];
+  private readonly detectors: readonly EngineDetector[];
+  private readonly keyDetectors: readonly EngineDetector[];
   /** The rest: what a key with markup or code punctuation in it meets as well (ODD_KEY). */
-  private readonly oddKeyDetectors: readonly Detector[];
+  private readonly oddKeyDetectors: readonly EngineDetector[];
   private readonly headers: ReadonlySet<string>;
   private readonly headerGlob: RegExp | null;
   private readonly exclusions: readonly CompiledExclusion[];
   private readonly opts: Required<Pick<InspectOptions, 'path' | 'query' | 'cookies' | 'body' | 'maxInspectBytes'>>;
   private readonly jndiOn: boolean;
   private readonly jsonValuesOn: boolean;
-  /** Which detectors read a value of prose, and each detector's bit there. */
-  private readonly prose: ProseIndex;
-  private readonly proseBit: ReadonlyMap<Detector, number>;
+  /** The enabled detectors' bits (PROSE_INDEX). */
+  private readonly enabled: number;
 
   constructor(options: InspectOptions = {}) {
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -122,8 +138,7 @@ export class DetectionEngine {
     this.detectors = ALL_DETECTORS.filter((d) => classes.has(d.cls));
     this.keyDetectors = this.detectors.filter((d) => d.cls === 'nosqli' || d.cls === 'proto');
     this.oddKeyDetectors = this.detectors.filter((d) => !this.keyDetectors.includes(d));
-    this.prose = new ProseIndex(this.detectors);
-    this.proseBit = new Map(this.detectors.map((d, i) => [d, 1 << i]));
+    this.enabled = this.detectors.reduce((bits, d) => bits | d.bit, 0);
     this.jndiOn = classes.has('jndi');
     const hs = (options.headers ?? [...DEFAULT_HEADERS, 'x-*']).map((h) => h.toLowerCase());
     this.headers = new Set(hs.filter((h) => !h.includes('*')));
@@ -372,14 +387,14 @@ export class DetectionEngine {
   );
 
   /** A User-Agent value's findings (its location is always "header.user-agent": the value alone decides them). */
-  private userAgent(raw: string, detectors: readonly Detector[]): readonly Finding[] {
+  private userAgent(raw: string, detectors: readonly EngineDetector[]): readonly Finding[] {
     const mine: Finding[] = [];
     const rv = rawValue('header.user-agent', 'user-agent', raw, false, false);
     this.inspectUncached(rv, detectors, mine);
     return mine;
   }
 
-  private inspectValue(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
+  private inspectValue(rv: RawValue, detectors: readonly EngineDetector[], findings: Finding[], body = false): void {
     // Only the User-Agent repeats enough to be worth it (request ids, referers and tokens do not).
     if (
       rv.name === 'user-agent' &&
@@ -400,7 +415,7 @@ export class DetectionEngine {
    * is inspected window by window, each overlapping the last by WINDOW_OVERLAP: padding a payload past the first
    * window does not hide it. A rule found in several windows is reported once.
    */
-  private inspectWindows(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body: boolean): void {
+  private inspectWindows(rv: RawValue, detectors: readonly EngineDetector[], findings: Finding[], body: boolean): void {
     const raw = rv.raw;
     const from = findings.length;
     const mine: Finding[] = [];
@@ -422,7 +437,7 @@ export class DetectionEngine {
     }
   }
 
-  private inspectUncached(rv: RawValue, detectors: readonly Detector[], findings: Finding[], body = false): void {
+  private inspectUncached(rv: RawValue, detectors: readonly EngineDetector[], findings: Finding[], body = false): void {
     const loc = rv.location;
     const kind: ValueKind =
       body || loc.charCodeAt(0) === 98
@@ -455,8 +470,8 @@ export class DetectionEngine {
     if (plain && !rv.isKey) return;
     // Prose with apostrophes, dashes or parentheses ("Siobhan O'Connor", "Desk lamp - select the warm white option",
     // "pen (blue)") goes only to the detectors whose words it holds: one pass instead of each detector's gates.
-    const readers = rv.isKey ? -1 : this.prose.readers(lower, flags);
-    if (readers === 0) return;
+    const readers = rv.isKey ? -1 : PROSE_INDEX.readers(lower, flags);
+    if (readers !== -1 && (readers & this.enabled) === 0) return;
     const value = makeValue(text, lower, vk, rv.name, rv.isKey, flags, rv.keyValue);
     const all = detectors === this.detectors;
     this.runDetectors(rv, value, rv.isKey ? (all ? this.keyDetectors : NO_DETECTORS) : detectors, findings, readers);
@@ -471,13 +486,19 @@ export class DetectionEngine {
       );
   }
 
-  private runDetectors(rv: RawValue, value: Value, dets: readonly Detector[], findings: Finding[], readers = -1): void {
+  private runDetectors(
+    rv: RawValue,
+    value: Value,
+    dets: readonly EngineDetector[],
+    findings: Finding[],
+    readers = -1,
+  ): void {
     const text = value.text;
     let prose: Value | null | undefined;
     const flags = value.flags;
     for (const d of dets) {
       if (d.needs !== 0 && (flags & d.needs) === 0) continue;
-      if (readers !== -1 && !(readers & (this.proseBit.get(d) ?? -1))) continue;
+      if (readers !== -1 && !(readers & d.bit)) continue;
       let hit: Hit | null = d.detect(value);
       if (!hit || hit.score <= 0) continue;
       if (hit.score > QUOTED_SCORE && !value.isKey) {
@@ -514,8 +535,8 @@ export class DetectionEngine {
   }
 }
 
-const NO_DETECTORS: readonly Detector[] = [];
-const JNDI_ONLY: readonly Detector[] = ALL_DETECTORS.filter((d) => d.cls === 'jndi');
+const NO_DETECTORS: readonly EngineDetector[] = [];
+const JNDI_ONLY: readonly EngineDetector[] = ALL_DETECTORS.filter((d) => d.cls === 'jndi');
 const NO_FINDINGS: Finding[] = [];
 /** The strings clearJson inspected before it stopped: name, text and findings (location "body"), in step. */
 interface JsonSeen {
